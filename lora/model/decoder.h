@@ -1,0 +1,54 @@
+#pragma once
+// The Llama decoder forward pass (Touvron et al. 2023): token embedding, pre-norm blocks
+// of RMSNorm → grouped-query causal attention with rotary embeddings → RMSNorm → SwiGLU
+// MLP, final RMSNorm, LM head. Written once; where the weights come from (trainable
+// floats for pretraining, a frozen quantized base plus LoRA for devices) is behind
+// DecoderWeights.
+#include <ATen/ATen.h>
+
+#include "lora/model/llama_config.h"
+
+namespace fedlora::lora {
+
+/// Source of the decoder's weights. Implementations decide how a projection is computed
+/// (dense matmul, dequantize-and-matmul, + LoRA) and which tensors get gradients.
+class DecoderWeights {
+ public:
+  virtual ~DecoderWeights() = default;
+  virtual const LlamaConfig& config() const = 0;
+  /// tokens: int64 [N, T] → float32 [N, T, dim].
+  virtual at::Tensor embed(const at::Tensor& tokens) = 0;
+  /// x: float32 [..., in] → [..., out] for projection `m` of block `layer`.
+  virtual at::Tensor project(int layer, TargetModule m, const at::Tensor& x) = 0;
+  /// RMSNorm weights, float32 [dim].
+  virtual at::Tensor attn_norm(int layer) = 0;
+  virtual at::Tensor ffn_norm(int layer) = 0;
+  virtual at::Tensor output_norm() = 0;
+  /// x: float32 [..., dim] → logits float32 [..., vocab].
+  virtual at::Tensor lm_head(const at::Tensor& x) = 0;
+};
+
+/// Precomputed rotary tables for positions [0, max_len): cos, sin float32 [max_len, head_dim/2],
+/// θ_i = rope_theta^(−2i/head_dim) (Su et al. 2021, RoFormer §3.4). Pairs are adjacent
+/// elements (2i, 2i+1) as in ggml's "normal" RoPE mode used by llama.cpp for LLM_ARCH_LLAMA.
+struct RopeTables {
+  at::Tensor cos, sin;
+  static RopeTables make(const LlamaConfig& cfg, int64_t max_len);
+};
+
+/// Logits float32 [N, T, vocab] for int64 tokens [N, T], T <= context_length.
+/// Throws std::invalid_argument on a bad token shape, T > context length, or ids out of range.
+at::Tensor decoder_forward(DecoderWeights& w, const at::Tensor& tokens);
+
+/// Next-token cross-entropy summed over predicted positions, and the count of them.
+/// tokens int64 [N, T]; mask (optional) float32/bool [N, T]: position t of the target
+/// sequence counts if mask[n, t] != 0 (targets are tokens[:, 1:], so mask[:, 0] is unused).
+struct LmLoss {
+  at::Tensor sum;        ///< scalar float32, Σ −log p(target)
+  at::Tensor per_example;///< float32 [N], Σ over each sequence's targets
+  int64_t n_targets = 0; ///< number of predicted positions counted
+  at::Tensor correct;    ///< scalar int64: argmax == target count (no grad)
+};
+LmLoss lm_loss(DecoderWeights& w, const at::Tensor& tokens, const at::Tensor& mask = {});
+
+}  // namespace fedlora::lora

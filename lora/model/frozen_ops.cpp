@@ -1,0 +1,77 @@
+#include "lora/model/frozen_ops.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace fedlora::lora {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+std::vector<float>& scratch() {
+  thread_local std::vector<float> buf;
+  return buf;
+}
+
+struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const QuantizedTensor* w) {
+    ctx->saved_data["w"] = reinterpret_cast<int64_t>(w);
+    auto shape = x.sizes().vec();
+    auto x2 = x.reshape({-1, w->cols()});
+    auto y = at::mm(x2, dequantized_view(*w).t());
+    shape.back() = w->rows();
+    return y.view(shape);
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    const auto* w = reinterpret_cast<const QuantizedTensor*>(ctx->saved_data["w"].toInt());
+    const auto& g = grads[0];
+    auto shape = g.sizes().vec();
+    auto dx = at::mm(g.reshape({-1, w->rows()}), dequantized_view(*w));
+    shape.back() = w->cols();
+    return {dx.view(shape), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor dequantized_view(const QuantizedTensor& w) {
+  const int64_t rows = w.rows(), cols = w.cols();
+  if (w.type() == GgmlType::F32) {
+    // Read-only use: the tensor is never written through (no grad, no in-place ops).
+    auto* p = const_cast<std::byte*>(w.bytes().data());
+    return at::from_blob(p, {rows, cols}, at::kFloat);
+  }
+  auto& buf = scratch();
+  const size_t need = static_cast<size_t>(rows * cols);
+  if (buf.size() < need) buf.resize(need);
+  w.dequantize_rows(0, rows, buf.data());
+  return at::from_blob(buf.data(), {rows, cols}, at::kFloat);
+}
+
+at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w) {
+  if (x.dim() < 1 || x.size(-1) != w.cols())
+    throw std::invalid_argument("frozen_linear: input last dim " + std::to_string(x.dim() ? x.size(-1) : 0) +
+                                " != weight in_features " + std::to_string(w.cols()));
+  return FrozenLinearFn::apply(x, &w);
+}
+
+at::Tensor frozen_embedding(const at::Tensor& tokens, const QuantizedTensor& table) {
+  auto flat = tokens.reshape({-1}).contiguous();
+  const int64_t n = flat.size(0), dim = table.cols();
+  auto out = at::empty({n, dim}, at::kFloat);
+  const int64_t* ids = flat.data_ptr<int64_t>();
+  float* dst = out.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    if (ids[i] < 0 || ids[i] >= table.rows())
+      throw std::invalid_argument("frozen_embedding: token id " + std::to_string(ids[i]) + " out of range");
+    table.dequantize_rows(ids[i], ids[i] + 1, dst + i * dim);
+  }
+  auto shape = tokens.sizes().vec();
+  shape.push_back(dim);
+  return out.view(shape);
+}
+
+}  // namespace fedlora::lora

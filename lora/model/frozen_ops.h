@@ -1,0 +1,26 @@
+#pragma once
+// Differentiable ops over a frozen, quantized base weight (ggml block formats). The
+// weight stays in its blocks; each call dequantizes into a per-thread scratch buffer
+// (reused across layers) and runs an sgemm. Gradients flow to the activations, never to
+// the weight. Backward recomputes the dequantized weight instead of keeping an fp32 copy,
+// so resident memory is the blocks (~8.5 bits/weight for Q8_0, ~4.5 for Q4_0).
+#include <ATen/ATen.h>
+
+#include "lora/quant/quantized_tensor.h"
+
+namespace fedlora::lora {
+
+/// A float32 [rows, cols] tensor holding `w` dequantized. For F32 weights it views the
+/// weight's own bytes (no copy). Otherwise it views this thread's scratch buffer and stays
+/// valid until the next call on the same thread: consume it before calling again.
+at::Tensor dequantized_view(const QuantizedTensor& w);
+
+/// y = x Wᵀ. x: float32 [..., in]; w: [out, in] (any supported GgmlType) → float32 [..., out].
+/// Differentiable in x only. Throws std::invalid_argument if x's last dim != in.
+at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w);
+
+/// Rows of an embedding table: tokens int64 [...] → float32 [..., dim] with table [vocab, dim].
+/// Not differentiable (the table is frozen and token ids are discrete).
+at::Tensor frozen_embedding(const at::Tensor& tokens, const QuantizedTensor& table);
+
+}  // namespace fedlora::lora

@@ -1,0 +1,69 @@
+#include "lora/model/lora_model.h"
+
+#include <cstring>
+
+#include "lora/model/frozen_ops.h"
+
+namespace fedlora::lora {
+
+AdapterLayout make_adapter_layout(const LlamaConfig& cfg, int rank, float alpha, std::vector<TargetModule> targets) {
+  std::vector<std::pair<TargetModule, ProjectionShape>> shapes;
+  for (TargetModule m : kAllTargetModules) shapes.emplace_back(m, cfg.projection(m));
+  return AdapterLayout(static_cast<int>(cfg.n_layers), rank, alpha, std::move(targets), shapes);
+}
+
+LoraAdapter::LoraAdapter(AdapterLayout layout) : layout_(std::move(layout)) {
+  for (const auto& t : layout_.tensors())
+    tensors_.push_back(at::zeros({t.rows, t.cols}, at::kFloat).set_requires_grad(true));
+}
+
+void LoraAdapter::load_flat(std::span<const float> flat) {
+  layout_.check_size(flat);
+  at::NoGradGuard ng;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const auto& t = layout_.tensors()[i];
+    std::memcpy(tensors_[i].data_ptr<float>(), flat.data() + t.offset, sizeof(float) * t.numel());
+  }
+}
+
+std::vector<float> LoraAdapter::to_flat() const {
+  std::vector<float> out(static_cast<size_t>(layout_.size()));
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const auto& t = layout_.tensors()[i];
+    std::memcpy(out.data() + t.offset, tensors_[i].data_ptr<float>(), sizeof(float) * t.numel());
+  }
+  return out;
+}
+
+std::vector<float> LoraAdapter::grad_to_flat() const {
+  std::vector<float> out(static_cast<size_t>(layout_.size()), 0.0f);
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const auto& g = tensors_[i].grad();
+    if (!g.defined()) continue;
+    const auto& t = layout_.tensors()[i];
+    auto gc = g.contiguous();
+    std::memcpy(out.data() + t.offset, gc.data_ptr<float>(), sizeof(float) * t.numel());
+  }
+  return out;
+}
+
+LoraModel::LoraModel(std::shared_ptr<const BaseModel> base, LoraAdapter& adapter)
+    : base_(std::move(base)), adapter_(adapter) {
+  const auto& l = adapter_.layout();
+  const auto expect = make_adapter_layout(base_->config, l.rank(), l.alpha(), l.targets());
+  if (!(expect == l)) throw AdapterError("adapter layout does not match the base model's shapes");
+}
+
+at::Tensor LoraModel::embed(const at::Tensor& tokens) { return frozen_embedding(tokens, base_->embedding()); }
+
+at::Tensor LoraModel::project(int layer, TargetModule m, const at::Tensor& x) {
+  const QuantizedTensor& w = base_->blocks[layer][m];
+  const auto& layout = adapter_.layout();
+  if (!layout.targets(m)) return frozen_linear(x, w);
+  const size_t ia = layout.index_of(layer, m, false), ib = ia + 1;
+  return lora_linear(x, w, adapter_.tensors()[ia], adapter_.tensors()[ib], layout.scale(), sink_, ia, ib);
+}
+
+at::Tensor LoraModel::lm_head(const at::Tensor& x) { return frozen_linear(x, base_->head()); }
+
+}  // namespace fedlora::lora

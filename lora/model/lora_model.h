@@ -1,0 +1,64 @@
+#pragma once
+// A device's trainable model: the shared frozen BaseModel plus one LoRA adapter
+// (Hu et al. 2021). Only the adapter's lora_A / lora_B tensors require gradients.
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "lora/adapter/adapter_layout.h"
+#include "lora/model/base_model.h"
+#include "lora/model/decoder.h"
+#include "lora/model/lora_ops.h"
+
+namespace fedlora::lora {
+
+/// The layout of an adapter of rank `rank` on `targets` for this base.
+AdapterLayout make_adapter_layout(const LlamaConfig& cfg, int rank, float alpha, std::vector<TargetModule> targets);
+
+/// LoRA tensors as LibTorch leaves, one per AdapterLayout entry (same order).
+class LoraAdapter {
+ public:
+  /// All-zero tensors of the layout's shapes, requires_grad = true.
+  explicit LoraAdapter(AdapterLayout layout);
+  const AdapterLayout& layout() const { return layout_; }
+  /// tensors()[i] is float32 [rows, cols] of layout().tensors()[i].
+  const std::vector<at::Tensor>& tensors() const { return tensors_; }
+  /// Copies a flat vector in layout order into the tensors (throws AdapterError on size).
+  void load_flat(std::span<const float> flat);
+  /// The tensors concatenated in layout order.
+  std::vector<float> to_flat() const;
+  /// Flat concatenation of the tensors' .grad() (zeros where a grad is undefined).
+  std::vector<float> grad_to_flat() const;
+
+ private:
+  AdapterLayout layout_;
+  std::vector<at::Tensor> tensors_;
+};
+
+/// DecoderWeights over a frozen base and an adapter. Not thread-safe itself: one
+/// LoraModel per device thread; the BaseModel behind it may be shared.
+class LoraModel final : public DecoderWeights {
+ public:
+  LoraModel(std::shared_ptr<const BaseModel> base, LoraAdapter& adapter);
+  const LlamaConfig& config() const override { return base_->config; }
+  at::Tensor embed(const at::Tensor& tokens) override;
+  at::Tensor project(int layer, TargetModule m, const at::Tensor& x) override;
+  at::Tensor attn_norm(int layer) override { return base_->blocks[layer].attn_norm; }
+  at::Tensor ffn_norm(int layer) override { return base_->blocks[layer].ffn_norm; }
+  at::Tensor output_norm() override { return base_->output_norm; }
+  at::Tensor lm_head(const at::Tensor& x) override;
+
+  /// When set, backward passes store per-example adapter gradients there (slot = layout index).
+  void set_per_example_sink(PerExampleGrads* sink) { sink_ = sink; }
+  const BaseModel& base() const { return *base_; }
+  LoraAdapter& adapter() { return adapter_; }
+
+ private:
+  std::shared_ptr<const BaseModel> base_;
+  LoraAdapter& adapter_;
+  PerExampleGrads* sink_ = nullptr;
+};
+
+}  // namespace fedlora::lora
