@@ -8,6 +8,7 @@
 #include "client/data/blocks.h"
 #include "client/data/data_error.h"
 #include "client/data/text_file.h"
+#include "client/data/utf8.h"
 
 namespace fedlora::client::data {
 
@@ -42,6 +43,7 @@ Corpus load_user_directory(const std::filesystem::path& dir, const SplitOptions&
   for (const std::filesystem::path& file : files) {
     const std::string stem = file.stem().string();
     const std::string name = file.filename().string();
+    validate_utf8(stem, dir.string() + ": file name \"" + name + "\"");  // ids are UTF-8 text
     if (const auto [pos, inserted] = stem_owner.emplace(stem, name); !inserted) {
       throw DataError(dir.string() + ": files \"" + pos->second + "\" and \"" + name +
                       "\" both give user id \"" + stem + "\"; rename or merge one of them");

@@ -18,8 +18,8 @@ namespace fedlora::client::data {
 /// the file system lists entries. Hidden files (name starting with '.') and subdirectories
 /// are skipped; symlinks to regular files are followed.
 /// @throws DataError if `dir` is not a directory, holds no user files, two files share a
-///         stem ("a.txt" and "a.md"), a file cannot be read or is not valid UTF-8 (path and
-///         byte offset), or options are invalid.
+///         stem ("a.txt" and "a.md"), a file name is not UTF-8, a file cannot be read or is
+///         not valid UTF-8 (path and byte offset), or options are invalid.
 Corpus load_user_directory(const std::filesystem::path& dir, const SplitOptions& options = {});
 
 }  // namespace fedlora::client::data
