@@ -1,0 +1,53 @@
+#pragma once
+// The one concrete strategy: uniform cohort sampling + an aggregation policy + a server
+// optimizer. FedAvg, FedAvgM, FedAdam, FedYogi, FedAdagrad, DP-FedAvg's fixed denominator and
+// FedProx's client term are all settings of it.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "coordinator/strategy/aggregation_policy.h"
+#include "coordinator/strategy/server_optimizer_config.h"
+#include "coordinator/strategy/strategy.h"
+
+namespace fedlora::coordinator {
+
+struct StrategyConfig {
+  std::size_t cohort_size = 0;  ///< K, clients per round (≥ 1)
+  std::uint64_t seed = 0;       ///< cohort sampling seed; cohorts depend on (seed, round)
+  AggregationPolicy aggregation = AggregationPolicy::example_weighted();
+  ServerOptimizerConfig server_optimizer;
+  FedProxConfig fedprox;
+  /// Fewest contributors for which a round is applied (1 ≤ min_contributors ≤ K); fewer
+  /// raise InvalidAggregateError and the round is skipped.
+  int min_contributors = 1;
+};
+
+/// FedOpt (Reddi et al. 2021, Algorithm 1) with the aggregation policies of McMahan et al.
+/// 2017 (example-weighted FedAvg) and McMahan et al. 2018 (fixed denominator).
+class FedOptStrategy final : public Strategy {
+ public:
+  /// `dimension` is the flat adapter length d. Throws StrategyConfigError on an invalid
+  /// config (cohort_size 0 or > INT_MAX, min_contributors outside [1, K], bad fedprox mu, bad
+  /// server optimizer).
+  FedOptStrategy(const StrategyConfig& config, Eigen::Index dimension);
+
+  std::string_view name() const noexcept override { return optimizer_->name(); }
+  FitPlan configure_fit(std::uint64_t round, std::span<const std::uint64_t> available_clients,
+                        const std::unordered_set<std::uint64_t>& ineligible) override;
+  /// Also throws InvalidAggregateError if aggregate.expected_cohort_size != K.
+  FitOutcome aggregate_fit(std::uint64_t round, const UpdateAggregate& aggregate,
+                           Eigen::Ref<Eigen::VectorXf> theta) override;
+  OptimizerState state() const override { return optimizer_->state(); }
+  void restore(const OptimizerState& state) override { optimizer_->restore(state); }
+
+  const ServerOptimizer& optimizer() const noexcept { return *optimizer_; }
+  const StrategyConfig& config() const noexcept { return config_; }
+
+ private:
+  StrategyConfig config_;
+  std::unique_ptr<ServerOptimizer> optimizer_;
+};
+
+}  // namespace fedlora::coordinator

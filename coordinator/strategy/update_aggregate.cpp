@@ -1,0 +1,97 @@
+#include "coordinator/strategy/update_aggregate.h"
+
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "coordinator/strategy/errors.h"
+
+namespace fedlora::coordinator {
+namespace {
+
+// Index of the first non-finite entry, or -1.
+template <class Vec>
+Eigen::Index first_non_finite(const Vec& v) {
+  for (Eigen::Index i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+void validate_aggregate(const UpdateAggregate& a) {
+  if (a.weighted_sum.size() == 0) {
+    throw InvalidAggregateError("UpdateAggregate: weighted_sum is empty; expected the flat "
+                                "adapter length");
+  }
+  if (Eigen::Index i = first_non_finite(a.weighted_sum); i >= 0) {
+    throw InvalidAggregateError("UpdateAggregate: weighted_sum[" + std::to_string(i) +
+                                "] is not finite; the round's sum is corrupt, discard it");
+  }
+  if (!std::isfinite(a.total_weight) || a.total_weight < 0) {
+    throw InvalidAggregateError("UpdateAggregate: total_weight " + std::to_string(a.total_weight) +
+                                " is not a finite value >= 0");
+  }
+  if (a.num_contributors < 0) {
+    throw InvalidAggregateError("UpdateAggregate: num_contributors " +
+                                std::to_string(a.num_contributors) + " is negative");
+  }
+  if (a.expected_cohort_size < 1) {
+    throw InvalidAggregateError("UpdateAggregate: expected_cohort_size " +
+                                std::to_string(a.expected_cohort_size) +
+                                " must be >= 1 (the configured cohort size K)");
+  }
+  if (a.num_contributors == 0 && a.total_weight != 0) {
+    throw InvalidAggregateError("UpdateAggregate: total_weight " + std::to_string(a.total_weight) +
+                                " with no contributors; the aggregate is inconsistent");
+  }
+}
+
+Aggregator::Aggregator(Eigen::Index dimension, int expected_cohort_size) {
+  if (dimension < 1) {
+    throw InvalidUpdateError("Aggregator: dimension " + std::to_string(dimension) +
+                             " must be >= 1 (the flat adapter length)");
+  }
+  if (expected_cohort_size < 1) {
+    throw InvalidUpdateError("Aggregator: expected_cohort_size " +
+                             std::to_string(expected_cohort_size) + " must be >= 1");
+  }
+  aggregate_.weighted_sum = Eigen::VectorXd::Zero(dimension);
+  aggregate_.expected_cohort_size = expected_cohort_size;
+  scratch_.resize(dimension);
+}
+
+void Aggregator::add(std::uint64_t client_id, const Eigen::Ref<const Eigen::VectorXf>& delta,
+                     double weight) {
+  const std::string who = "Aggregator: update from client " + std::to_string(client_id);
+  if (delta.size() != dimension()) {
+    throw InvalidUpdateError(who + " has " + std::to_string(delta.size()) +
+                             " entries, expected " + std::to_string(dimension()) +
+                             " (flat adapter length); rejected, check the adapter layout");
+  }
+  if (Eigen::Index i = first_non_finite(delta); i >= 0) {
+    throw InvalidUpdateError(who + " has a non-finite entry (NaN or Inf) at index " +
+                             std::to_string(i) + "; rejected");
+  }
+  if (!std::isfinite(weight) || weight < 0) {
+    throw InvalidUpdateError(who + " has weight " + std::to_string(weight) +
+                             "; weights must be finite and >= 0; rejected");
+  }
+  if (contributors_.contains(client_id)) {
+    throw InvalidUpdateError(who + " is a duplicate; each client contributes once per round");
+  }
+  // Build the candidate sum aside: a finite Δ times a huge weight can still overflow.
+  scratch_ = aggregate_.weighted_sum + weight * delta.cast<double>();
+  const double new_total = aggregate_.total_weight + weight;
+  if (first_non_finite(scratch_) >= 0 || !std::isfinite(new_total)) {
+    throw InvalidUpdateError(who + " would overflow the sum to a non-finite value (weight " +
+                             std::to_string(weight) + "); rejected");
+  }
+  contributors_.insert(client_id);
+  std::swap(aggregate_.weighted_sum, scratch_);
+  aggregate_.total_weight = new_total;
+  ++aggregate_.num_contributors;
+}
+
+}  // namespace fedlora::coordinator

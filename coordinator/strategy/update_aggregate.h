@@ -1,0 +1,63 @@
+#pragma once
+// What the coordinator receives from a round: the weighted sum of client updates.
+//
+// With secure aggregation on, the coordinator never sees an individual Δ_i; SecAgg hands it
+// only Σ w_i Δ_i and Σ w_i over the surviving clients. The plaintext Aggregator below builds
+// the same value from individual updates (simulation without SecAgg, tests, debugging).
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <unordered_set>
+
+namespace fedlora::coordinator {
+
+/// Sum of weighted client updates for one round.
+///
+/// - weighted_sum: Σ_i w_i Δ_i, shape [d] (d = flat adapter length), float64.
+/// - total_weight: Σ_i w_i (example counts, or 1 per client), float64, ≥ 0.
+/// - num_contributors: number of client updates in the sum (SecAgg survivors).
+/// - expected_cohort_size: K, the cohort size the round was configured with; the DP-FedAvg
+///   fixed denominator divides by it (McMahan et al. 2018), independent of dropouts.
+struct UpdateAggregate {
+  Eigen::VectorXd weighted_sum;
+  double total_weight = 0.0;
+  int num_contributors = 0;
+  int expected_cohort_size = 0;
+};
+
+/// Checks an aggregate that came from outside (SecAgg, a checkpoint): weighted_sum non-empty
+/// and finite, total_weight finite and ≥ 0, num_contributors ≥ 0, expected_cohort_size ≥ 1,
+/// total_weight == 0 when num_contributors == 0. Throws InvalidAggregateError naming the
+/// first problem.
+void validate_aggregate(const UpdateAggregate& aggregate);
+
+/// Plaintext accumulator of client updates into an UpdateAggregate.
+///
+/// Each update is validated in full before it touches the sum: a rejected update
+/// (InvalidUpdateError) leaves the aggregate exactly as it was. Sums are accumulated in
+/// float64; updates arrive as float32 Δ_i (the client's flat adapter delta).
+class Aggregator {
+ public:
+  /// `dimension` d ≥ 1 is the flat adapter length; `expected_cohort_size` K ≥ 1 is recorded
+  /// in the aggregate. Throws InvalidUpdateError on d < 1 or K < 1.
+  Aggregator(Eigen::Index dimension, int expected_cohort_size);
+
+  /// Adds w·Δ for client `client_id`.
+  ///
+  /// Throws InvalidUpdateError (aggregate unchanged) if: delta.size() != d; any entry of
+  /// delta is NaN or ±Inf; weight is NaN, ±Inf or negative; client_id already contributed;
+  /// or the new sum would overflow to a non-finite value.
+  void add(std::uint64_t client_id, const Eigen::Ref<const Eigen::VectorXf>& delta,
+           double weight);
+
+  /// The aggregate so far (num_contributors == number of accepted updates).
+  const UpdateAggregate& aggregate() const noexcept { return aggregate_; }
+  Eigen::Index dimension() const noexcept { return aggregate_.weighted_sum.size(); }
+
+ private:
+  UpdateAggregate aggregate_;
+  Eigen::VectorXd scratch_;  // next sum is built here, then swapped in (no per-add allocation)
+  std::unordered_set<std::uint64_t> contributors_;
+};
+
+}  // namespace fedlora::coordinator
