@@ -59,7 +59,7 @@ TEST(SpmTrainOptions, InvalidOptionsAreRejectedBeforeRunning) {
 TEST(SpmTrainOptions, CommandLineCarriesTheTextModelFlags) {
   auto o = valid();
   o.output_dir = "/out";
-  o.model_prefix = "m";
+  o.model_prefix = "model";
   o.vocab_size = 1234;
   o.input_sentence_size = 500;
   o.seed = 77;
@@ -70,7 +70,7 @@ TEST(SpmTrainOptions, CommandLineCarriesTheTextModelFlags) {
   };
   EXPECT_EQ(args.front(), "spm_train");
   for (const char* flag :
-       {"--input=x.txt,y.txt", "--model_prefix=/out/m", "--model_type=bpe", "--vocab_size=1234",
+       {"--input=x.txt,y.txt", "--model_prefix=/out/model", "--model_type=bpe", "--vocab_size=1234",
         "--byte_fallback=true", "--normalization_rule_name=identity",
         "--remove_extra_whitespaces=false", "--add_dummy_prefix=true", "--split_digits=true",
         "--allow_whitespace_only_pieces=true", "--character_coverage=0.9999",
