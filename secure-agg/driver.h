@@ -1,0 +1,75 @@
+#pragma once
+// In-process SecAgg round: the server and n clients exchange messages through function
+// calls, with a dropout schedule. Used by the tests, the benchmark and the simulator;
+// it drives exactly the state machines a networked deployment would.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "secure-agg/client_state_machine.h"
+#include "secure-agg/fixed_point.h"
+#include "secure-agg/round_config.h"
+#include "secure-agg/server_state_machine.h"
+
+namespace fedlora::secagg {
+
+/// drop_before[u] = the stage before whose message client u goes silent for good
+/// (kAdvertiseKeys: never shows up); nullopt: u never drops.
+struct DropoutSchedule {
+  std::vector<std::optional<Stage>> drop_before;
+  static DropoutSchedule none(std::uint32_t n) { return DropoutSchedule{std::vector<std::optional<Stage>>(n)}; }
+  bool silent_at(ClientId u, Stage s) const {
+    return u < drop_before.size() && drop_before[u] && static_cast<int>(s) >= static_cast<int>(*drop_before[u]);
+  }
+};
+
+/// Interposition points for tests of misbehaviour (tampering, replays, duplicates).
+struct DriverHooks {
+  /// Called on every client message before the server receives it; may modify it.
+  std::function<void(ClientId, pb::ClientToServer&)> on_upload;
+  /// Called on every server message before the client handles it; may modify it.
+  std::function<void(ClientId, pb::ServerToClient&)> on_download;
+  /// Called before each close_stage(), e.g. to inject extra messages.
+  std::function<void(ServerStateMachine&, Stage)> before_close;
+};
+
+struct DriverReport {
+  RoundOutcome outcome;
+  std::vector<Offence> offences;
+  std::vector<std::string> client_errors;    ///< per client: abort reason or "" (diagnostics)
+  std::vector<std::uint64_t> bytes_up;       ///< per client, serialized protobuf bytes sent
+  std::vector<std::uint64_t> bytes_down;     ///< per client, bytes received
+  double client_seconds_total = 0;           ///< CPU time in all client state machines
+  double client_seconds_max = 0;             ///< slowest single client
+  double server_seconds = 0;                 ///< time in receive + close_stage
+};
+
+/// Runs one round over encoded inputs (one vector of m words < 2^w per client). Client
+/// randomness comes from DeterministicRandom(seed, "client <id>"). Throws ConfigError for
+/// inconsistent sizes; protocol failures are reported in outcome, never thrown.
+DriverReport run_secagg_round_encoded(const RoundConfig& config, const std::vector<std::vector<std::uint64_t>>& inputs,
+                                      const DropoutSchedule& schedule, std::uint64_t seed,
+                                      const DriverHooks& hooks = {});
+
+/// Decoded result of run_secagg_round.
+struct SecAggSummary {
+  bool aborted = false;
+  std::string abort_reason;
+  std::vector<double> sum;             ///< sum over survivors of clipped values (length dim)
+  std::optional<double> weight_sum;    ///< sum of survivors' weights, if the codec has one
+  std::vector<ClientId> survivors;
+  DriverReport report;
+};
+
+/// Encodes each client's float vector with codec (stochastic rounding from
+/// DeterministicRandom(seed, "encode <id>")), runs the round and decodes the sum of the
+/// survivors. weights: empty, or one per client when the codec has a weight coordinate.
+/// config.vector_length must equal codec.encoded_length(dim). Throws ConfigError.
+SecAggSummary run_secagg_round(const RoundConfig& config, const FixedPointCodec& codec,
+                               const std::vector<std::vector<float>>& inputs, std::span<const double> weights,
+                               const DropoutSchedule& schedule, std::uint64_t seed, const DriverHooks& hooks = {});
+
+}  // namespace fedlora::secagg

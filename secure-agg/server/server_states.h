@@ -1,0 +1,212 @@
+#pragma once
+// Server states of one SecAgg round, one class per stage (the style of Google fcp's
+// secagg_server_r0..r3 states). receive() takes the messages of its stage; close() is
+// called at the stage deadline: whoever has not answered is dropped, the next state
+// and the per-client requests are returned. Bonawitz et al. CCS'17 Fig. 4 rounds 0-4,
+// with per-neighbourhood thresholds of Bell et al. CCS'20 (SecAgg+).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "proto/secagg.pb.h"
+#include "secure-agg/client/client_states.h"
+#include "secure-agg/crypto/sha256.h"
+#include "secure-agg/graph.h"
+#include "secure-agg/round_config.h"
+
+namespace fedlora::secagg {
+
+enum class ReceiveStatus {
+  kAccepted,          ///< stored for this stage
+  kDuplicateIgnored,  ///< identical copy of an accepted message (retransmission)
+  kStale,             ///< belongs to an earlier stage of this round; ignored, no penalty
+  kNotParticipating,  ///< sender unknown, already dropped, or not asked in this stage
+  kClientDropped,     ///< the message broke a rule; its sender is out of the round
+};
+
+struct ReceiveResult {
+  ReceiveStatus status;
+  std::string detail;
+};
+
+/// A client dropped for a protocol violation (not for silence).
+struct Offence {
+  ClientId client;
+  Stage stage;
+  std::string reason;
+};
+
+struct RoundResult {
+  std::vector<std::uint64_t> sum;    ///< sum over survivors of their inputs mod 2^w, length m
+  std::vector<ClientId> survivors;   ///< U3, sorted: whose inputs are in sum
+};
+
+struct RoundAborted {
+  Stage stage;         ///< stage whose close() (or an earlier violation) aborted the round
+  std::string reason;
+};
+
+using RoundOutcome = std::variant<RoundResult, RoundAborted>;
+
+struct Outgoing {
+  ClientId to;
+  pb::ServerToClient message;
+};
+
+namespace server {
+
+/// Everything the server learns about the round, handed from state to state.
+struct RoundData {
+  RoundData(RoundConfig c, NeighbourGraph g) : config(std::move(c)), graph(std::move(g)) {}
+  RoundConfig config;
+  NeighbourGraph graph;
+  std::vector<std::optional<client::PeerKeys>> keys;   ///< by id, clients in U1
+  std::vector<crypto::Digest32> commitments;          ///< by id, commitment to b (U2)
+  std::vector<ClientId> u1, u2, u3, dropped;          ///< sorted; dropped = U2 \ U3
+  std::map<ClientId, std::set<ClientId>> accusers;    ///< accused -> who reported a bad bundle
+  std::vector<std::uint64_t> sum;                     ///< sum of U3's masked inputs (after R2)
+  std::vector<Offence> offences;
+};
+using DataPtr = std::shared_ptr<RoundData>;
+
+class ServerState;
+struct ServerTransition {
+  std::unique_ptr<ServerState> next;
+  std::vector<Outgoing> outgoing;
+};
+
+class ServerState {
+ public:
+  virtual ~ServerState() = default;
+  /// Stage whose client messages this state collects; nullopt for terminal states.
+  virtual std::optional<Stage> stage() const = 0;
+  virtual std::string_view name() const = 0;
+  /// True iff id was asked in this stage and has not been dropped.
+  virtual bool is_participant(ClientId id) const = 0;
+  /// Precondition: session, round and stage of msg checked. See ReceiveStatus.
+  virtual ReceiveResult receive(ClientId id, pb::ClientToServer&& msg) = 0;
+  /// Removes a participant (violation detected outside the state, or client abort).
+  virtual void drop(ClientId id, const std::string& reason, bool offence) = 0;
+  /// Deadline: finish the stage.
+  virtual ServerTransition close() = 0;
+};
+
+/// Shared bookkeeping of the collecting states: who was asked, who answered, duplicate
+/// detection, and dropping on violations. Subclasses validate in accept().
+class CollectingState : public ServerState {
+ public:
+  CollectingState(DataPtr data, const std::vector<ClientId>& asked);
+  std::optional<Stage> stage() const override = 0;
+  bool is_participant(ClientId id) const override;
+  ReceiveResult receive(ClientId id, pb::ClientToServer&& msg) final;
+  void drop(ClientId id, const std::string& reason, bool offence) override;
+
+ protected:
+  /// Validates msg (body of this stage); throws ProtocolError to drop the sender.
+  virtual void accept(ClientId id, const pb::ClientToServer& msg) = 0;
+  /// Abort: an Abort message to every remaining participant, and the aborted state.
+  ServerTransition abort(const std::string& reason);
+  /// Participants that answered, sorted.
+  std::vector<ClientId> responders() const;
+
+  DataPtr data_;
+  std::vector<char> asked_;                          ///< by id: asked and not dropped
+  std::map<ClientId, pb::ClientToServer> accepted_;  ///< accepted message per client
+};
+
+class ServerR0AdvertiseKeysState final : public CollectingState {
+ public:
+  explicit ServerR0AdvertiseKeysState(DataPtr data);
+  std::optional<Stage> stage() const override { return Stage::kAdvertiseKeys; }
+  std::string_view name() const override { return "R0AdvertiseKeys"; }
+  ServerTransition close() override;
+
+ protected:
+  void accept(ClientId id, const pb::ClientToServer& msg) override;
+};
+
+class ServerR1ShareKeysState final : public CollectingState {
+ public:
+  explicit ServerR1ShareKeysState(DataPtr data);
+  std::optional<Stage> stage() const override { return Stage::kShareKeys; }
+  std::string_view name() const override { return "R1ShareKeys"; }
+  ServerTransition close() override;
+
+ protected:
+  void accept(ClientId id, const pb::ClientToServer& msg) override;
+};
+
+class ServerR2MaskedInputState final : public CollectingState {
+ public:
+  explicit ServerR2MaskedInputState(DataPtr data);
+  std::optional<Stage> stage() const override { return Stage::kMaskedInputCollection; }
+  std::string_view name() const override { return "R2MaskedInputCollection"; }
+  ServerTransition close() override;
+
+ protected:
+  void accept(ClientId id, const pb::ClientToServer& msg) override;
+};
+
+class ServerR3ConsistencyCheckState final : public CollectingState {
+ public:
+  explicit ServerR3ConsistencyCheckState(DataPtr data);
+  std::optional<Stage> stage() const override { return Stage::kConsistencyCheck; }
+  std::string_view name() const override { return "R3ConsistencyCheck"; }
+  ServerTransition close() override;
+
+ protected:
+  void accept(ClientId id, const pb::ClientToServer& msg) override;
+};
+
+class ServerR4UnmaskingState final : public CollectingState {
+ public:
+  ServerR4UnmaskingState(DataPtr data, const std::vector<ClientId>& asked);
+  std::optional<Stage> stage() const override { return Stage::kUnmasking; }
+  std::string_view name() const override { return "R4Unmasking"; }
+  ServerTransition close() override;
+
+ protected:
+  void accept(ClientId id, const pb::ClientToServer& msg) override;
+};
+
+/// Terminal state holding the outcome.
+class ServerFinishedState final : public ServerState {
+ public:
+  explicit ServerFinishedState(RoundOutcome outcome) : outcome_(std::move(outcome)) {}
+  std::optional<Stage> stage() const override { return std::nullopt; }
+  std::string_view name() const override {
+    return std::holds_alternative<RoundResult>(outcome_) ? "Completed" : "Aborted";
+  }
+  bool is_participant(ClientId) const override { return false; }
+  ReceiveResult receive(ClientId, pb::ClientToServer&&) override {
+    return {ReceiveStatus::kNotParticipating, "the round is finished"};
+  }
+  void drop(ClientId, const std::string&, bool) override {}
+  ServerTransition close() override;
+  const RoundOutcome& outcome() const { return outcome_; }
+
+ private:
+  RoundOutcome outcome_;
+};
+
+// --- helpers shared by the server states ---
+
+/// Membership bitmap of a sorted id list.
+std::vector<char> membership(const std::vector<ClientId>& ids, std::uint32_t n);
+/// Iteratively removes members with fewer than t - 1 neighbours among the members
+/// (their shares could never be reconstructed). Returns the survivors, sorted.
+std::vector<ClientId> prune_to_threshold(const RoundData& d, std::vector<ClientId> members);
+/// Number of connected components of the graph induced on members.
+std::size_t components(const NeighbourGraph& g, const std::vector<ClientId>& members);
+/// Checks that every survivor (b) and dropped client (s_sk) still has >= t shareholders
+/// among `holders`; returns a reason if not.
+std::optional<std::string> reconstruction_infeasible(const RoundData& d, const std::vector<ClientId>& holders);
+
+}  // namespace server
+}  // namespace fedlora::secagg

@@ -1,0 +1,50 @@
+#include "secure-agg/server_state_machine.h"
+
+#include "secure-agg/errors.h"
+#include "secure-agg/wire.h"
+
+namespace fedlora::secagg {
+
+ServerStateMachine::ServerStateMachine(const RoundConfig& config) {
+  config.validate();
+  data_ = std::make_shared<server::RoundData>(config, build_graph(config));
+  state_ = std::make_unique<server::ServerR0AdvertiseKeysState>(data_);
+}
+
+ReceiveResult ServerStateMachine::receive(ClientId from, pb::ClientToServer msg) {
+  if (finished()) return {ReceiveStatus::kNotParticipating, "the round is finished"};
+  if (from >= data_->config.num_clients || !state_->is_participant(from)) {
+    return {ReceiveStatus::kNotParticipating, "client " + std::to_string(from) + " is not a participant of stage " +
+                                                  stage_name(*state_->stage())};
+  }
+  auto drop = [&](const std::string& why, bool offence) {
+    state_->drop(from, why, offence);
+    return ReceiveResult{ReceiveStatus::kClientDropped, why};
+  };
+  if (auto why = session_mismatch(msg.header(), data_->config)) return drop(*why, true);
+  if (msg.has_abort()) return drop("client aborted: " + msg.abort().reason(), false);
+  const auto current = static_cast<int>(*state_->stage());
+  const int header_stage = msg.header().stage();
+  if (header_stage < current && header_stage >= static_cast<int>(Stage::kAdvertiseKeys)) {
+    return {ReceiveStatus::kStale, "message of an earlier stage; ignored"};
+  }
+  const auto body = body_stage(msg);
+  if (header_stage != current || !body || static_cast<int>(*body) != current) {
+    return drop(std::string("message does not belong to stage ") + stage_name(*state_->stage()), true);
+  }
+  return state_->receive(from, std::move(msg));
+}
+
+std::vector<Outgoing> ServerStateMachine::close_stage() {
+  server::ServerTransition tr = state_->close();
+  state_ = std::move(tr.next);
+  return std::move(tr.outgoing);
+}
+
+const RoundOutcome& ServerStateMachine::outcome() const {
+  const auto* f = dynamic_cast<const server::ServerFinishedState*>(state_.get());
+  if (f == nullptr) throw SecAggError("outcome() called before the round finished (stage " + std::string(state_name()) + ")");
+  return f->outcome();
+}
+
+}  // namespace fedlora::secagg
