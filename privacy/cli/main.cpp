@@ -1,0 +1,206 @@
+// fedlora-privacy: privacy accounting from the command line.
+//
+//   fedlora-privacy epsilon --noise-multiplier S --sample-rate Q --steps T --delta D
+//                           [--orders LIST] [--json]
+//   fedlora-privacy noise   --epsilon E --delta D --sample-rate Q --steps T
+//                           [--orders LIST] [--json]
+//   fedlora-privacy ledger  --path FILE --device ID [--json]
+//
+// Exit code 0 only on success; errors go to stderr on one line.
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "privacy/accounting/calibration.h"
+#include "privacy/accounting/epsilon.h"
+#include "privacy/accounting/rdp.h"
+#include "privacy/cli/orders_arg.h"
+#include "privacy/errors.h"
+#include "privacy/ledger/privacy_ledger.h"
+
+namespace {
+
+using namespace fedlora::privacy;
+using nlohmann::json;
+
+constexpr const char* kProgram = "fedlora-privacy";
+
+// JSON has no infinity: an infinite ε is written as null.
+json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+std::string fmt(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  std::ostringstream os;
+  os.precision(10);
+  os << v;
+  return os.str();
+}
+
+struct SgmArgs {
+  double noise_multiplier = 0.0;
+  double sample_rate = 0.0;
+  std::int64_t steps = 0;
+  double delta = 0.0;
+  double epsilon = 0.0;
+  std::string orders;
+  bool json = false;
+};
+
+std::vector<double> orders_from(const std::string& list) {
+  return list.empty() ? default_orders() : cli::parse_orders(list);
+}
+
+int run_epsilon(const SgmArgs& a) {
+  const auto orders = orders_from(a.orders);
+  const auto rdp = compute_rdp(a.sample_rate, a.noise_multiplier, a.steps, orders);
+  const EpsilonResult r = epsilon_from_rdp(orders, rdp, a.delta);
+  if (a.json) {
+    json out = {{"epsilon", number_or_null(r.epsilon)},
+                {"optimal_order", number_or_null(r.optimal_order)},
+                {"delta", a.delta},
+                {"noise_multiplier", a.noise_multiplier},
+                {"sample_rate", a.sample_rate},
+                {"steps", a.steps},
+                {"num_orders", orders.size()},
+                {"accountant", "rdp-poisson-subsampled-gaussian"},
+                {"conversion", "balle2020-thm21"}};
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "epsilon = " << fmt(r.epsilon) << " at delta = " << fmt(a.delta)
+              << " (optimal RDP order " << fmt(r.optimal_order) << ")\n";
+  }
+  return 0;
+}
+
+int run_noise(const SgmArgs& a) {
+  const auto orders = orders_from(a.orders);
+  const NoiseCalibration c =
+      noise_for_epsilon(a.epsilon, a.delta, a.sample_rate, a.steps, orders);
+  if (a.json) {
+    json out = {{"noise_multiplier", c.noise_multiplier},
+                {"epsilon", number_or_null(c.achieved.epsilon)},
+                {"optimal_order", number_or_null(c.achieved.optimal_order)},
+                {"target_epsilon", a.epsilon},
+                {"delta", a.delta},
+                {"sample_rate", a.sample_rate},
+                {"steps", a.steps},
+                {"bisection_iterations", c.iterations}};
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "noise multiplier = " << fmt(c.noise_multiplier) << " gives epsilon = "
+              << fmt(c.achieved.epsilon) << " <= " << fmt(a.epsilon) << " at delta = "
+              << fmt(a.delta) << " (optimal RDP order " << fmt(c.achieved.optimal_order)
+              << ")\n";
+  }
+  return 0;
+}
+
+struct LedgerArgs {
+  std::string path;
+  std::string device;
+  bool json = false;
+};
+
+int run_ledger(const LedgerArgs& a) {
+  if (!std::filesystem::exists(a.path)) {
+    throw LedgerError("ledger file '" + a.path + "' does not exist; check --path");
+  }
+  PrivacyLedger ledger = PrivacyLedger::open(a.path);
+  const auto record = ledger.find(a.device);
+  if (!record) {
+    throw LedgerError("device '" + a.device + "' is not in ledger '" + a.path + "'");
+  }
+  const EpsilonResult spent = record->spent();
+  if (a.json) {
+    json out = {{"device_id", record->device_id},
+                {"epsilon_spent", number_or_null(spent.epsilon)},
+                {"optimal_order", number_or_null(spent.optimal_order)},
+                {"epsilon_budget", record->budget.epsilon},
+                {"delta", record->budget.delta},
+                {"steps", record->steps},
+                {"spends", record->spends}};
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "device " << record->device_id << ": epsilon spent " << fmt(spent.epsilon)
+              << " of " << fmt(record->budget.epsilon) << " at delta " << fmt(record->budget.delta)
+              << " (" << record->steps << " steps in " << record->spends << " rounds)\n";
+  }
+  return 0;
+}
+
+void add_sgm_options(CLI::App* cmd, SgmArgs& a) {
+  cmd->add_option("--sample-rate,-q", a.sample_rate,
+                  "Poisson sampling rate q per step (e.g. batch/dataset size)")
+      ->required();
+  cmd->add_option("--steps,-T", a.steps, "number of steps (or rounds)")->required();
+  cmd->add_option("--delta,-d", a.delta, "target delta, in (0, 1)")->required();
+  cmd->add_option("--orders", a.orders,
+                  "comma-separated RDP orders, e.g. 1.5,2,4,32,inf (default: 1.1..10.9 step "
+                  "0.1, 11..63, 128, 256, 512, 1024)");
+  cmd->add_flag("--json", a.json, "print the result as JSON");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fedlora privacy accounting: RDP of the Poisson-subsampled Gaussian mechanism "
+               "(Mironov, Talwar, Zhang 2019) converted to (epsilon, delta) with Balle et al. "
+               "2020 Thm 21",
+               kProgram};
+  app.require_subcommand(1);
+
+  SgmArgs eps_args;
+  auto* eps_cmd = app.add_subcommand("epsilon", "epsilon and optimal order for T steps");
+  eps_cmd->add_option("--noise-multiplier,-s", eps_args.noise_multiplier,
+                      "noise multiplier sigma (noise std / L2 sensitivity)")
+      ->required();
+  add_sgm_options(eps_cmd, eps_args);
+
+  SgmArgs noise_args;
+  auto* noise_cmd =
+      app.add_subcommand("noise", "smallest noise multiplier reaching a target epsilon (bisection)");
+  noise_cmd->add_option("--epsilon,-e", noise_args.epsilon, "target epsilon > 0")->required();
+  add_sgm_options(noise_cmd, noise_args);
+
+  LedgerArgs ledger_args;
+  auto* ledger_cmd = app.add_subcommand("ledger", "show a device's spent budget from its ledger");
+  ledger_cmd->add_option("--path", ledger_args.path, "ledger file (SQLite)")->required();
+  ledger_cmd->add_option("--device", ledger_args.device, "user/device id")->required();
+  ledger_cmd->add_flag("--json", ledger_args.json, "print the result as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << kProgram << ": error: " << e.what() << " (run with --help for usage)\n";
+    return e.get_exit_code() != 0 ? e.get_exit_code() : 2;
+  }
+
+  try {
+    if (*eps_cmd) return run_epsilon(eps_args);
+    if (*noise_cmd) return run_noise(noise_args);
+    if (*ledger_cmd) return run_ledger(ledger_args);
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    for (char& c : msg) {
+      if (c == '\n') c = ' ';
+    }
+    std::cerr << kProgram << ": error: " << msg << "\n";
+    return 1;
+  }
+  std::cerr << kProgram << ": error: no subcommand given (run with --help for usage)\n";
+  return 2;
+}
