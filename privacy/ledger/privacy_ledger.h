@@ -12,7 +12,7 @@
 // the curve it is computed from is on disk.
 //
 // Storage: SQLite (one file, any number of devices), chosen over a JSON file because it
-// gives atomic, durable transactions (rollback journal + synchronous=FULL), cross-process
+// gives atomic, durable transactions (write-ahead log + synchronous=FULL), cross-process
 // locking (BEGIN IMMEDIATE) for the simulator's many threads/processes, and a page-level
 // integrity check, without hand-written fsync/rename logic. RDP values are stored as
 // little-endian IEEE-754 blobs (exact, and able to hold +∞ at α = ∞), and every row
@@ -20,6 +20,10 @@
 // integrity check, not authentication: it does not stop a user who edits the file on
 // purpose (a device owner can always delete their own ledger; the guarantee protects
 // them, so they have no reason to).
+//
+// While open, committed spending may live in the "<path>-wal" file until SQLite
+// checkpoints it: copy or move a ledger only while no process has it open (or with the
+// SQLite backup API), and never delete the -wal file.
 //
 // Corruption (not a SQLite file, failed quick_check, missing schema, bad checksum,
 // malformed blobs) raises LedgerCorruptError and is never treated as "nothing spent".
