@@ -53,6 +53,28 @@ TEST(Epsilon, TfPrivacyDpSgdTinyNoiseUsesFractionalOrder) {
   EXPECT_EQ(r.optimal_order, 1.25);
 }
 
+TEST(Epsilon, TfPrivacyExamplePrivacyWithDefaultOrders) {
+  // compute_dp_sgd_privacy_test test_compute_dp_sgd_example_privacy (RDP rows): 1.2 epochs,
+  // σ 0.7 (0.35 with microbatching, which doubles the sensitivity), δ 1e-5, dp_accounting's
+  // default orders (= default_orders()). Optima at fractional orders 4.4, 1.6, 3.3, 2.1.
+  struct Case {
+    double q, sigma;
+    std::int64_t steps;
+    double epsilon;
+  };
+  const Case cases[] = {{0.01, 0.7, 120, 3.2391922}, {0.01, 0.35, 120, 22.5970358},
+                        {1.0, 0.7, 2, 10.8602036},   {1.0, 0.35, 2, 26.2880374}};
+  const auto orders = default_orders();
+  for (const auto& c : cases) {
+    const auto r = epsilon_from_rdp(orders, compute_rdp(c.q, c.sigma, c.steps, orders), 1e-5);
+    EXPECT_NEAR(r.epsilon, c.epsilon, 0.5e-7) << c.q << " " << c.sigma;
+  }
+  // compute_dp_sgd_privacy_statement: 10000 examples, batch 64, 5 epochs, σ 2.0 with
+  // microbatching (effective 1.0), δ 1e-6, "Epsilon assuming Poisson sampling: 1.616".
+  const auto r = epsilon_from_rdp(orders, compute_rdp(64.0 / 10000, 1.0, 782, orders), 1e-6);
+  EXPECT_NEAR(r.epsilon, 1.616, 0.5e-3);
+}
+
 TEST(Epsilon, PureDpCurveMatchesHandComputation) {
   // dp_accounting test_compute_epsilon_delta_pure_dp: orders 2..32, RDP 1.1 everywhere.
   std::vector<double> orders, rdp;
