@@ -48,12 +48,17 @@ ClientStep ClientStateMachine::handle(const pb::ServerToClient& msg) {
     return step;
   }
   const auto awaiting = state_->awaiting();
-  if (!awaiting) {
-    step.rejected = "client is in terminal state " + std::string(state_->name());
-    return step;
-  }
   if (auto why = session_mismatch(msg.header(), ctx_->config)) {
     step.rejected = *why;
+    return step;
+  }
+  // A completed client still learns that the server aborted afterwards (for its logs).
+  if (msg.has_abort() && completed()) {
+    state_ = std::make_unique<client::ClientAbortedState>("server aborted after unmasking: " + msg.abort().reason());
+    return step;
+  }
+  if (!awaiting) {
+    step.rejected = "client is in terminal state " + std::string(state_->name());
     return step;
   }
   if (msg.has_abort()) {

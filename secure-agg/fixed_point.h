@@ -23,7 +23,7 @@ struct FixedPointParams {
   unsigned word_bits = 32;            ///< w: 32 or 64, the SecAgg modulus 2^w
   /// If set (> 0), one extra coordinate carries an example weight in [0, weight_clip]
   /// with the same b bits; decode_sum returns its sum separately.
-  std::optional<double> weight_clip;
+  std::optional<double> weight_clip = std::nullopt;
 };
 
 struct DecodedSum {

@@ -47,9 +47,6 @@ ClientTransition ClientR1ShareKeysState::handle(const pb::ServerToClient& msg) {
     if (!seen_keys.insert(pk.c_pk).second || !seen_keys.insert(pk.s_pk).second) {
       throw ProtocolError("ShareKeysRequest repeats a public key (client " + std::to_string(v) + ")");
     }
-    if (!crypto::x25519_public_key_is_usable(pk.c_pk) || !crypto::x25519_public_key_is_usable(pk.s_pk)) {
-      throw ProtocolError("ShareKeysRequest gives client " + std::to_string(v) + " a small-order public key");
-    }
     if (!peers.emplace(v, pk).second) {
       throw ProtocolError("ShareKeysRequest lists client " + std::to_string(v) + " twice");
     }
