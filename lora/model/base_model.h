@@ -55,4 +55,20 @@ std::shared_ptr<const BaseModel> make_base_model(const LlamaConfig& config,
                                                  GgmlType type);
 
 
+namespace gguf { class GgufFile; class GgufWriter; }
+
+/// Reads llama.* hyper-parameters from GGUF metadata (llama.cpp key names). Throws
+/// gguf::FormatError if general.architecture is not "llama" or a required key is missing,
+/// ModelConfigError if the values are inconsistent.
+LlamaConfig read_llama_config(const gguf::GgufFile& file);
+
+/// Writes general.architecture = "llama", general.name, general.file_type and the llama.*
+/// hyper-parameters of `cfg` (llama.cpp key names) into `w`.
+void write_llama_metadata(gguf::GgufWriter& w, const LlamaConfig& cfg, const std::string& name, GgmlType weight_type);
+
+/// Adds float32 weights (llama.cpp names, PyTorch shapes [out, in] or [dim]) to `w`:
+/// 2-D weights encoded as `weight_type`, norms (1-D) as F32 as llama.cpp keeps them.
+void write_llama_weights(gguf::GgufWriter& w, const std::vector<std::pair<std::string, at::Tensor>>& weights,
+                         GgmlType weight_type);
+
 }  // namespace fedlora::lora

@@ -1,0 +1,22 @@
+#pragma once
+// Process-wide compute settings for LibTorch + OpenBLAS (see notes/build.md "Threads").
+
+namespace fedlora::lora {
+
+/// Sets the calling thread's intra-op threads (at::set_num_threads) and OpenBLAS's thread
+/// count (openblas_set_num_threads, found at run time with dlsym: Debian ships no
+/// libopenblas.so link name). A fleet runs one device per core with `threads` = 1 on every
+/// worker; a single trainer uses all cores. Returns false if OpenBLAS was not found (the
+/// BLAS then manages its own threads), true otherwise.
+bool set_compute_threads(int threads);
+
+/// Keeps freed large buffers in the heap instead of returning them to the OS (glibc
+/// M_MMAP_THRESHOLD / M_TRIM_THRESHOLD). Training allocates the same multi-MB activation
+/// buffers every step; on this VM each fresh page costs a fault (a 16 MB zero-fill measured
+/// ~100 ms with mmap'd allocations vs ~9 ms reused). Call once at start-up.
+void keep_freed_memory_in_heap();
+
+/// Peak resident set size of this process in bytes (getrusage ru_maxrss).
+long peak_rss_bytes();
+
+}  // namespace fedlora::lora
