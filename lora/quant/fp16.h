@@ -29,10 +29,10 @@ constexpr uint16_t fp32_to_fp16(float f) {
   if (abs >= 0x38800000u) {
     // Normal half (|f| >= 2^-14): rebias the exponent (127 -> 15) and round the 23-bit
     // mantissa to 10 bits. A carry out of the mantissa correctly bumps the exponent.
+    // Branch-free round-half-even on the 13 dropped bits: adding 0xFFF + (kept lsb) carries
+    // into the kept bits exactly when the rest is > half, or == half with an odd lsb.
     const uint32_t rebased = abs - 0x38000000u;  // exponent - 112, still 23-bit mantissa
-    uint32_t h = rebased >> 13;
-    const uint32_t rem = rebased & 0x1FFFu;       // the 13 dropped bits; 0x1000 is half
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+    const uint32_t h = (rebased + 0x0FFFu + ((rebased >> 13) & 1u)) >> 13;
     return static_cast<uint16_t>(sign | h);
   }
   if (abs < 0x33000000u) return static_cast<uint16_t>(sign);  // < 2^-25: rounds to ±0
@@ -41,10 +41,8 @@ constexpr uint16_t fp32_to_fp16(float f) {
   const uint32_t e = abs >> 23;                       // 102 ..= 112 here
   const uint32_t mant = (abs & 0x7FFFFFu) | 0x800000u;
   const uint32_t shift = 126u - e;                    // 14 ..= 24
-  uint32_t h = mant >> shift;
-  const uint32_t rem = mant & ((1u << shift) - 1u);
-  const uint32_t half = 1u << (shift - 1u);
-  if (rem > half || (rem == half && (h & 1u))) ++h;   // may carry into the smallest normal
+  // Same round-half-even carry trick; a carry may reach 0x400, the smallest normal.
+  const uint32_t h = (mant + ((1u << (shift - 1u)) - 1u) + ((mant >> shift) & 1u)) >> shift;
   return static_cast<uint16_t>(sign | h);
 }
 

@@ -17,11 +17,10 @@ void check_sizes(const char* fn, size_t n_floats, size_t n_blocks) {
 }
 
 void check_finite(const char* fn, std::span<const float> x) {
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (!std::isfinite(x[i])) {
-      throw QuantError(std::string(fn) + ": input element " + std::to_string(i) +
-                       " is not finite; Q8_0 can only encode finite weights");
-    }
+  const size_t i = detail::first_non_finite(x.data(), x.size());
+  if (i != x.size()) {
+    throw QuantError(std::string(fn) + ": input element " + std::to_string(i) +
+                     " is not finite; Q8_0 can only encode finite weights");
   }
 }
 

@@ -1,7 +1,9 @@
 // AVX2 quantizers for Q8_0 and Q4_0, bit-identical to the references in q8_0.cpp and
 // q4_0.cpp. Unlike ggml's own AVX quantize_row_q8_0 (which rounds ties to even), this
 // reproduces the reference roundf (ties away from zero) so files come out the same.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "lora/quant/fp16.h"
 #include "lora/quant/q4_0.h"
@@ -15,6 +17,25 @@
 #endif
 
 namespace fedlora::lora::detail {
+
+size_t first_non_finite(const float* x, size_t n) {
+  constexpr size_t kChunk = 1024;
+  for (size_t base = 0; base < n; base += kChunk) {
+    const size_t end = std::min(n, base + kChunk);
+    uint32_t bad = 0;  // branch-free over the chunk so the compiler vectorises it
+    for (size_t i = base; i < end; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, x + i, sizeof bits);
+      bad |= static_cast<uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+    }
+    if (bad) {
+      for (size_t i = base; i < end; ++i) {
+        if (!std::isfinite(x[i])) return i;
+      }
+    }
+  }
+  return n;
+}
 
 #ifdef FEDLORA_QUANT_X86
 namespace {

@@ -9,6 +9,7 @@
 #include "lora/quant/fp16.h"
 #include "lora/quant/q4_0.h"
 #include "lora/quant/q8_0.h"
+#include "lora/quant/simd.h"
 
 namespace fedlora::lora {
 namespace {
@@ -84,15 +85,12 @@ QuantizedTensor QuantizedTensor::quantize(const float* src, int64_t rows, int64_
   const size_t ncols = static_cast<size_t>(cols);
   const bool block_type = type == GgmlType::Q8_0 || type == GgmlType::Q4_0;
   if (block_type) {
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* row = src + static_cast<size_t>(r) * ncols;
-      for (size_t c = 0; c < ncols; ++c) {
-        if (!std::isfinite(row[c])) {
-          throw QuantError("QuantizedTensor::quantize: " + shape_str(type, rows, cols) + ": weight at row " +
-                           std::to_string(r) + ", col " + std::to_string(c) +
-                           " is not finite; block formats can only encode finite weights");
-        }
-      }
+    const size_t n = ncols * static_cast<size_t>(rows);
+    const size_t i = detail::first_non_finite(src, n);
+    if (i != n) {
+      throw QuantError("QuantizedTensor::quantize: " + shape_str(type, rows, cols) + ": weight at row " +
+                       std::to_string(i / ncols) + ", col " + std::to_string(i % ncols) +
+                       " is not finite; block formats can only encode finite weights");
     }
   }
   auto storage = std::make_shared<AlignedBytes>(row_bytes * static_cast<size_t>(rows));

@@ -23,6 +23,10 @@ namespace detail {
 void quantize_block_q8_0_ref(const float* x, BlockQ8_0* y);
 void quantize_block_q4_0_ref(const float* x, BlockQ4_0* y);
 
+// Index of the first NaN or ±Inf in x[0, n), or n if there is none. Vectorisable scan:
+// the block quantizers call it on every input before touching it.
+size_t first_non_finite(const float* x, size_t n);
+
 // ggml converts float to int8_t with a plain C cast. In range that truncates toward zero;
 // out of range (only when a block's scale underflows so far that 1/d is Inf, i.e. max|x|
 // below ~3.7e-37 for Q8_0 or ~2.3e-38 for Q4_0) C leaves it undefined and ggml's x86-64

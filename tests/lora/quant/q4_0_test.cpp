@@ -17,10 +17,13 @@
 namespace fedlora::lora {
 namespace {
 
+// Hand-computed cases run through both the reference and the fast quantizer.
 BlockQ4_0 quantize_one(const std::array<float, 32>& x) {
-  BlockQ4_0 b;
-  quantize_row_q4_0_ref(x, std::span<BlockQ4_0>(&b, 1));
-  return b;
+  BlockQ4_0 ref, fast;
+  quantize_row_q4_0_ref(x, std::span<BlockQ4_0>(&ref, 1));
+  quantize_row_q4_0(x, std::span<BlockQ4_0>(&fast, 1));
+  EXPECT_EQ(std::memcmp(&ref, &fast, sizeof ref), 0) << "fast quantizer differs from the reference";
+  return ref;
 }
 
 void expect_block(const BlockQ4_0& b, uint16_t d, const std::array<uint8_t, 16>& qs) {
@@ -95,6 +98,19 @@ TEST(Q4_0, ScaleNeedsFp16Rounding) {
   dequantize_row_q4_0_ref(std::span<const BlockQ4_0>(&b, 1), y);
   EXPECT_EQ(y[0], 8 * 0.0124969482421875f);  // (0 - 8) * -0.0124969482421875
   EXPECT_EQ(y[1], 4 * 0.0124969482421875f);
+}
+
+TEST(Q4_0, MultiplyAndAddRoundSeparately) {
+  // max = -14: d = 1.75 (fp16 1.11b * 2^0 -> 0x3C00 + 0.75 * 1024 = 0x3F00), id = fl(1/1.75)
+  // = 0.571428597. For x = 0.87499911 (bits 0x3F5FFFF1) the exact x*id is
+  // 0.5 - 2^-21 - 1.17e-8; fp32 (ulp 2^-25 there) rounds it to 0.5 - 2^-21 exactly. Then
+  // + 8.5 = 9 - 2^-21 lies exactly halfway between 9 - 2^-20 and 9 (ulp 2^-20 in [8, 16)),
+  // and the tie goes to the even significand, 9.0: nibble 9. A fused multiply-add would
+  // round 9 - 2^-21 - 1.17e-8 once, to 9 - 2^-20, and give nibble 8. The max itself:
+  // -14 * id = -8.0000004, + 8.5 -> 0.4999996 -> 0.
+  const auto b = quantize_one(padded({-14.0f, std::bit_cast<float>(0x3F5FFFF1u)}));
+  expect_block(b, 0x3F00,
+               {0x80, 0x89, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88});
 }
 
 TEST(Q4_0, AllZerosBlockHasNegativeZeroScale) {

@@ -19,10 +19,13 @@ namespace {
 
 using Quants = std::array<int, 32>;
 
+// Hand-computed cases run through both the reference and the fast quantizer.
 BlockQ8_0 quantize_one(const std::array<float, 32>& x) {
-  BlockQ8_0 b;
-  quantize_row_q8_0_ref(x, std::span<BlockQ8_0>(&b, 1));
-  return b;
+  BlockQ8_0 ref, fast;
+  quantize_row_q8_0_ref(x, std::span<BlockQ8_0>(&ref, 1));
+  quantize_row_q8_0(x, std::span<BlockQ8_0>(&fast, 1));
+  EXPECT_EQ(std::memcmp(&ref, &fast, sizeof ref), 0) << "fast quantizer differs from the reference";
+  return ref;
 }
 
 void expect_block(const BlockQ8_0& b, uint16_t d, const Quants& qs) {

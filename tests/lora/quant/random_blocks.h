@@ -1,7 +1,7 @@
 #pragma once
 // Seeded generators of 32-float blocks that stress the block quantizers: ordinary
 // Gaussian weights at many scales, exact rounding ties, repeated ±max, sparse blocks,
-// all-zero and signed-zero blocks, and arbitrary finite bit patterns (subnormals, scales
+// all-zero and signed-zero blocks, tiny blocks whose scale underflows, and arbitrary finite bit patterns (subnormals, scales
 // that underflow or overflow fp16).
 #include <bit>
 #include <cmath>
@@ -11,7 +11,7 @@
 
 namespace fedlora::lora::testref {
 
-enum class BlockKind { kGaussian, kQ8Ties, kQ4Ties, kRepeatedMax, kSparse, kZeros, kAnyFinite };
+enum class BlockKind { kGaussian, kQ8Ties, kQ4Ties, kRepeatedMax, kSparse, kZeros, kTiny, kAnyFinite };
 
 /// Appends one block of 32 floats of the given kind.
 inline void append_block(std::vector<float>& out, BlockKind kind, std::mt19937& rng) {
@@ -55,6 +55,13 @@ inline void append_block(std::vector<float>& out, BlockKind kind, std::mt19937& 
     case BlockKind::kZeros:
       for (float& v : block) v = (rng() & 1) ? 0.0f : -0.0f;
       break;
+    case BlockKind::kTiny: {
+      // Magnitudes 1e-40 ..= 1e-35 (fp32 subnormals included): the fp16 scale underflows
+      // and, below ~1e-37, 1/d overflows to Inf (the pinned ggml_x86_to_int8 case).
+      const float tiny = std::pow(10.0f, -40.0f + 5.0f * unit(rng));
+      for (float& v : block) v = normal(rng) * tiny;
+      break;
+    }
     case BlockKind::kAnyFinite:
       for (float& v : block) {
         do v = std::bit_cast<float>(static_cast<uint32_t>(rng()));
@@ -77,7 +84,7 @@ inline std::vector<float> random_blocks(size_t n_blocks, const std::vector<Block
 inline const std::vector<BlockKind>& all_kinds() {
   static const std::vector<BlockKind> k = {BlockKind::kGaussian, BlockKind::kQ8Ties, BlockKind::kQ4Ties,
                                            BlockKind::kRepeatedMax, BlockKind::kSparse, BlockKind::kZeros,
-                                           BlockKind::kAnyFinite};
+                                           BlockKind::kTiny, BlockKind::kAnyFinite};
   return k;
 }
 
