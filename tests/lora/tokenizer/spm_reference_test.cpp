@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "lora/tokenizer/gguf_vocab.h"
 #include "lora/tokenizer/spm_model_file.h"
 #include "lora/tokenizer/spm_tokenizer.h"
 #include "lora/tokenizer/spm_train.h"
@@ -165,6 +166,25 @@ TEST_F(SpmReference, EncoderMatchesSpmEncodeOnHeldOutText) {
   text.pop_back();  // the file's last '\n' would add a trailing newline token
   EXPECT_EQ(tok.encode_lines(text), all_reference);
   EXPECT_EQ(tok.decode_lines(all_reference), text);
+}
+
+TEST_F(SpmReference, TrainedVocabularyRoundTripsThroughAGgufFile) {
+  gguf::GgufWriter w;
+  w.set("general.architecture", std::string("llama"));
+  write_gguf_vocab(trained_->vocab, w);
+  const fs::path path = *dir_ / "vocab.gguf";
+  w.write(path);
+  const SpmVocab back = read_gguf_vocab(gguf::GgufFile::open(path));
+  EXPECT_EQ(back.pieces(), trained_->vocab.pieces());
+  EXPECT_EQ(back.scores(), trained_->vocab.scores());
+  EXPECT_EQ(back.types(), trained_->vocab.types());
+  EXPECT_EQ(back.bos_id(), 1);
+  EXPECT_EQ(back.eos_id(), 2);
+  EXPECT_TRUE(back.byte_fallback());
+  const SpmTokenizer a(trained_->vocab), b(back);
+  for (std::size_t i = 0; i < held_out_->size(); i += 97) {
+    ASSERT_EQ(b.encode((*held_out_)[i]), a.encode((*held_out_)[i])) << "line " << i;
+  }
 }
 
 TEST_F(SpmReference, TrainingIsDeterministicForAGivenSeed) {
