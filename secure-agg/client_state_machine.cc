@@ -5,26 +5,39 @@
 
 namespace fedlora::secagg {
 
-ClientStateMachine::ClientStateMachine(const RoundConfig& config, ClientId id, std::vector<std::uint64_t> input,
-                                       std::unique_ptr<crypto::RandomSource> rng)
-    : input_(std::move(input)) {
+ClientStateMachine::ClientStateMachine(const RoundConfig& config, ClientId id, std::unique_ptr<crypto::RandomSource> rng) {
   config.validate();
   if (id >= config.num_clients) {
     throw ConfigError("client id " + std::to_string(id) + " outside [0, n = " + std::to_string(config.num_clients) + ")");
   }
-  if (input_.size() != config.vector_length) {
-    throw ConfigError("client input has " + std::to_string(input_.size()) + " words, the round expects m = " +
+  ctx_ = std::make_shared<client::ClientContext>(client::ClientContext{
+      config, build_graph(config), id, rng ? std::move(rng) : std::make_unique<crypto::SystemRandom>(), std::nullopt});
+}
+
+ClientStateMachine::ClientStateMachine(const RoundConfig& config, ClientId id, std::vector<std::uint64_t> input,
+                                       std::unique_ptr<crypto::RandomSource> rng)
+    : ClientStateMachine(config, id, std::move(rng)) {
+  set_input(std::move(input));
+}
+
+void ClientStateMachine::set_input(std::vector<std::uint64_t> input) {
+  const RoundConfig& config = ctx_->config;
+  const auto st = awaiting();
+  if (state_ && (!st || static_cast<int>(*st) > static_cast<int>(Stage::kMaskedInputCollection))) {
+    throw SecAggError("set_input after the masked input was sent (client " + std::to_string(ctx_->id) + ")");
+  }
+  if (input.size() != config.vector_length) {
+    throw ConfigError("client input has " + std::to_string(input.size()) + " words, the round expects m = " +
                       std::to_string(config.vector_length));
   }
   const std::uint64_t mask = config.word_mask();
-  for (std::size_t i = 0; i < input_.size(); ++i) {
-    if ((input_[i] & ~mask) != 0) {
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    if ((input[i] & ~mask) != 0) {
       throw ConfigError("client input word " + std::to_string(i) + " does not fit in " +
                         std::to_string(config.word_bits) + " bits; encode with FixedPointCodec");
     }
   }
-  ctx_ = std::make_shared<client::ClientContext>(client::ClientContext{
-      config, build_graph(config), id, rng ? std::move(rng) : std::make_unique<crypto::SystemRandom>()});
+  ctx_->input = std::move(input);
 }
 
 pb::ClientToServer ClientStateMachine::start() {
@@ -37,7 +50,7 @@ pb::ClientToServer ClientStateMachine::start() {
   const auto s_pk = s_key.public_key();
   out.mutable_advertise_keys()->set_c_pk(c_pk.data(), c_pk.size());
   out.mutable_advertise_keys()->set_s_pk(s_pk.data(), s_pk.size());
-  state_ = std::make_unique<client::ClientR1ShareKeysState>(ctx_, std::move(input_), std::move(c_key), std::move(s_key));
+  state_ = std::make_unique<client::ClientR1ShareKeysState>(ctx_, std::move(c_key), std::move(s_key));
   return out;
 }
 

@@ -36,6 +36,13 @@ class ClientStateMachine {
   /// (ConfigError). rng defaults to SystemRandom (RAND_bytes).
   ClientStateMachine(const RoundConfig& config, ClientId id, std::vector<std::uint64_t> input,
                      std::unique_ptr<crypto::RandomSource> rng = nullptr);
+  /// Same, with the input given later through set_input (e.g. while local training runs
+  /// during the key rounds). Throws ConfigError on a bad config or id.
+  ClientStateMachine(const RoundConfig& config, ClientId id, std::unique_ptr<crypto::RandomSource> rng = nullptr);
+
+  /// Sets the encoded input (m words < 2^w). Allowed until the MaskedInputCollection
+  /// request is handled; ConfigError on a bad input, SecAggError if it is too late.
+  void set_input(std::vector<std::uint64_t> input);
 
   /// Generates the two X25519 key pairs and returns AdvertiseKeys. Call once
   /// (SecAggError otherwise).
@@ -56,7 +63,6 @@ class ClientStateMachine {
 
  private:
   std::shared_ptr<client::ClientContext> ctx_;
-  std::vector<std::uint64_t> input_;
   std::unique_ptr<client::ClientState> state_;
 };
 

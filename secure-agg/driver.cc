@@ -1,25 +1,38 @@
 #include "secure-agg/driver.h"
 
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <memory>
 
 #include "secure-agg/errors.h"
 
 namespace fedlora::secagg {
 namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+// CPU time of this thread: the driver is single-threaded, and CPU time stays meaningful
+// on a shared machine where wall time includes waiting for the core.
+struct Clock {
+  using time_point = double;
+  static double now() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
+};
+double seconds_since(double t0) { return Clock::now() - t0; }
 }  // namespace
 
 DriverReport run_secagg_round_encoded(const RoundConfig& config, const std::vector<std::vector<std::uint64_t>>& inputs,
                                       const DropoutSchedule& schedule, std::uint64_t seed, const DriverHooks& hooks) {
-  const std::uint32_t n = config.num_clients;
-  if (inputs.size() != n) {
-    throw ConfigError("driver: " + std::to_string(inputs.size()) + " inputs for n = " + std::to_string(n) + " clients");
+  if (inputs.size() != config.num_clients) {
+    throw ConfigError("driver: " + std::to_string(inputs.size()) + " inputs for n = " +
+                      std::to_string(config.num_clients) + " clients");
   }
+  return run_secagg_round_streaming(config, [&](ClientId u) { return inputs[u]; }, schedule, seed, hooks);
+}
+
+DriverReport run_secagg_round_streaming(const RoundConfig& config, const InputProvider& inputs,
+                                        const DropoutSchedule& schedule, std::uint64_t seed, const DriverHooks& hooks) {
+  const std::uint32_t n = config.num_clients;
   if (!schedule.drop_before.empty() && schedule.drop_before.size() != n) {
     throw ConfigError("driver: dropout schedule has " + std::to_string(schedule.drop_before.size()) + " entries, n = " +
                       std::to_string(n));
@@ -38,7 +51,7 @@ DriverReport run_secagg_round_encoded(const RoundConfig& config, const std::vect
   for (ClientId u = 0; u < n; ++u) {
     t0 = Clock::now();
     clients[u] = std::make_unique<ClientStateMachine>(
-        config, u, inputs[u], std::make_unique<crypto::DeterministicRandom>(seed, "client " + std::to_string(u)));
+        config, u, std::make_unique<crypto::DeterministicRandom>(seed, "client " + std::to_string(u)));
     client_time[u] += seconds_since(t0);
   }
 
@@ -79,6 +92,9 @@ DriverReport run_secagg_round_encoded(const RoundConfig& config, const std::vect
         continue;
       }
       if (hooks.on_download) hooks.on_download(u, o.message);
+      if (o.message.has_masked_input() && clients[u]->awaiting() == Stage::kMaskedInputCollection) {
+        clients[u]->set_input(inputs(u));
+      }
       t0 = Clock::now();
       ClientStep step = clients[u]->handle(o.message);
       client_time[u] += seconds_since(t0);

@@ -42,9 +42,9 @@ struct DriverReport {
   std::vector<std::string> client_errors;    ///< per client: abort reason or "" (diagnostics)
   std::vector<std::uint64_t> bytes_up;       ///< per client, serialized protobuf bytes sent
   std::vector<std::uint64_t> bytes_down;     ///< per client, bytes received
-  double client_seconds_total = 0;           ///< CPU time in all client state machines
-  double client_seconds_max = 0;             ///< slowest single client
-  double server_seconds = 0;                 ///< time in receive + close_stage
+  double client_seconds_total = 0;           ///< thread CPU time in all client state machines
+  double client_seconds_max = 0;             ///< slowest single client (CPU s)
+  double server_seconds = 0;                 ///< CPU time in receive + close_stage
 };
 
 /// Runs one round over encoded inputs (one vector of m words < 2^w per client). Client
@@ -53,6 +53,15 @@ struct DriverReport {
 DriverReport run_secagg_round_encoded(const RoundConfig& config, const std::vector<std::vector<std::uint64_t>>& inputs,
                                       const DropoutSchedule& schedule, std::uint64_t seed,
                                       const DriverHooks& hooks = {});
+
+/// Supplies client u's encoded input; called just before u handles its
+/// MaskedInputCollection request, so only one input needs to exist at a time.
+using InputProvider = std::function<std::vector<std::uint64_t>(ClientId)>;
+
+/// As run_secagg_round_encoded, with inputs produced on demand (large benchmarks).
+DriverReport run_secagg_round_streaming(const RoundConfig& config, const InputProvider& inputs,
+                                        const DropoutSchedule& schedule, std::uint64_t seed,
+                                        const DriverHooks& hooks = {});
 
 /// Decoded result of run_secagg_round.
 struct SecAggSummary {

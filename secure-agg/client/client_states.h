@@ -26,12 +26,18 @@ struct ClientContext {
   NeighbourGraph graph;
   ClientId id = 0;
   std::unique_ptr<crypto::RandomSource> rng;
+  /// The encoded input (m words < 2^w); may be set late, but before round 2 is handled.
+  std::optional<std::vector<std::uint64_t>> input;
 };
 
 struct PeerKeys {
   crypto::X25519PublicKey c_pk{};
   crypto::X25519PublicKey s_pk{};
 };
+
+/// X25519(c_sk, c_pk_v) per neighbour v, computed once in round 1 and reused for the
+/// share-decryption and consistency-MAC keys (always through HKDF, never directly).
+using ChannelSecrets = std::map<ClientId, crypto::Secret32>;
 
 class ClientState;
 
@@ -58,15 +64,13 @@ using ContextPtr = std::shared_ptr<ClientContext>;
 /// secret-shares s_sk and a fresh b among them and encrypts one bundle to each.
 class ClientR1ShareKeysState final : public ClientState {
  public:
-  ClientR1ShareKeysState(ContextPtr ctx, std::vector<std::uint64_t> input, crypto::X25519PrivateKey c_key,
-                         crypto::X25519PrivateKey s_key);
+  ClientR1ShareKeysState(ContextPtr ctx, crypto::X25519PrivateKey c_key, crypto::X25519PrivateKey s_key);
   std::optional<Stage> awaiting() const override { return Stage::kShareKeys; }
   std::string_view name() const override { return "R1ShareKeys"; }
   ClientTransition handle(const pb::ServerToClient& msg) override;
 
  private:
   ContextPtr ctx_;
-  std::vector<std::uint64_t> input_;
   crypto::X25519PrivateKey c_key_, s_key_;
 };
 
@@ -74,17 +78,16 @@ class ClientR1ShareKeysState final : public ClientState {
 /// the pairwise masks of every neighbour that shared (+ if u < v, - if u > v).
 class ClientR2MaskedInputState final : public ClientState {
  public:
-  ClientR2MaskedInputState(ContextPtr ctx, std::vector<std::uint64_t> input, crypto::X25519PrivateKey c_key,
-                           crypto::X25519PrivateKey s_key, crypto::Secret32 b, ShamirShare own_seed_share,
-                           std::map<ClientId, PeerKeys> peers);
+  ClientR2MaskedInputState(ContextPtr ctx, ChannelSecrets channels, crypto::X25519PrivateKey s_key,
+                           crypto::Secret32 b, ShamirShare own_seed_share, std::map<ClientId, PeerKeys> peers);
   std::optional<Stage> awaiting() const override { return Stage::kMaskedInputCollection; }
   std::string_view name() const override { return "R2MaskedInputCollection"; }
   ClientTransition handle(const pb::ServerToClient& msg) override;
 
  private:
   ContextPtr ctx_;
-  std::vector<std::uint64_t> input_;
-  crypto::X25519PrivateKey c_key_, s_key_;
+  ChannelSecrets channels_;
+  crypto::X25519PrivateKey s_key_;
   crypto::Secret32 b_;
   ShamirShare own_seed_share_;
   std::map<ClientId, PeerKeys> peers_;
@@ -92,8 +95,7 @@ class ClientR2MaskedInputState final : public ClientState {
 
 /// What a client keeps after sending its masked input.
 struct UnmaskingMaterial {
-  crypto::X25519PrivateKey c_key;             ///< for consistency MAC keys
-  std::map<ClientId, PeerKeys> peers;         ///< neighbours that advertised keys
+  ChannelSecrets channels;                    ///< for consistency MAC keys
   std::vector<ClientId> live;                 ///< neighbours that shared (sorted)
   std::map<ClientId, ShareBundle> received;   ///< valid bundles, by sender
   ShamirShare own_seed_share;                 ///< share of its own b

@@ -22,9 +22,9 @@ crypto::X25519PublicKey key_from(const std::string& s, ClientId peer, const char
 
 }  // namespace
 
-ClientR1ShareKeysState::ClientR1ShareKeysState(ContextPtr ctx, std::vector<std::uint64_t> input,
-                                               crypto::X25519PrivateKey c_key, crypto::X25519PrivateKey s_key)
-    : ctx_(std::move(ctx)), input_(std::move(input)), c_key_(std::move(c_key)), s_key_(std::move(s_key)) {}
+ClientR1ShareKeysState::ClientR1ShareKeysState(ContextPtr ctx, crypto::X25519PrivateKey c_key,
+                                               crypto::X25519PrivateKey s_key)
+    : ctx_(std::move(ctx)), c_key_(std::move(c_key)), s_key_(std::move(s_key)) {}
 
 ClientTransition ClientR1ShareKeysState::handle(const pb::ServerToClient& msg) {
   const RoundConfig& cfg = ctx_->config;
@@ -69,8 +69,9 @@ ClientTransition ClientR1ShareKeysState::handle(const pb::ServerToClient& msg) {
   *out.mutable_header() = make_header(cfg, Stage::kShareKeys);
   auto* resp = out.mutable_share_keys();
   std::size_t i = 1;
+  ChannelSecrets channels;
   for (const auto& [v, pk] : peers) {
-    const crypto::Secret32 shared = c_key_.agree(pk.c_pk);
+    const crypto::Secret32& shared = channels.emplace(v, c_key_.agree(pk.c_pk)).first->second;
     const crypto::Secret32 key = share_encryption_key(shared, cfg, self, v);
     crypto::GcmNonce nonce{};
     rng.fill(nonce);
@@ -88,8 +89,8 @@ ClientTransition ClientR1ShareKeysState::handle(const pb::ServerToClient& msg) {
 
   ClientTransition tr;
   tr.reply = std::move(out);
-  tr.next = std::make_unique<ClientR2MaskedInputState>(ctx_, std::move(input_), std::move(c_key_), std::move(s_key_),
-                                                       b, std::move(b_shares[0]), std::move(peers));
+  tr.next = std::make_unique<ClientR2MaskedInputState>(ctx_, std::move(channels), std::move(s_key_), b,
+                                                       std::move(b_shares[0]), std::move(peers));
   return tr;
 }
 

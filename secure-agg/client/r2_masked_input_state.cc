@@ -8,13 +8,11 @@
 
 namespace fedlora::secagg::client {
 
-ClientR2MaskedInputState::ClientR2MaskedInputState(ContextPtr ctx, std::vector<std::uint64_t> input,
-                                                   crypto::X25519PrivateKey c_key, crypto::X25519PrivateKey s_key,
-                                                   crypto::Secret32 b, ShamirShare own_seed_share,
-                                                   std::map<ClientId, PeerKeys> peers)
+ClientR2MaskedInputState::ClientR2MaskedInputState(ContextPtr ctx, ChannelSecrets channels,
+                                                   crypto::X25519PrivateKey s_key, crypto::Secret32 b,
+                                                   ShamirShare own_seed_share, std::map<ClientId, PeerKeys> peers)
     : ctx_(std::move(ctx)),
-      input_(std::move(input)),
-      c_key_(std::move(c_key)),
+      channels_(std::move(channels)),
       s_key_(std::move(s_key)),
       b_(b),
       own_seed_share_(std::move(own_seed_share)),
@@ -24,13 +22,16 @@ ClientTransition ClientR2MaskedInputState::handle(const pb::ServerToClient& msg)
   const RoundConfig& cfg = ctx_->config;
   const ClientId self = ctx_->id;
   const auto& req = msg.masked_input();
+  if (!ctx_->input) {
+    throw ProtocolError("the input was not set before MaskedInputCollection; call set_input earlier");
+  }
 
-  UnmaskingMaterial m{std::move(c_key_), std::move(peers_), {}, {}, std::move(own_seed_share_)};
+  UnmaskingMaterial m{std::move(channels_), {}, {}, std::move(own_seed_share_)};
   std::vector<ClientId> bad;
   for (const auto& e : req.shares()) {
     const ClientId v = e.peer_id();
-    const auto it = m.peers.find(v);
-    if (it == m.peers.end()) {
+    const auto it = m.channels.find(v);
+    if (it == m.channels.end()) {
       throw ProtocolError("MaskedInputRequest carries a bundle from client " + std::to_string(v) +
                           ", which did not advertise keys to this client");
     }
@@ -45,7 +46,7 @@ ClientTransition ClientR2MaskedInputState::handle(const pb::ServerToClient& msg)
     if (e.nonce().size() == crypto::kGcmNonceBytes) {
       crypto::GcmNonce nonce{};
       std::copy(e.nonce().begin(), e.nonce().end(), nonce.begin());
-      const crypto::Secret32 key = share_encryption_key(m.c_key.agree(it->second.c_pk), cfg, v, self);
+      const crypto::Secret32 key = share_encryption_key(it->second, cfg, v, self);
       if (auto plain = crypto::aes256_gcm_open(key, nonce, bytes_of(e.ciphertext()), share_aad(cfg, v, self))) {
         try {
           ShareBundle b = decode_bundle(*plain);
@@ -72,10 +73,11 @@ ClientTransition ClientR2MaskedInputState::handle(const pb::ServerToClient& msg)
   masks.reserve(m.live.size() + 1);
   masks.push_back(MaskSpec{self_mask_key(b_, cfg, self), false});
   for (ClientId v : m.live) {
-    const crypto::Secret32 shared = s_key_.agree(m.peers.at(v).s_pk);
+    const crypto::Secret32 shared = s_key_.agree(peers_.at(v).s_pk);
     masks.push_back(MaskSpec{pairwise_mask_key(shared, cfg, self, v), self > v});
   }
-  std::vector<std::uint64_t> y = std::move(input_);
+  std::vector<std::uint64_t> y = std::move(*ctx_->input);
+  ctx_->input.reset();
   apply_masks(y, masks, cfg.word_bytes());
   reduce(y, cfg.word_bits);
 

@@ -20,7 +20,7 @@ ClientTransition ClientR3ConsistencyCheckState::handle(const pb::ServerToClient&
   auto* resp = out.mutable_consistency_check();
   for (ClientId v : m_.live) {
     if (!std::binary_search(view.survivors.begin(), view.survivors.end(), v)) continue;
-    const crypto::Secret32 key = consistency_mac_key(m_.c_key.agree(m_.peers.at(v).c_pk), cfg, ctx_->id, v);
+    const crypto::Secret32 key = consistency_mac_key(m_.channels.at(v), cfg, ctx_->id, v);
     const auto tag = crypto::hmac_sha256(key.span(), h);
     auto* t = resp->add_tags();
     t->set_peer_id(v);

@@ -32,7 +32,7 @@ ClientTransition ClientR4UnmaskingState::handle(const pb::ServerToClient& msg) {
           tag.tag().size() != 32) {
         continue;  // not a usable confirmation; counted below against t
       }
-      const crypto::Secret32 key = consistency_mac_key(m_.c_key.agree(m_.peers.at(v).c_pk), cfg, v, self);
+      const crypto::Secret32 key = consistency_mac_key(m_.channels.at(v), cfg, v, self);
       const auto expected = crypto::hmac_sha256(key.span(), h);
       if (crypto::constant_time_equal(expected, bytes_of(tag.tag()))) confirmed.insert(v);
     }

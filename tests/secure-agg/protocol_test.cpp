@@ -647,6 +647,20 @@ TEST(SecAggMisbehaviour, FuzzedAuthenticatedMessagesNeverCorruptTheSum) { fuzz_r
 
 TEST(SecAggMisbehaviour, FuzzedMessagesNeverCrash) { fuzz_rounds(false, 100, 12); }
 
+TEST(SecAggProtocol, StreamingInputsAndLateSetInput) {
+  Fixture f;
+  int calls = 0;
+  const auto rep = run_secagg_round_streaming(
+      f.cfg, [&](ClientId u) { ++calls; return f.inputs[u]; }, DropoutSchedule::none(f.n), 3);
+  EXPECT_EQ(calls, static_cast<int>(f.n));
+  f.expect_sum_of(rep, f.all_but({}));
+  ClientStateMachine c(f.cfg, 0, std::make_unique<crypto::DeterministicRandom>(1, "late"));
+  EXPECT_THROW(c.set_input(std::vector<std::uint64_t>(2)), ConfigError);
+  c.set_input(f.inputs[0]);  // allowed before the masked-input stage
+  (void)c.start();
+  c.set_input(f.inputs[1]);  // still allowed: replaces the input
+}
+
 TEST(SecAggProtocol, ServerApiMisuse) {
   Fixture f;
   ServerStateMachine s(f.cfg);
