@@ -168,7 +168,7 @@ std::string to_peft_json(const PeftLoraConfig& c) {
   j["base_model_name_or_path"] = c.base_model_name_or_path.empty() ? json(nullptr) : json(c.base_model_name_or_path);
   j["fan_in_fan_out"] = c.fan_in_fan_out;
   try {
-    return j.dump(2) + "\n";
+    return j.dump(2);
   } catch (const json::exception& e) {
     throw PeftConfigError(std::string("adapter config: cannot serialize (invalid UTF-8 in a string?): ") + e.what());
   }

@@ -55,7 +55,8 @@ void validate(const PeftLoraConfig& config);
 PeftLoraConfig parse_peft_config(std::string_view json_text, std::string_view source = "<memory>");
 
 /// adapter_config.json text: the fields above plus "peft_type": "LORA" and extra_json,
-/// keys sorted and 2-space indented as PEFT's save_pretrained writes them. lora_alpha is
+/// keys sorted and 2-space indented, no trailing newline, as PEFT's save_pretrained writes
+/// them (json.dumps(indent=2, sort_keys=True)). lora_alpha is
 /// written as an integer when it is one. Validates first (PeftConfigError).
 std::string to_peft_json(const PeftLoraConfig& config);
 

@@ -129,6 +129,11 @@ void SafetensorsFile::parse() {
   }
   const auto* header_begin = reinterpret_cast<const char*>(buf.data() + 8);
   const std::string_view header_text(header_begin, static_cast<std::size_t>(header_size_));
+  // JSON text never holds a raw NUL, but nlohmann's lexer stops at one as if the input had
+  // ended, which would let bytes after it through unchecked.
+  if (const auto nul = header_text.find('\0'); nul != std::string_view::npos) {
+    fail(source_, "header JSON has a NUL byte at byte offset " + std::to_string(8 + nul));
+  }
 
   // Parse with a callback that rejects duplicate keys (nlohmann keeps the last silently)
   // and nesting deeper than any valid header needs.
