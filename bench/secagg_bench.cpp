@@ -32,17 +32,23 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-// Best-of-5 AES-256-CTR keystream rate on one core (thread CPU time), bytes per second.
-// The figures below are CPU times too, so both sides of each ratio count the same thing.
+// Best-of-5 AES-256-CTR keystream rate on one core (thread CPU time), bytes per second,
+// generated in 16 KiB pieces into a cache-resident buffer exactly as apply_masks does, so
+// the bound is the cipher's speed and not DRAM bandwidth. The round figures are CPU times
+// too, so both sides of each ratio count the same thing.
 double aes_ctr_bytes_per_second() {
   static const double rate = [] {
     fc::AesCtrPrng prg(fc::Secret32{});
-    std::vector<std::uint8_t> buf(std::size_t{64} << 20);
+    std::vector<std::uint8_t> buf(16384);
+    const int pieces = 16384;  // 256 MiB per repetition
     double best = 0;
     for (int rep = 0; rep < 5; ++rep) {
       const double t0 = thread_cpu_seconds();
-      prg.fill(buf);
-      best = std::max(best, static_cast<double>(buf.size()) / (thread_cpu_seconds() - t0));
+      for (int i = 0; i < pieces; ++i) {
+        prg.fill(buf);
+        benchmark::DoNotOptimize(buf.data());
+      }
+      best = std::max(best, static_cast<double>(buf.size()) * pieces / (thread_cpu_seconds() - t0));
     }
     return best;
   }();
@@ -51,7 +57,7 @@ double aes_ctr_bytes_per_second() {
 
 void BM_AesCtrThroughput(benchmark::State& st) {
   fc::AesCtrPrng prg(fc::Secret32{});
-  std::vector<std::uint8_t> buf(std::size_t{16} << 20);
+  std::vector<std::uint8_t> buf(static_cast<std::size_t>(st.range(0)));
   for (auto _ : st) {
     prg.fill(buf);
     benchmark::DoNotOptimize(buf.data());
@@ -59,7 +65,7 @@ void BM_AesCtrThroughput(benchmark::State& st) {
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * buf.size()));
   st.counters["GBps_best_of_5"] = aes_ctr_bytes_per_second() / 1e9;
 }
-BENCHMARK(BM_AesCtrThroughput)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AesCtrThroughput)->Arg(16384)->Arg(64 << 20)->Unit(benchmark::kMicrosecond);
 
 // Mask expansion alone for one client with k neighbours (k + 1 masks).
 void BM_ClientMaskExpansion(benchmark::State& st) {
