@@ -158,7 +158,7 @@ struct ShareKindRecorder {
 TEST(SecAggProtocol, RandomizedRoundsRecoverExactSumOrAbortAsModelled) {
   crypto::DeterministicRandom rng(2024, "randomized rounds");
   int completed = 0, aborted = 0;
-  const int kCases = 1500;
+  const int kCases = 2500;
   for (int cs = 0; cs < kCases; ++cs) {
     const auto n = static_cast<std::uint32_t>(2 + rng.uniform_below(10));  // 2..11
     SecAggParameters p;
