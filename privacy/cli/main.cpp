@@ -1,7 +1,7 @@
 // fedlora-privacy: privacy accounting from the command line.
 //
 //   fedlora-privacy epsilon --noise-multiplier S --sample-rate Q --steps T --delta D
-//                           [--orders LIST] [--json]
+//                           [--orders LIST] [--accountant rdp|pld] [--json]
 //   fedlora-privacy noise   --epsilon E --delta D --sample-rate Q --steps T
 //                           [--orders LIST] [--json]
 //   fedlora-privacy ledger  --path FILE --device ID [--json]
@@ -21,6 +21,7 @@
 
 #include "privacy/accounting/calibration.h"
 #include "privacy/accounting/epsilon.h"
+#include "privacy/accounting/pld.h"
 #include "privacy/accounting/rdp.h"
 #include "privacy/cli/orders_arg.h"
 #include "privacy/errors.h"
@@ -51,6 +52,8 @@ struct SgmArgs {
   double delta = 0.0;
   double epsilon = 0.0;
   std::string orders;
+  std::string accountant = "rdp";
+  double discretization = 1e-4;
   bool json = false;
 };
 
@@ -58,7 +61,35 @@ std::vector<double> orders_from(const std::string& list) {
   return list.empty() ? default_orders() : cli::parse_orders(list);
 }
 
+int run_epsilon_pld(const SgmArgs& a) {
+  if (!a.orders.empty()) {
+    throw InvalidPrivacyParameter("--orders applies to the RDP accountant only; drop it or use "
+                                  "--accountant rdp");
+  }
+  PldOptions options;
+  options.value_discretization_interval = a.discretization;
+  PldAccountant acc(options);
+  acc.compose_poisson_gaussian(a.sample_rate, a.noise_multiplier, a.steps);
+  const double eps = acc.epsilon(a.delta);
+  if (a.json) {
+    json out = {{"epsilon", number_or_null(eps)},
+                {"optimal_order", nullptr},
+                {"delta", a.delta},
+                {"noise_multiplier", a.noise_multiplier},
+                {"sample_rate", a.sample_rate},
+                {"steps", a.steps},
+                {"value_discretization_interval", a.discretization},
+                {"accountant", "pld-connect-the-dots"}};
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "epsilon = " << fmt(eps) << " at delta = " << fmt(a.delta)
+              << " (PLD accountant, discretization " << fmt(a.discretization) << ")\n";
+  }
+  return 0;
+}
+
 int run_epsilon(const SgmArgs& a) {
+  if (a.accountant == "pld") return run_epsilon_pld(a);
   const auto orders = orders_from(a.orders);
   const auto rdp = compute_rdp(a.sample_rate, a.noise_multiplier, a.steps, orders);
   const EpsilonResult r = epsilon_from_rdp(orders, rdp, a.delta);
@@ -163,6 +194,13 @@ int main(int argc, char** argv) {
                       "noise multiplier sigma (noise std / L2 sensitivity)")
       ->required();
   add_sgm_options(eps_cmd, eps_args);
+  eps_cmd->add_option("--accountant", eps_args.accountant,
+                      "rdp (Mironov et al. 2019 + Balle et al. 2020, default) or pld "
+                      "(connect-the-dots privacy loss distribution, tighter)")
+      ->check(CLI::IsMember({"rdp", "pld"}));
+  eps_cmd->add_option("--discretization", eps_args.discretization,
+                      "PLD grid spacing of privacy-loss values (default 1e-4)")
+      ->check(CLI::PositiveNumber);
 
   SgmArgs noise_args;
   auto* noise_cmd =

@@ -61,6 +61,15 @@ TEST(PrivacyCli, EpsilonTextMentionsValueAndOrder) {
   EXPECT_NE(r.out.find("order 13"), std::string::npos) << r.out;
 }
 
+TEST(PrivacyCli, EpsilonWithPldAccountant) {
+  const CliRun r = run("epsilon -s 0.7 -q 1 -T 2 -d 1e-5 --accountant pld --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["epsilon"].get<double>(), 10.1224946, 5e-7);  // dp_accounting's PLD value
+  EXPECT_TRUE(j["optimal_order"].is_null());
+  EXPECT_NE(run("epsilon -s 0.7 -q 1 -T 2 -d 1e-5 --accountant bogus").exit_code, 0);
+}
+
 TEST(PrivacyCli, NoiseFindsSigmaByBisection) {
   const CliRun r = run("noise --epsilon 0.7242234026109595 --delta 1e-5 --sample-rate 0.0025 "
                     "--steps 6000 --json --orders " + kTfOrders);
