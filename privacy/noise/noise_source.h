@@ -33,6 +33,18 @@
 
 namespace fedlora::privacy {
 
+/// Conventional last stream id naming what a simulation stream is for, so that one
+/// device's DP-SGD noise, its Poisson sampling and its update noise never share a stream
+/// (a shared stream would correlate them). Use as from_seed(seed, {device, round, kX}).
+namespace noise_stream {
+inline constexpr std::uint64_t kDpSgdNoise = 1;          ///< per-step gradient noise
+inline constexpr std::uint64_t kExampleSampling = 2;     ///< Poisson lots of DP-SGD
+inline constexpr std::uint64_t kUserUpdateNoise = 3;     ///< distributed user-level noise
+inline constexpr std::uint64_t kClipCountNoise = 4;      ///< adaptive-clipping bit noise
+inline constexpr std::uint64_t kCentralNoise = 5;        ///< coordinator's central noise
+inline constexpr std::uint64_t kCohortSampling = 6;      ///< Poisson cohort selection
+}  // namespace noise_stream
+
 class NoiseSource {
  public:
   /// Production: keyed from 32 bytes of RAND_bytes. Throws CryptoError if OpenSSL cannot
