@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lora/format/le_bytes.h"
+#include "lora/format/printable.h"
 #include "lora/format/safetensors.h"
 
 namespace fedlora::lora::safetensors {
@@ -29,22 +30,8 @@ constexpr DtypeEntry kDtypes[] = {
     {Dtype::F64, "F64", 8},   {Dtype::I64, "I64", 8}, {Dtype::U64, "U64", 8},
 };
 
-std::string printable(std::string_view s) {
-  std::string out = "'";
-  for (char ch : s.substr(0, 80)) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (u >= 0x20 && u != 0x7F) {
-      out += ch;  // UTF-8 passes through; the JSON parser has validated it
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  if (s.size() > 80) out += "...";
-  return out + "'";
-}
+// Tensor names are UTF-8 the JSON parser has validated; show them as they are.
+std::string printable(std::string_view s) { return detail::printable(s, /*allow_utf8=*/true); }
 
 [[noreturn]] void fail(const std::string& source, const std::string& what) {
   throw FormatError("safetensors " + source + ": " + what);
