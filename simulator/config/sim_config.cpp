@@ -1,0 +1,184 @@
+#include "simulator/config/sim_config.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace fedlora::sim {
+
+lora::GgmlType parse_weight_type(const std::string& s) {
+  if (s == "f32") return lora::GgmlType::F32;
+  if (s == "f16") return lora::GgmlType::F16;
+  if (s == "q8_0") return lora::GgmlType::Q8_0;
+  if (s == "q4_0") return lora::GgmlType::Q4_0;
+  throw ConfigError("model.quantize '" + s + "': use f32, f16, q8_0 or q4_0");
+}
+
+std::string weight_type_name(lora::GgmlType t) {
+  switch (t) {
+    case lora::GgmlType::F32: return "f32";
+    case lora::GgmlType::F16: return "f16";
+    case lora::GgmlType::Q8_0: return "q8_0";
+    case lora::GgmlType::Q4_0: return "q4_0";
+    default: return "?";
+  }
+}
+
+namespace {
+
+int to_int(TomlReader& r, const char* s, const char* k, int def) {
+  const int64_t v = r.get_int(s, k, def);
+  if (v < INT32_MIN || v > INT32_MAX) throw ConfigError(r.source() + ": " + s + "." + k + " is out of range");
+  return static_cast<int>(v);
+}
+
+void read_optional(TomlReader& r, const char* key, std::optional<double>& out) {
+  if (r.has("server", key)) out = r.get_double("server", key, 0.0);
+}
+
+}  // namespace
+
+SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<std::string>& overrides,
+                          const std::string& name_override) {
+  if (!std::filesystem::exists(path)) throw ConfigError("config file " + path.string() + " does not exist");
+  TomlReader r = TomlReader::from_file(path);
+  for (const auto& o : overrides) r.apply_override(o);
+  SimConfig c;
+  c.run.seed = static_cast<uint64_t>(r.get_int("run", "seed", static_cast<int64_t>(c.run.seed)));
+  c.run.name = r.get_string("run", "name", c.run.name);
+  if (!name_override.empty()) c.run.name = name_override;
+  c.run.output_dir = r.get_string("run", "output_dir", c.run.output_dir.string());
+  c.run.threads = to_int(r, "run", "threads", c.run.threads);
+
+  c.model.base = r.get_string("model", "base", c.model.base.string());
+  c.model.quantize = parse_weight_type(r.get_string("model", "quantize", weight_type_name(c.model.quantize)));
+
+  c.lora.rank = to_int(r, "lora", "rank", c.lora.rank);
+  c.lora.alpha = static_cast<float>(r.get_double("lora", "alpha", c.lora.alpha));
+  {
+    std::vector<std::string> def;
+    for (auto m : c.lora.target_modules) def.emplace_back(lora::peft_module_name(m));
+    c.lora.target_modules.clear();
+    for (const auto& n : r.get_string_list("lora", "target_modules", def)) {
+      try {
+        c.lora.target_modules.push_back(lora::parse_target_module(n));
+      } catch (const std::invalid_argument& e) {
+        throw ConfigError(r.source() + ": lora.target_modules: " + e.what());
+      }
+    }
+  }
+
+  const std::string fmt = r.get_string("data", "format", "shakespeare");
+  if (fmt == "shakespeare") c.data.format = DataFormat::shakespeare;
+  else if (fmt == "directory") c.data.format = DataFormat::directory;
+  else if (fmt == "jsonl") c.data.format = DataFormat::jsonl;
+  else throw ConfigError(r.source() + ": data.format '" + fmt + "': use shakespeare, directory or jsonl");
+  c.data.path = r.get_string("data", "path", c.data.path.string());
+  c.data.min_examples = to_int(r, "data", "min_examples", c.data.min_examples);
+  c.data.train_percent = to_int(r, "data", "train_percent", c.data.train_percent);
+  c.data.max_users = to_int(r, "data", "max_users", c.data.max_users);
+
+  c.federation.rounds = to_int(r, "federation", "rounds", c.federation.rounds);
+  c.federation.cohort_size = to_int(r, "federation", "cohort_size", c.federation.cohort_size);
+  c.federation.min_contributors = to_int(r, "federation", "min_contributors", c.federation.min_contributors);
+  c.federation.eval_every = to_int(r, "federation", "eval_every", c.federation.eval_every);
+  c.federation.eval_users = to_int(r, "federation", "eval_users", c.federation.eval_users);
+  c.federation.dropout_rate = r.get_double("federation", "dropout_rate", c.federation.dropout_rate);
+
+  c.client.epochs = to_int(r, "client", "epochs", c.client.epochs);
+  c.client.batch_size = to_int(r, "client", "batch_size", c.client.batch_size);
+  c.client.lr = r.get_double("client", "lr", c.client.lr);
+  try {
+    c.client.optimizer = client::parse_local_optimizer(r.get_string("client", "optimizer", "adam"));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(r.source() + ": client.optimizer: " + e.what());
+  }
+  c.client.max_steps = to_int(r, "client", "max_steps", c.client.max_steps);
+  c.client.fedprox_mu = r.get_double("client", "fedprox_mu", c.client.fedprox_mu);
+
+  c.server.optimizer.name = r.get_string("server", "strategy", "fedavg");
+  read_optional(r, "server_lr", c.server.optimizer.server_lr);
+  read_optional(r, "momentum", c.server.optimizer.momentum);
+  read_optional(r, "beta1", c.server.optimizer.beta1);
+  read_optional(r, "beta2", c.server.optimizer.beta2);
+  read_optional(r, "tau", c.server.optimizer.tau);
+  const std::string w = r.get_string("server", "weighting", "examples");
+  if (w == "examples") c.server.weighting = Weighting::examples;
+  else if (w == "uniform") c.server.weighting = Weighting::uniform;
+  else throw ConfigError(r.source() + ": server.weighting '" + w + "': use examples or uniform");
+
+  r.reject_unknown_keys();
+  c.validate();
+  return c;
+}
+
+void SimConfig::validate() const {
+  auto bad = [](const std::string& what) { throw ConfigError("config: " + what); };
+  if (run.name.empty() || run.name.find('/') != std::string::npos) bad("run.name must be a non-empty folder name");
+  if (run.threads < 0) bad("run.threads must be >= 0 (0 = one per core)");
+  if (lora.rank < 1) bad("lora.rank must be >= 1");
+  if (!(lora.alpha > 0)) bad("lora.alpha must be > 0");
+  if (lora.target_modules.empty()) bad("lora.target_modules must name at least one module");
+  if (data.min_examples < 2) bad("data.min_examples must be >= 2 (a user needs train and test examples)");
+  if (data.train_percent < 1 || data.train_percent > 99) bad("data.train_percent must be in [1, 99]");
+  if (data.max_users < 0) bad("data.max_users must be >= 0 (0 = all)");
+  if (federation.rounds < 1) bad("federation.rounds must be >= 1");
+  if (federation.cohort_size < 1) bad("federation.cohort_size must be >= 1");
+  if (federation.min_contributors < 1 || federation.min_contributors > federation.cohort_size)
+    bad("federation.min_contributors must be in [1, cohort_size]");
+  if (federation.eval_every < 1) bad("federation.eval_every must be >= 1");
+  if (federation.eval_users < 1) bad("federation.eval_users must be >= 1");
+  if (!(federation.dropout_rate >= 0 && federation.dropout_rate < 1)) bad("federation.dropout_rate must be in [0, 1)");
+  try {
+    client.validate();
+  } catch (const std::invalid_argument& e) {
+    bad(e.what());
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
+  std::vector<std::pair<std::string, std::string>> d;
+  auto num = [](double v) {
+    std::ostringstream s;
+    s.precision(10);
+    s << v;
+    return s.str();
+  };
+  d.emplace_back("run.seed", std::to_string(c.run.seed));
+  d.emplace_back("run.name", c.run.name);
+  d.emplace_back("run.threads", std::to_string(c.run.threads));
+  d.emplace_back("model.base", c.model.base.string());
+  d.emplace_back("model.quantize", weight_type_name(c.model.quantize));
+  d.emplace_back("lora.rank", std::to_string(c.lora.rank));
+  d.emplace_back("lora.alpha", num(c.lora.alpha));
+  std::string t;
+  for (auto m : c.lora.target_modules) t += (t.empty() ? "" : ",") + std::string(lora::peft_module_name(m));
+  d.emplace_back("lora.target_modules", t);
+  d.emplace_back("data.format", c.data.format == DataFormat::shakespeare ? "shakespeare"
+                                : c.data.format == DataFormat::directory ? "directory" : "jsonl");
+  d.emplace_back("data.path", c.data.path.string());
+  d.emplace_back("data.min_examples", std::to_string(c.data.min_examples));
+  d.emplace_back("data.train_percent", std::to_string(c.data.train_percent));
+  d.emplace_back("data.max_users", std::to_string(c.data.max_users));
+  d.emplace_back("federation.rounds", std::to_string(c.federation.rounds));
+  d.emplace_back("federation.cohort_size", std::to_string(c.federation.cohort_size));
+  d.emplace_back("federation.min_contributors", std::to_string(c.federation.min_contributors));
+  d.emplace_back("federation.eval_every", std::to_string(c.federation.eval_every));
+  d.emplace_back("federation.eval_users", std::to_string(c.federation.eval_users));
+  d.emplace_back("federation.dropout_rate", num(c.federation.dropout_rate));
+  d.emplace_back("client.epochs", std::to_string(c.client.epochs));
+  d.emplace_back("client.batch_size", std::to_string(c.client.batch_size));
+  d.emplace_back("client.lr", num(c.client.lr));
+  d.emplace_back("client.optimizer", c.client.optimizer == client::LocalOptimizer::adam ? "adam" : "sgd");
+  d.emplace_back("client.max_steps", std::to_string(c.client.max_steps));
+  d.emplace_back("client.fedprox_mu", num(c.client.fedprox_mu));
+  d.emplace_back("server.strategy", c.server.optimizer.name);
+  if (c.server.optimizer.server_lr) d.emplace_back("server.server_lr", num(*c.server.optimizer.server_lr));
+  if (c.server.optimizer.momentum) d.emplace_back("server.momentum", num(*c.server.optimizer.momentum));
+  if (c.server.optimizer.beta1) d.emplace_back("server.beta1", num(*c.server.optimizer.beta1));
+  if (c.server.optimizer.beta2) d.emplace_back("server.beta2", num(*c.server.optimizer.beta2));
+  if (c.server.optimizer.tau) d.emplace_back("server.tau", num(*c.server.optimizer.tau));
+  d.emplace_back("server.weighting", c.server.weighting == Weighting::examples ? "examples" : "uniform");
+  return d;
+}
+
+}  // namespace fedlora::sim

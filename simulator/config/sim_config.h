@@ -1,0 +1,88 @@
+#pragma once
+// The simulator's run configuration (configs/*.toml). Every key has a default; the
+// documented defaults live in configs/shakespeare.toml.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "client/train/local_trainer.h"
+#include "coordinator/strategy/server_optimizer_config.h"
+#include "lora/adapter/adapter_layout.h"
+#include "lora/quant/ggml_type.h"
+#include "simulator/config/toml_reader.h"
+
+namespace fedlora::sim {
+
+struct RunSection {
+  uint64_t seed = 1;                     ///< every random choice of the run derives from it
+  std::string name = "run";              ///< output folder under output_dir
+  std::filesystem::path output_dir = "runs";
+  int threads = 0;                       ///< worker threads (one device each); 0 = one per core
+};
+
+struct ModelSection {
+  std::filesystem::path base = "models/base.gguf";
+  lora::GgmlType quantize = lora::GgmlType::Q8_0;  ///< weight type the base is re-encoded to on load
+};
+
+struct LoraSection {
+  int rank = 8;
+  float alpha = 16.0f;
+  std::vector<lora::TargetModule> target_modules =
+      std::vector<lora::TargetModule>(std::begin(lora::kAllTargetModules), std::end(lora::kAllTargetModules));
+};
+
+enum class DataFormat { shakespeare, directory, jsonl };
+
+struct DataSection {
+  DataFormat format = DataFormat::shakespeare;
+  std::filesystem::path path = "../shared/data/shakespeare/tinyshakespeare.txt";
+  int min_examples = 2;     ///< users with fewer examples are dropped
+  int train_percent = 80;   ///< first part of each user's examples for training
+  int max_users = 0;        ///< population cap (seeded sample); 0 = everyone
+};
+
+enum class Weighting { examples, uniform };
+
+struct FederationSection {
+  int rounds = 50;
+  int cohort_size = 16;     ///< K
+  int min_contributors = 1; ///< fewer surviving updates abort the round
+  int eval_every = 10;      ///< evaluate the global adapter every N rounds (and after the last)
+  int eval_users = 48;      ///< fixed, seeded sample of users whose held-out data is evaluated
+  double dropout_rate = 0.0;///< chance a selected device drops out before uploading
+};
+
+struct ServerSection {
+  coordinator::ServerOptimizerConfig optimizer;  ///< strategy name, server_lr, momentum, beta1, beta2, tau
+  Weighting weighting = Weighting::examples;
+};
+
+struct SimConfig {
+  RunSection run;
+  ModelSection model;
+  LoraSection lora;
+  DataSection data;
+  FederationSection federation;
+  client::LocalTrainConfig client;  ///< [client]: epochs, batch_size, lr, optimizer, max_steps, fedprox_mu
+  ServerSection server;
+
+  /// Throws ConfigError naming the first invalid value.
+  void validate() const;
+};
+
+/// Reads `path`, applies the `--set` overrides in order, then `name_override` if non-empty.
+/// Throws ConfigError (unknown key, wrong type, invalid value, unreadable file).
+SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<std::string>& overrides,
+                          const std::string& name_override = "");
+
+/// The configuration as a JSON-ready flat list of "section.key" = value strings, for
+/// summary.json (what was actually run, after overrides).
+std::vector<std::pair<std::string, std::string>> describe(const SimConfig& config);
+
+/// "f32", "f16", "q8_0", "q4_0" ↔ GgmlType. Throws ConfigError for other names.
+lora::GgmlType parse_weight_type(const std::string& name);
+std::string weight_type_name(lora::GgmlType type);
+
+}  // namespace fedlora::sim
