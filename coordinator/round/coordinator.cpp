@@ -17,7 +17,7 @@ Coordinator::Coordinator(lora::AdapterLayout layout, Eigen::VectorXf theta0, std
   theta_ = std::make_shared<const Eigen::VectorXf>(std::move(theta0));
 }
 
-const RoundTask& Coordinator::open_round(std::span<const std::uint64_t> available,
+RoundTask Coordinator::open_round(std::span<const std::uint64_t> available,
                                          const std::unordered_set<std::uint64_t>& ineligible) {
   if (open_) throw RoundStateError("open_round: round " + std::to_string(open_->round) + " is still open");
   FitPlan plan = strategy_->configure_fit(next_round_, available, ineligible);

@@ -57,7 +57,7 @@ class Coordinator {
 
   /// Starts round next_round(): asks the strategy for a cohort among `available` minus
   /// `ineligible`. Throws RoundStateError if a round is open, CohortError if too few clients.
-  const RoundTask& open_round(std::span<const std::uint64_t> available,
+  RoundTask open_round(std::span<const std::uint64_t> available,
                               const std::unordered_set<std::uint64_t>& ineligible = {});
   /// Applies the aggregate through the strategy, then checkpoints. If the strategy rejects it
   /// (InvalidAggregateError: too few contributors, bad values) the round is recorded as

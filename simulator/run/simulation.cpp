@@ -181,7 +181,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   const int64_t update_bytes = d * static_cast<int64_t>(sizeof(float));
   for (int r = 1; r <= cfg.federation.rounds; ++r) {
     const auto t_round = std::chrono::steady_clock::now();
-    const auto& task = coord.open_round(device_ids);
+    const auto task = coord.open_round(device_ids);
     const size_t k = task.cohort.size();
     std::vector<std::optional<client::LocalUpdate>> updates(k);
     std::vector<bool> dropped(k, false);
