@@ -104,6 +104,7 @@ DriverReport run_secagg_round_streaming(const RoundConfig& config, const InputPr
     outgoing = close(*stage);
   }
   for (ClientId u = 0; u < n; ++u) rep.client_errors[u] = clients[u]->abort_reason();
+  rep.client_seconds = client_time;
   for (double t : client_time) {
     rep.client_seconds_total += t;
     rep.client_seconds_max = std::max(rep.client_seconds_max, t);

@@ -42,6 +42,7 @@ struct DriverReport {
   std::vector<std::string> client_errors;    ///< per client: abort reason or "" (diagnostics)
   std::vector<std::uint64_t> bytes_up;       ///< per client, serialized protobuf bytes sent
   std::vector<std::uint64_t> bytes_down;     ///< per client, bytes received
+  std::vector<double> client_seconds;        ///< per client: thread CPU s in its state machine
   double client_seconds_total = 0;           ///< thread CPU time in all client state machines
   double client_seconds_max = 0;             ///< slowest single client (CPU s)
   double server_seconds = 0;                 ///< CPU time in receive + close_stage

@@ -13,7 +13,7 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "mask words are read as little-endian lanes; add a byte swap for big-endian hosts");
 
-// Words per chunk: 2048 x 8 B of vector + 16 KiB keystream stay in L1/L2.
+// Words per chunk: 2048 x 8 B of vector + up to 16 KiB keystream stay in L1/L2.
 constexpr std::size_t kChunkWords = 2048;
 // Contexts alive at once; bounds memory when the server applies thousands of masks.
 constexpr std::size_t kMaskGroup = 256;
@@ -22,13 +22,32 @@ void check_word_bytes(unsigned wb) {
   if (wb != 4 && wb != 8) throw ConfigError("word size must be 4 or 8 bytes, got " + std::to_string(wb));
 }
 
-template <typename Lane>
-void accumulate(std::uint64_t* __restrict v, const Lane* __restrict ks, std::size_t n, bool subtract) {
-  if (subtract) {
-    for (std::size_t i = 0; i < n; ++i) v[i] -= ks[i];
-  } else {
-    for (std::size_t i = 0; i < n; ++i) v[i] += ks[i];
-  }
+// The add loops are compiled for AVX-512/AVX2/baseline and picked at load time (GCC
+// function multiversioning), so the binary stays portable without -march=native.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FEDLORA_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FEDLORA_MULTIVERSION
+#endif
+
+FEDLORA_MULTIVERSION void add_lanes64(std::uint64_t* __restrict v, const std::uint64_t* __restrict ks, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) v[i] += ks[i];
+}
+FEDLORA_MULTIVERSION void sub_lanes64(std::uint64_t* __restrict v, const std::uint64_t* __restrict ks, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) v[i] -= ks[i];
+}
+FEDLORA_MULTIVERSION void add_lanes32(std::uint64_t* __restrict v, const std::uint32_t* __restrict ks, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) v[i] += ks[i];
+}
+FEDLORA_MULTIVERSION void sub_lanes32(std::uint64_t* __restrict v, const std::uint32_t* __restrict ks, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) v[i] -= ks[i];
+}
+
+void accumulate(std::uint64_t* v, const std::uint64_t* ks, std::size_t n, bool subtract) {
+  subtract ? sub_lanes64(v, ks, n) : add_lanes64(v, ks, n);
+}
+void accumulate(std::uint64_t* v, const std::uint32_t* ks, std::size_t n, bool subtract) {
+  subtract ? sub_lanes32(v, ks, n) : add_lanes32(v, ks, n);
 }
 
 }  // namespace
