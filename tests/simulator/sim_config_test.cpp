@@ -1,0 +1,82 @@
+// Run configuration: defaults, typed --set overrides, and errors that name the key.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "simulator/config/sim_config.h"
+
+namespace fedlora::sim {
+namespace {
+namespace fs = std::filesystem;
+
+struct ConfigFile {
+  fs::path path = fs::temp_directory_path() / ("fedlora_cfg_" + std::to_string(::getpid()) + ".toml");
+  explicit ConfigFile(const std::string& text) { std::ofstream(path) << text; }
+  ~ConfigFile() { fs::remove(path); }
+};
+
+std::string error_of(const std::string& toml, const std::vector<std::string>& sets = {}) {
+  ConfigFile f(toml);
+  try {
+    load_sim_config(f.path, sets);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SimConfig, EmptyFileGivesDocumentedDefaults) {
+  ConfigFile f("");
+  const auto c = load_sim_config(f.path, {});
+  EXPECT_EQ(c.model.quantize, lora::GgmlType::Q8_0);
+  EXPECT_EQ(c.lora.rank, 8);
+  EXPECT_EQ(c.lora.target_modules.size(), 7u);
+  EXPECT_EQ(c.data.train_percent, 80);
+  EXPECT_EQ(c.server.optimizer.name, "fedavg");
+  EXPECT_FALSE(c.server.optimizer.server_lr.has_value());
+}
+
+TEST(SimConfig, CommittedConfigsLoad) {
+  for (const auto& e : fs::directory_iterator("configs"))
+    if (e.path().extension() == ".toml") EXPECT_NO_THROW(load_sim_config(e.path(), {})) << e.path();
+}
+
+TEST(SimConfig, OverridesAreTypedAndBareWordsAreStrings) {
+  ConfigFile f("[federation]\nrounds = 60\n[model]\nquantize = \"q8_0\"\n");
+  const auto c = load_sim_config(f.path, {"federation.rounds=3", "model.quantize=q4_0", "client.lr=0.5",
+                                          "lora.target_modules=[\"q\", \"v_proj\"]", "server.server_lr=2"},
+                                 "renamed");
+  EXPECT_EQ(c.federation.rounds, 3);
+  EXPECT_EQ(c.model.quantize, lora::GgmlType::Q4_0);
+  EXPECT_DOUBLE_EQ(c.client.lr, 0.5);
+  ASSERT_EQ(c.lora.target_modules.size(), 2u);
+  EXPECT_EQ(c.lora.target_modules[1], lora::TargetModule::v);
+  EXPECT_DOUBLE_EQ(*c.server.optimizer.server_lr, 2.0);  // integer accepted as a number
+  EXPECT_EQ(c.run.name, "renamed");
+}
+
+TEST(SimConfig, ErrorsNameTheKey) {
+  EXPECT_NE(error_of("[federation]\nrouns = 3\n").find("federation.rouns"), std::string::npos);
+  EXPECT_NE(error_of("[federation]\nrounds = \"three\"\n").find("federation.rounds must be an integer"), std::string::npos);
+  EXPECT_NE(error_of("", {"federation.cohort_size=0"}).find("cohort_size"), std::string::npos);
+  EXPECT_NE(error_of("", {"model.quantize=q5_k"}).find("q5_k"), std::string::npos);
+  EXPECT_NE(error_of("", {"lora.target_modules=[\"qq\"]"}).find("qq"), std::string::npos);
+  EXPECT_NE(error_of("", {"rounds=3"}).find("section.key"), std::string::npos);
+  EXPECT_NE(error_of("", {"federation.rounds"}).find("section.key=value"), std::string::npos);
+  EXPECT_NE(error_of("[federation\n").find(":1:"), std::string::npos);  // syntax error with line
+  EXPECT_NE(error_of("", {"client.optimizer=rmsprop"}).find("rmsprop"), std::string::npos);
+  EXPECT_NE(error_of("", {"federation.min_contributors=99"}).find("min_contributors"), std::string::npos);
+}
+
+TEST(SimConfig, MissingFileIsNamed) {
+  try {
+    load_sim_config("no/such/config.toml", {});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("no/such/config.toml"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace fedlora::sim
