@@ -3,8 +3,8 @@
 //
 // Each coordinate is clipped to [-c, c], mapped affinely onto [0, 2^b - 1] and
 // rounded stochastically and unbiasedly (E[q] = exact scaled value), as in the
-// distributed-DP pipelines of Kairouz et al. ICML'21 (§4, "conditional randomized
-// rounding" without the norm check). Words of n contributors sum to at most
+// distributed-DP pipelines of Kairouz et al. ICML'21 (distributed discrete Gaussian; their
+// randomized rounding without the norm check). Words of n contributors sum to at most
 // n (2^b - 1) < 2^(b + ceil(log2 n)) <= 2^w, so the modular sum never wraps and the
 // server decodes it exactly.
 #include <cstdint>

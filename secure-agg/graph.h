@@ -1,6 +1,6 @@
 #pragma once
 // Neighbour graphs of SecAgg (complete graph, Bonawitz et al. CCS'17) and SecAgg+
-// (random k-regular Harary graph, Bell et al. CCS'20 §3): client u shares its keys with,
+// (random k-regular Harary graph, Bell et al. CCS'20): client u shares its keys with,
 // and exchanges pairwise masks with, exactly its neighbours.
 #include <cstdint>
 #include <span>

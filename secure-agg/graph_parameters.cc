@@ -39,7 +39,7 @@ std::optional<Range> harary_range(std::uint32_t n, std::uint32_t k, const Threat
   const std::uint32_t adv = floor_count(th.corrupt_fraction, n);
   const std::uint32_t drop = floor_count(th.dropout_fraction, n);
   const std::uint32_t bad = std::min(n, adv + drop);
-  // Disconnection (Bell et al. §3): removing nodes disconnects H_{k,n} only if two
+  // Disconnection (Bell et al. CCS'20): removing nodes disconnects H_{k,n} only if two
   // disjoint runs of k/2 consecutive ring positions are all bad. Union bound over the
   // n (n-k-1)/2 pairs of runs; each has probability C(n-k, bad-k) / C(n, bad).
   if (k <= bad) {

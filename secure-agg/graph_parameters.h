@@ -2,7 +2,7 @@
 // Choice and validation of the neighbour degree k and Shamir threshold t.
 //
 // Targets as in Google fcp's graph_parameter_finder (which implements Bell et al.
-// CCS'20 §3-4): security failure < 2^-40 (the server plus corrupt clients never
+// CCS'20): security failure < 2^-40 (the server plus corrupt clients never
 // hold t shares of an honest client's two secrets, and the graph of honest survivors
 // stays connected), correctness failure < 2^-20 (every client keeps >= t live
 // shareholders), union-bounded over the n clients.

@@ -1,7 +1,7 @@
 #pragma once
 // Hypergeometric distribution: X = number of marked items in `draws` draws without
 // replacement from `total` items of which `marked` are marked. Used by the SecAgg+
-// parameter finder (Bell et al. CCS'20 §3; Google fcp graph_parameter_finder) for the
+// parameter finder (Bell et al. CCS'20; Google fcp graph_parameter_finder) for the
 // number of corrupt / surviving neighbours of a client in a random Harary graph.
 #include <cstdint>
 

@@ -2,7 +2,7 @@
 // Every key of the protocol, each from HKDF-SHA256 (RFC 5869) with salt = session id
 // and info = purpose label || session id || round || party ids, so that no raw X25519
 // output is ever used as a key and no key serves two purposes, rounds or sessions.
-// Bonawitz et al. CCS'17 §3 (KA.agree followed by a KDF; AE for shares; PRG for masks).
+// Bonawitz et al. CCS'17 primitives (KA.agree followed by a KDF; AE for shares; PRG for masks).
 #include <cstdint>
 #include <span>
 

@@ -2,7 +2,7 @@
 // Mask expansion and modular vector arithmetic in Z_{2^w}, w in {32, 64}.
 //
 // A mask is the AES-256-CTR keystream of its key read as little-endian w-bit words
-// (Bonawitz et al. CCS'17 §4: PRG(s_uv), PRG(b_u)). Vectors are held as uint64 lanes;
+// (Bonawitz et al. CCS'17: PRG(s_uv), PRG(b_u)). Vectors are held as uint64 lanes;
 // only the low w bits matter, and reduce() clears the rest. apply_masks processes the
 // vector in cache-sized chunks and, per chunk, adds every mask's keystream, so the
 // vector is streamed through memory once however many masks there are; the add loops

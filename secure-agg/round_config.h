@@ -12,7 +12,7 @@ namespace fedlora::secagg {
 
 using ClientId = std::uint32_t;  ///< logical id 0..n-1 within one round
 
-/// Protocol stages (Bonawitz et al. CCS'17 Fig. 4, rounds 0-4); values match pb::Stage.
+/// Protocol stages (Bonawitz et al. CCS'17, detailed protocol: rounds 0-4); values match pb::Stage.
 enum class Stage : std::uint8_t {
   kAdvertiseKeys = 1,
   kShareKeys = 2,

@@ -1,7 +1,7 @@
 #pragma once
 // Shamir t-out-of-n secret sharing (Shamir, CACM 1979) over the prime field
 // GF(p), p = 2^61 - 1, as used by SecAgg to share b_u and s_sk
-// (Bonawitz et al. CCS'17 §3, "Secret Sharing").
+// (Bonawitz et al. CCS'17, "Secret Sharing" primitive).
 //
 // A secret of L bytes is cut into ceil(L/7) chunks of at most 7 bytes (little-endian),
 // each < 2^56 < p, and every chunk gets its own random polynomial of degree t-1.

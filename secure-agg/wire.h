@@ -25,7 +25,7 @@ std::optional<Stage> body_stage(const pb::ServerToClient& m);
 /// Stage is not checked here: the state machines compare it with their state.
 std::optional<std::string> session_mismatch(const pb::Header& h, const RoundConfig& cfg);
 
-/// Plaintext of one encrypted share (Bonawitz et al. Fig. 4, round 1: u || v || shares).
+/// Plaintext of one encrypted share (Bonawitz et al. CCS'17, round 1 ShareKeys: u || v || shares).
 struct ShareBundle {
   ClientId sender = 0;
   ClientId recipient = 0;

@@ -2,7 +2,7 @@
 // Client states of one SecAgg round, one class per state (the style of Google fcp's
 // secagg_client_r*_state classes). A state handles only the server message of the stage
 // it awaits; handle() returns the next state, so the client can never be in two stages.
-// Rounds follow Bonawitz et al. CCS'17 Fig. 4; neighbours follow Bell et al. CCS'20.
+// Rounds follow the detailed protocol of Bonawitz et al. CCS'17 (rounds 0-4); neighbours follow Bell et al. CCS'20.
 #include <cstdint>
 #include <map>
 #include <memory>

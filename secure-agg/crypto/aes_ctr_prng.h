@@ -1,6 +1,6 @@
 #pragma once
 // AES-256-CTR keystream generator (OpenSSL EVP "AES-256-CTR"): the PRG that expands
-// mask seeds into masks (Bonawitz et al. CCS'17 §3, "pseudorandom generator") and
+// mask seeds into masks (Bonawitz et al. CCS'17, "pseudorandom generator") and
 // the core of DeterministicRandom.
 #include <cstdint>
 #include <memory>

@@ -56,7 +56,7 @@ ServerTransition ServerR2MaskedInputState::close() {
                  std::to_string(d.config.params.threshold));
   }
   if (auto why = reconstruction_infeasible(d, d.u3)) return abort(*why);
-  // Bell et al. CCS'20 §3: unmasking reveals the sum of each connected component of the
+  // Bell et al. CCS'20: unmasking reveals the sum of each connected component of the
   // survivors' graph; with more than one component the server would learn partial sums.
   if (const std::size_t c = components(d.graph, d.u3); c > 1) {
     return abort("the survivors' neighbour graph split into " + std::to_string(c) +

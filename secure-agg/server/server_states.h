@@ -2,7 +2,7 @@
 // Server states of one SecAgg round, one class per stage (the style of Google fcp's
 // secagg_server_r0..r3 states). receive() takes the messages of its stage; close() is
 // called at the stage deadline: whoever has not answered is dropped, the next state
-// and the per-client requests are returned. Bonawitz et al. CCS'17 Fig. 4 rounds 0-4,
+// and the per-client requests are returned. Bonawitz et al. CCS'17 detailed protocol, rounds 0-4,
 // with per-neighbourhood thresholds of Bell et al. CCS'20 (SecAgg+).
 #include <cstdint>
 #include <map>
