@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "client/train/dp_sgd.h"
 #include "lora/model/lora_model.h"
 
 namespace fedlora::client {
@@ -22,6 +23,7 @@ void LocalTrainConfig::validate() const {
   if (!(lr > 0) || !std::isfinite(lr)) bad("lr must be a positive finite number");
   if (max_steps < 0) bad("max_steps must be >= 0 (0 = no cap)");
   if (!(fedprox_mu >= 0) || !std::isfinite(fedprox_mu)) bad("fedprox_mu must be >= 0");
+  if (dp) dp->validate();
 }
 
 double EvalMetrics::perplexity() const { return std::exp(loss()); }
@@ -69,6 +71,7 @@ LocalUpdate train_local(std::shared_ptr<const lora::BaseModel> base, const lora:
   config.validate();
   layout.check_size(global);
   if (examples.empty()) throw std::invalid_argument("train_local: the user has no training examples");
+  if (config.dp) return train_local_dp_sgd(std::move(base), layout, global, examples, config);
 
   lora::LoraAdapter adapter(layout);
   adapter.load_flat(global);

@@ -4,11 +4,13 @@
 // Algorithm 1 "ClientUpdate"). The frozen base is shared and never changes.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "client/train/dp_sgd_config.h"
 #include "lora/adapter/adapter_layout.h"
 #include "lora/model/base_model.h"
 #include "lora/model/lm_batch.h"
@@ -27,6 +29,11 @@ struct LocalTrainConfig {
   int max_steps = 0;          ///< cap on optimizer steps per round; 0 = no cap
   double fedprox_mu = 0.0;    ///< FedProx proximal weight μ (Li et al. 2020, eq. 2); 0 = FedAvg
   uint64_t seed = 0;          ///< shuffling; derive per (run seed, round, client)
+  /// Example-level DP-SGD (dp_sgd.h). When set, training uses Poisson lots of rate q for
+  /// T steps instead of shuffled batches: batch_size only derives q when dp->sampling_rate
+  /// is 0, epochs only derives T when dp->steps is 0, max_steps caps T, and `seed` is unused
+  /// (randomness comes from dp->noise). Unset = plain (non-private) training.
+  std::optional<DpSgdTrainConfig> dp;
   /// Throws std::invalid_argument naming the first bad field.
   void validate() const;
 };
@@ -37,6 +44,7 @@ struct LocalUpdate {
   int64_t steps = 0;          ///< optimizer steps taken
   int64_t tokens = 0;         ///< target tokens processed, summed over steps
   double train_loss = 0.0;    ///< mean next-token loss (nats/token) over the steps
+  std::optional<DpSgdReport> dp;  ///< set when trained with DP-SGD: (q, T, σ, C) and realised counts
 };
 
 /// Thrown when local training diverges (non-finite loss or update): the update must not be sent.
@@ -47,6 +55,8 @@ struct TrainingDiverged : std::runtime_error {
 /// Trains the adapter (layout, starting at `global`) on `examples` for E epochs of shuffled
 /// batches of B, with the chosen optimizer, stopping early at max_steps. The loss is the mean
 /// next-token cross-entropy over the batch's target tokens. Uses the calling thread only.
+/// With config.dp set it runs example-level DP-SGD instead (train_local_dp_sgd, dp_sgd.h;
+/// the mechanism only, no privacy ledger: see train_local_private in private_round.h).
 /// Throws std::invalid_argument on a bad config or empty examples, AdapterError on a
 /// size mismatch, TrainingDiverged on a non-finite loss or update.
 LocalUpdate train_local(std::shared_ptr<const lora::BaseModel> base, const lora::AdapterLayout& layout,
