@@ -29,7 +29,15 @@ FitPlan FedOptStrategy::configure_fit(std::uint64_t round,
                                       const std::unordered_set<std::uint64_t>& ineligible) {
   FitPlan plan;
   plan.round = round;
-  plan.cohort = sample_cohort(available_clients, config_.cohort_size, round, config_.seed, ineligible);
+  if (config_.sampling == CohortSampling::kPoisson) {
+    if (available_clients.size() < config_.cohort_size)
+      throw CohortError("Poisson cohort: expected cohort " + std::to_string(config_.cohort_size) +
+                        " exceeds the " + std::to_string(available_clients.size()) + " available clients");
+    const double q = static_cast<double>(config_.cohort_size) / static_cast<double>(available_clients.size());
+    plan.cohort = sample_poisson_cohort(available_clients, q, round, config_.seed, ineligible);
+  } else {
+    plan.cohort = sample_cohort(available_clients, config_.cohort_size, round, config_.seed, ineligible);
+  }
   plan.client_config.weighting = config_.aggregation.weighting();
   plan.client_config.weight_cap_examples = config_.aggregation.weight_cap_examples();
   plan.client_config.fedprox = config_.fedprox;

@@ -13,8 +13,15 @@
 
 namespace fedlora::coordinator {
 
+/// How configure_fit draws a cohort.
+enum class CohortSampling {
+  kFixedSize,  ///< exactly K clients, uniformly without replacement
+  kPoisson,    ///< each client independently with q = K / |available| (user-level DP accounting)
+};
+
 struct StrategyConfig {
-  std::size_t cohort_size = 0;  ///< K, clients per round (≥ 1)
+  std::size_t cohort_size = 0;  ///< K, clients per round (≥ 1); the expected size under kPoisson
+  CohortSampling sampling = CohortSampling::kFixedSize;
   std::uint64_t seed = 0;       ///< cohort sampling seed; cohorts depend on (seed, round)
   AggregationPolicy aggregation = AggregationPolicy::example_weighted();
   ServerOptimizerConfig server_optimizer;

@@ -106,6 +106,29 @@ SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<s
   else if (w == "uniform") c.server.weighting = Weighting::uniform;
   else throw ConfigError(r.source() + ": server.weighting '" + w + "': use examples or uniform");
 
+  auto& u = c.user_dp;
+  u.enabled = r.get_bool("user_dp", "enabled", u.enabled);
+  u.mode = r.get_string("user_dp", "mode", u.mode);
+  u.noise_multiplier = r.get_double("user_dp", "noise_multiplier", u.noise_multiplier);
+  u.l2_norm_clip = r.get_double("user_dp", "l2_norm_clip", u.l2_norm_clip);
+  u.adaptive_clipping = r.get_bool("user_dp", "adaptive_clipping", u.adaptive_clipping);
+  u.target_quantile = r.get_double("user_dp", "target_quantile", u.target_quantile);
+  u.clip_learning_rate = r.get_double("user_dp", "clip_learning_rate", u.clip_learning_rate);
+  u.count_noise_stddev = r.get_double("user_dp", "count_noise_stddev", u.count_noise_stddev);
+  u.delta = r.get_double("user_dp", "delta", u.delta);
+
+  auto& sa = c.secagg;
+  sa.enabled = r.get_bool("secagg", "enabled", sa.enabled);
+  sa.graph = r.get_string("secagg", "graph", sa.graph);
+  sa.degree = to_int(r, "secagg", "degree", sa.degree);
+  sa.threshold = to_int(r, "secagg", "threshold", sa.threshold);
+  sa.corrupt_fraction = r.get_double("secagg", "corrupt_fraction", sa.corrupt_fraction);
+  sa.dropout_fraction = r.get_double("secagg", "dropout_fraction", sa.dropout_fraction);
+  sa.clip_range = r.get_double("secagg", "clip_range", sa.clip_range);
+  sa.bits = to_int(r, "secagg", "bits", sa.bits);
+  sa.word_bits = to_int(r, "secagg", "word_bits", sa.word_bits);
+  sa.consistency_check = r.get_bool("secagg", "consistency_check", sa.consistency_check);
+
   r.reject_unknown_keys();
   c.validate();
   return c;
@@ -128,6 +151,24 @@ void SimConfig::validate() const {
   if (federation.eval_every < 1) bad("federation.eval_every must be >= 1");
   if (federation.eval_users < 1) bad("federation.eval_users must be >= 1");
   if (!(federation.dropout_rate >= 0 && federation.dropout_rate < 1)) bad("federation.dropout_rate must be in [0, 1)");
+  if (user_dp.mode != "central" && user_dp.mode != "distributed")
+    bad("user_dp.mode '" + user_dp.mode + "': use central or distributed");
+  if (user_dp.enabled) {
+    if (!(user_dp.noise_multiplier >= 0)) bad("user_dp.noise_multiplier must be >= 0");
+    if (!(user_dp.l2_norm_clip > 0)) bad("user_dp.l2_norm_clip must be > 0");
+    if (!(user_dp.delta >= 0 && user_dp.delta < 1)) bad("user_dp.delta must be in [0, 1) (0 = 1/population^1.1)");
+    if (user_dp.mode == "distributed" && !secagg.enabled)
+      bad("user_dp.mode = distributed adds noise on devices for a sum only secure aggregation reveals; "
+          "set secagg.enabled = true or use mode = central");
+  }
+  if (secagg.graph != "auto" && secagg.graph != "complete" && secagg.graph != "harary")
+    bad("secagg.graph '" + secagg.graph + "': use auto, complete or harary");
+  if (secagg.degree < 0 || secagg.threshold < 0) bad("secagg.degree and secagg.threshold must be >= 0 (0 = automatic)");
+  if (!(secagg.corrupt_fraction >= 0 && secagg.corrupt_fraction < 1)) bad("secagg.corrupt_fraction must be in [0, 1)");
+  if (!(secagg.dropout_fraction >= 0 && secagg.dropout_fraction < 1)) bad("secagg.dropout_fraction must be in [0, 1)");
+  if (!(secagg.clip_range >= 0)) bad("secagg.clip_range must be >= 0 (0 = automatic)");
+  if (secagg.word_bits != 32 && secagg.word_bits != 64) bad("secagg.word_bits must be 32 or 64");
+  if (secagg.bits < 1 || secagg.bits >= secagg.word_bits) bad("secagg.bits must be in [1, word_bits)");
   try {
     client.validate();
   } catch (const std::invalid_argument& e) {
@@ -178,6 +219,31 @@ std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
   if (c.server.optimizer.beta2) d.emplace_back("server.beta2", num(*c.server.optimizer.beta2));
   if (c.server.optimizer.tau) d.emplace_back("server.tau", num(*c.server.optimizer.tau));
   d.emplace_back("server.weighting", c.server.weighting == Weighting::examples ? "examples" : "uniform");
+  d.emplace_back("user_dp.enabled", c.user_dp.enabled ? "true" : "false");
+  if (c.user_dp.enabled) {
+    d.emplace_back("user_dp.mode", c.user_dp.mode);
+    d.emplace_back("user_dp.noise_multiplier", num(c.user_dp.noise_multiplier));
+    d.emplace_back("user_dp.l2_norm_clip", num(c.user_dp.l2_norm_clip));
+    d.emplace_back("user_dp.adaptive_clipping", c.user_dp.adaptive_clipping ? "true" : "false");
+    if (c.user_dp.adaptive_clipping) {
+      d.emplace_back("user_dp.target_quantile", num(c.user_dp.target_quantile));
+      d.emplace_back("user_dp.clip_learning_rate", num(c.user_dp.clip_learning_rate));
+      d.emplace_back("user_dp.count_noise_stddev", num(c.user_dp.count_noise_stddev));
+    }
+    d.emplace_back("user_dp.delta", num(c.user_dp.delta));
+  }
+  d.emplace_back("secagg.enabled", c.secagg.enabled ? "true" : "false");
+  if (c.secagg.enabled) {
+    d.emplace_back("secagg.graph", c.secagg.graph);
+    d.emplace_back("secagg.degree", std::to_string(c.secagg.degree));
+    d.emplace_back("secagg.threshold", std::to_string(c.secagg.threshold));
+    d.emplace_back("secagg.corrupt_fraction", num(c.secagg.corrupt_fraction));
+    d.emplace_back("secagg.dropout_fraction", num(c.secagg.dropout_fraction));
+    d.emplace_back("secagg.clip_range", num(c.secagg.clip_range));
+    d.emplace_back("secagg.bits", std::to_string(c.secagg.bits));
+    d.emplace_back("secagg.word_bits", std::to_string(c.secagg.word_bits));
+    d.emplace_back("secagg.consistency_check", c.secagg.consistency_check ? "true" : "false");
+  }
   return d;
 }
 

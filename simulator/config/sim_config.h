@@ -59,6 +59,35 @@ struct ServerSection {
   Weighting weighting = Weighting::examples;
 };
 
+/// [user_dp]: user-level DP-FedAvg (McMahan et al. 2018) with optional adaptive clipping
+/// (Andrew et al. 2021). Turning it on switches the cohort to Poisson sampling with
+/// q = cohort_size / population and the average to uniform weights over the expected K.
+struct UserDpSection {
+  bool enabled = false;
+  std::string mode = "central";     ///< central | distributed (distributed: noise added on devices)
+  double noise_multiplier = 1.0;    ///< z
+  double l2_norm_clip = 0.5;        ///< S (initial clip with adaptive clipping)
+  bool adaptive_clipping = false;
+  double target_quantile = 0.5;
+  double clip_learning_rate = 0.2;
+  double count_noise_stddev = 0.0;  ///< σ_b; 0 = K/20
+  double delta = 0.0;               ///< 0 = 1 / population^1.1
+};
+
+/// [secagg]: aggregate through SecAgg/SecAgg+ (Bonawitz et al. 2017; Bell et al. 2020).
+struct SecAggSection {
+  bool enabled = false;
+  std::string graph = "auto";       ///< auto | complete | harary
+  int degree = 0;                   ///< k; 0 = chosen from n and the threat model
+  int threshold = 0;                ///< t; 0 = chosen from n and the threat model
+  double corrupt_fraction = 0.05;   ///< clients assumed to collude with the server (parameter choice)
+  double dropout_fraction = 0.1;    ///< dropouts the parameters must tolerate
+  double clip_range = 0.0;          ///< fixed-point clip c; 0 = derived from the DP settings, else 8
+  int bits = 20;                    ///< fixed-point bits b per value
+  int word_bits = 32;               ///< modulus 2^w (32 or 64)
+  bool consistency_check = false;   ///< extra round for the malicious-server setting
+};
+
 struct SimConfig {
   RunSection run;
   ModelSection model;
@@ -67,6 +96,8 @@ struct SimConfig {
   FederationSection federation;
   client::LocalTrainConfig client;  ///< [client]: epochs, batch_size, lr, optimizer, max_steps, fedprox_mu
   ServerSection server;
+  UserDpSection user_dp;
+  SecAggSection secagg;
 
   /// Throws ConfigError naming the first invalid value.
   void validate() const;

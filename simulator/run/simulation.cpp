@@ -1,6 +1,7 @@
 #include "simulator/run/simulation.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdarg>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +26,11 @@
 #include "lora/model/runtime.h"
 #include "lora/tokenizer/gguf_vocab.h"
 #include "simulator/fleet/worker_pool.h"
+#include "simulator/run/aggregation_channel.h"
+#include "client/upload/device_upload.h"
+#include "coordinator/round/user_dp_server.h"
+#include "privacy/errors.h"
+#include "privacy/noise/noise_source.h"
 
 namespace fedlora::sim {
 namespace fs = std::filesystem;
@@ -148,12 +154,20 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     return EvalPoint{round, m.accuracy(), m.loss(), m.perplexity(), m.n_targets};
   };
 
-  // Coordinator and strategy.
+  // Coordinator, strategy and (optionally) the coordinator's half of user-level DP.
+  const bool dp = cfg.user_dp.enabled;
+  const auto population_size = static_cast<int64_t>(devices.size());
   coordinator::StrategyConfig sc;
   sc.cohort_size = static_cast<size_t>(cfg.federation.cohort_size);
   sc.seed = derive_seed(cfg.run.seed, {0xC0407});
-  sc.aggregation = cfg.server.weighting == Weighting::examples ? coordinator::AggregationPolicy::example_weighted()
-                                                              : coordinator::AggregationPolicy::uniform();
+  if (dp) {
+    // DP-FedAvg: Poisson cohorts (what the accountant assumes), uniform weights, ÷ expected K.
+    sc.sampling = coordinator::CohortSampling::kPoisson;
+    sc.aggregation = coordinator::AggregationPolicy::fixed_denominator_uniform();
+  } else {
+    sc.aggregation = cfg.server.weighting == Weighting::examples ? coordinator::AggregationPolicy::example_weighted()
+                                                                : coordinator::AggregationPolicy::uniform();
+  }
   sc.server_optimizer = cfg.server.optimizer;
   sc.fedprox.mu = cfg.client.fedprox_mu;
   sc.min_contributors = cfg.federation.min_contributors;
@@ -162,11 +176,31 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
       layout, Eigen::Map<const Eigen::VectorXf>(theta0.data(), d),
       std::make_unique<coordinator::FedOptStrategy>(sc, d),
       coordinator::CoordinatorOptions{summary.run_dir / "checkpoint", cfg.model.base.filename().string()});
-  say(fmt("adapter: LoRA r=%d alpha=%g on %zu modules x %d layers = %lld parameters; %s, cohort %d of %zu, %d rounds, "
-          "%d worker threads",
+  std::optional<coordinator::UserDpServer> dp_server;
+  if (dp) {
+    coordinator::UserDpSettings us;
+    us.mode = cfg.user_dp.mode == "distributed" ? privacy::NoiseMode::kDistributed : privacy::NoiseMode::kCentral;
+    us.noise_multiplier = cfg.user_dp.noise_multiplier;
+    us.l2_norm_clip = cfg.user_dp.l2_norm_clip;
+    us.adaptive_clipping = cfg.user_dp.adaptive_clipping;
+    us.target_quantile = cfg.user_dp.target_quantile;
+    us.clip_learning_rate = cfg.user_dp.clip_learning_rate;
+    us.count_noise_stddev = cfg.user_dp.count_noise_stddev;
+    us.expected_cohort = cfg.federation.cohort_size;
+    us.population = population_size;
+    us.delta = cfg.user_dp.delta > 0 ? cfg.user_dp.delta : std::pow(static_cast<double>(population_size), -1.1);
+    dp_server.emplace(us, privacy::NoiseSource::from_seed(cfg.run.seed, {0xC0DE, privacy::noise_stream::kUserUpdateNoise}));
+    summary.user_delta = us.delta;
+  }
+  say(fmt("adapter: LoRA r=%d alpha=%g on %zu modules x %d layers = %lld parameters; %s, %s cohort %d of %zu, %d rounds, "
+          "%d worker threads%s%s",
           cfg.lora.rank, cfg.lora.alpha, cfg.lora.target_modules.size(), static_cast<int>(base->config.n_layers),
-          static_cast<long long>(d), std::string(coord.strategy().name()).c_str(), cfg.federation.cohort_size,
-          devices.size(), cfg.federation.rounds, threads));
+          static_cast<long long>(d), std::string(coord.strategy().name()).c_str(), dp ? "Poisson" : "fixed",
+          cfg.federation.cohort_size, devices.size(), cfg.federation.rounds, threads,
+          dp ? fmt(", user-level DP (%s, z=%g, S=%g%s, delta=%.3g)", cfg.user_dp.mode.c_str(), cfg.user_dp.noise_multiplier,
+                   cfg.user_dp.l2_norm_clip, cfg.user_dp.adaptive_clipping ? " adaptive" : "", summary.user_delta).c_str()
+             : "",
+          cfg.secagg.enabled ? ", secure aggregation" : ""));
 
   std::ofstream metrics(summary.run_dir / "metrics.jsonl", std::ios::trunc);
   if (!metrics) throw std::runtime_error("cannot write " + (summary.run_dir / "metrics.jsonl").string());
@@ -178,64 +212,169 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   metrics << json{{"round", 0}, {"eval", eval_json(summary.before)}}.dump() << "\n";
   EvalPoint last_eval = summary.before;
 
-  const int64_t update_bytes = d * static_cast<int64_t>(sizeof(float));
+  int64_t max_examples = 1;
+  for (const auto& dv : devices) max_examples = std::max<int64_t>(max_examples, static_cast<int64_t>(dv.train.size()));
+
   for (int r = 1; r <= cfg.federation.rounds; ++r) {
     const auto t_round = std::chrono::steady_clock::now();
     const auto task = coord.open_round(device_ids);
     const size_t k = task.cohort.size();
-    std::vector<std::optional<client::LocalUpdate>> updates(k);
-    std::vector<bool> dropped(k, false);
-    for (size_t i = 0; i < k; ++i) {
-      const uint64_t s = derive_seed(cfg.run.seed, {0xD80, static_cast<uint64_t>(r), task.cohort[i]});
-      dropped[i] = static_cast<double>(s >> 11) * 0x1.0p-53 < cfg.federation.dropout_rate;
-    }
-    std::vector<size_t> order;
-    for (size_t i = 0; i < k; ++i)
-      if (!dropped[i]) order.push_back(i);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return devices[task.cohort[a]].train_targets() > devices[task.cohort[b]].train_targets();
-    });
-    const std::span<const float> theta(task.theta->data(), static_cast<size_t>(task.theta->size()));
-    pool.run(order, [&](size_t i, int) {
-      auto cc = cfg.client;
-      cc.fedprox_mu = task.client_config.fedprox.mu;
-      cc.seed = derive_seed(cfg.run.seed, {0xC11E, static_cast<uint64_t>(r), task.cohort[i]});
-      updates[i] = client::train_local(base, layout, theta, devices[task.cohort[i]].train, cc);
-    });
-
-    // Plaintext aggregation in cohort order (deterministic floating-point sums).
-    coordinator::Aggregator agg(d, static_cast<int>(k));
+    json line{{"round", r}, {"cohort", k}};
+    coordinator::RoundRecord rec;
+    ChannelResult channel;
     double loss_sum = 0;
     int64_t tok = 0;
-    for (size_t i = 0; i < k; ++i) {
-      if (!updates[i]) continue;
-      const auto& u = *updates[i];
-      agg.add(task.cohort[i], Eigen::Map<const Eigen::VectorXf>(u.delta.data(), d),
-              task.client_config.weight(u.num_examples));
-      loss_sum += u.train_loss * static_cast<double>(u.tokens);
-      tok += u.tokens;
+    int rejected = 0;
+
+    // SecAgg parameters for this cohort size (Poisson cohorts vary), and the DP instructions.
+    std::optional<SecAggPlan> plan;
+    std::string setup_error;
+    if (cfg.secagg.enabled) {
+      try {
+        plan = plan_secagg(static_cast<uint32_t>(k), cfg.secagg);
+      } catch (const ConfigError& e) {
+        setup_error = e.what();
+      }
     }
-    const int contributors = agg.aggregate().num_contributors;
-    const auto rec = contributors >= cfg.federation.min_contributors
-                         ? coord.close_round(agg.aggregate())
-                         : coord.abort_round(fmt("%d contributors < min_contributors %d", contributors,
-                                                 cfg.federation.min_contributors));
-    const int64_t bytes_up = contributors * update_bytes, bytes_down = static_cast<int64_t>(k) * update_bytes;
-    summary.bytes_up += bytes_up;
-    summary.bytes_down += bytes_down;
+    if (k == 0) setup_error = "empty cohort";
+    const int64_t t_min = plan ? plan->threshold : 1;
+    std::optional<coordinator::DeviceDpInstructions> dpi;
+    if (dp) dpi = dp_server->instructions(t_min);
+
+    if (!setup_error.empty()) {
+      rec = coord.abort_round(setup_error);
+    } else {
+      // Who drops out, and (SecAgg) before which protocol stage.
+      CohortUploads cohort;
+      cohort.uploads.resize(k);
+      std::vector<bool> trains(k, true);
+      if (plan) cohort.drop_stage.resize(k);
+      for (size_t i = 0; i < k; ++i) {
+        const uint64_t s = derive_seed(cfg.run.seed, {0xD80, static_cast<uint64_t>(r), task.cohort[i]});
+        if (static_cast<double>(s >> 11) * 0x1.0p-53 >= cfg.federation.dropout_rate) continue;
+        if (plan) {
+          static constexpr int kStages[] = {2, 3, 5};  // before ShareKeys, MaskedInput, Unmasking
+          const int stage = kStages[derive_seed(s, {1}) % 3];
+          cohort.drop_stage[i] = stage;
+          trains[i] = stage == 5;  // only a device that masks its input needs an update
+        } else {
+          trains[i] = false;
+        }
+      }
+      std::vector<size_t> order;
+      for (size_t i = 0; i < k; ++i)
+        if (trains[i]) order.push_back(i);
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return devices[task.cohort[a]].train_targets() > devices[task.cohort[b]].train_targets();
+      });
+      client::UploadSpec spec;
+      spec.weight_by_examples = !dp && cfg.server.weighting == Weighting::examples;
+      if (dpi) {
+        spec.user_dp = dpi->update;
+        spec.report_clip_indicator = dpi->report_clip_indicator;
+        spec.clip_indicator_noise_stddev = dpi->clip_indicator_noise_stddev;
+      }
+      std::vector<client::LocalUpdate> stats(k);
+      std::vector<std::string> errors(k);
+      const std::span<const float> theta(task.theta->data(), static_cast<size_t>(task.theta->size()));
+      pool.run(order, [&](size_t i, int) {
+        const uint64_t dev = task.cohort[i];
+        auto cc = cfg.client;
+        cc.fedprox_mu = task.client_config.fedprox.mu;
+        cc.seed = derive_seed(cfg.run.seed, {0xC11E, static_cast<uint64_t>(r), dev});
+        try {
+          auto u = client::train_local(base, layout, theta, devices[dev].train, cc);
+          auto noise = privacy::NoiseSource::from_seed(
+              cfg.run.seed, {dev, static_cast<uint64_t>(r), privacy::noise_stream::kUserUpdateNoise});
+          stats[i].train_loss = u.train_loss;
+          stats[i].tokens = u.tokens;
+          cohort.uploads[i] = client::make_upload(std::move(u.delta), u.num_examples, spec, &noise);
+        } catch (const client::TrainingDiverged& e) {
+          errors[i] = e.what();  // the device sends nothing this round
+        } catch (const privacy::NonFiniteValueError& e) {
+          errors[i] = e.what();
+        }
+      });
+      for (size_t i = 0; i < k; ++i) {
+        if (!errors[i].empty()) {
+          ++rejected;
+          say(fmt("  device %llu: update rejected: %s", static_cast<unsigned long long>(task.cohort[i]), errors[i].c_str()));
+          if (plan) cohort.drop_stage[i] = 3;  // it never sends a masked input
+        }
+        if (cohort.uploads[i]) {
+          loss_sum += stats[i].train_loss * static_cast<double>(stats[i].tokens);
+          tok += stats[i].tokens;
+        }
+      }
+
+      const size_t length = static_cast<size_t>(d) + (spec.report_clip_indicator ? 1 : 0);
+      if (plan) {
+        double c = cfg.secagg.clip_range;
+        if (c <= 0 && dpi) {
+          // Each coordinate of a clipped update is within ±S; device noise adds ~N(0, (zS/√t)²).
+          const auto& ud = dpi->update;
+          const double sd = ud.mode == privacy::NoiseMode::kDistributed
+                                ? privacy::per_device_noise_stddev(ud.noise_multiplier, ud.l2_norm_clip, ud.min_contributors)
+                                : 0.0;
+          c = std::max(ud.l2_norm_clip + 6.0 * sd, 0.5 + 6.0 * dpi->clip_indicator_noise_stddev);
+        } else if (c <= 0) {
+          c = 8.0;
+        }
+        channel = secure_sum(cohort, length, spec.weight_by_examples, static_cast<double>(max_examples), c, cfg.secagg,
+                             *plan, static_cast<uint64_t>(r), derive_seed(cfg.run.seed, {0x5EC}));
+      } else {
+        channel = plain_sum(cohort, length);
+      }
+
+      if (channel.aborted) {
+        rec = coord.abort_round(channel.abort_reason);
+      } else if (channel.contributors < cfg.federation.min_contributors) {
+        rec = coord.abort_round(fmt("%d contributors < min_contributors %d", channel.contributors,
+                                    cfg.federation.min_contributors));
+      } else {
+        coordinator::UpdateAggregate agg;
+        agg.weighted_sum = channel.value_sum.head(d);
+        agg.total_weight = channel.weight_sum;
+        agg.num_contributors = channel.contributors;
+        agg.expected_cohort_size = cfg.federation.cohort_size;
+        std::optional<double> indicator;
+        if (spec.report_clip_indicator) indicator = channel.value_sum[d];
+        std::string dp_error;
+        if (dp) {
+          try {
+            const auto eps = dp_server->finalize(agg, t_min, indicator);
+            line["user_epsilon"] = eps.epsilon;
+            line["user_delta"] = summary.user_delta;
+          } catch (const privacy::PrivacyError& e) {
+            dp_error = e.what();
+          }
+        }
+        rec = dp_error.empty() ? coord.close_round(agg) : coord.abort_round(dp_error);
+      }
+    }
+
+    summary.bytes_up += channel.bytes_up;
+    summary.bytes_down += channel.bytes_down;
     if (rec.aborted) ++summary.rounds_aborted;
     else ++summary.rounds_completed;
-
-    json line{{"round", r},
-              {"cohort", k},
-              {"contributors", contributors},
-              {"aborted", rec.aborted},
-              {"train_loss", tok ? loss_sum / static_cast<double>(tok) : 0.0},
-              {"train_tokens", tok},
-              {"update_norm", rec.outcome.pseudo_gradient_l2_norm},
-              {"bytes_up", bytes_up},
-              {"bytes_down", bytes_down}};
+    line["contributors"] = channel.contributors;
+    line["rejected_updates"] = rejected;
+    line["aborted"] = rec.aborted;
+    line["train_loss"] = tok ? loss_sum / static_cast<double>(tok) : 0.0;
+    line["train_tokens"] = tok;
+    line["update_norm"] = rec.outcome.pseudo_gradient_l2_norm;
+    line["bytes_up"] = channel.bytes_up;
+    line["bytes_down"] = channel.bytes_down;
     if (rec.aborted) line["abort_reason"] = rec.abort_reason;
+    if (dp) {
+      line["clip_norm"] = dp_server->clip_norm();
+      if (!line.contains("user_epsilon")) line["user_epsilon"] = dp_server->epsilon().epsilon;
+    }
+    if (plan)
+      line["secagg"] = json{{"n", plan->n},          {"degree", plan->degree},
+                            {"threshold", plan->threshold}, {"graph", plan->harary ? "harary" : "complete"},
+                            {"client_cpu_s", channel.client_cpu_s}, {"server_cpu_s", channel.server_cpu_s},
+                            {"clipped_values", channel.clipped_values}};
     std::string eval_str;
     if (r % cfg.federation.eval_every == 0 || r == cfg.federation.rounds) {
       last_eval = evaluate(coord.theta(), r);
@@ -246,11 +385,13 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     line["wall_s"] = round_s;
     metrics << line.dump() << "\n";
     metrics.flush();
-    say(fmt("round %3d/%d  train loss %.4f%s  %5.1f s  up %.1f MB%s", r, cfg.federation.rounds,
-            tok ? loss_sum / static_cast<double>(tok) : 0.0, eval_str.c_str(), round_s,
-            static_cast<double>(bytes_up) / 1e6, rec.aborted ? ("  ABORTED: " + rec.abort_reason).c_str() : ""));
+    std::string eps_str = dp ? fmt("  eps %.3f", line["user_epsilon"].get<double>()) : "";
+    say(fmt("round %3d/%d  n %2zu  train loss %.4f%s%s  %5.1f s  up %.1f MB%s", r, cfg.federation.rounds, k,
+            tok ? loss_sum / static_cast<double>(tok) : 0.0, eval_str.c_str(), eps_str.c_str(), round_s,
+            static_cast<double>(channel.bytes_up) / 1e6, rec.aborted ? ("  ABORTED: " + rec.abort_reason).c_str() : ""));
   }
   summary.after = last_eval;
+  if (dp) summary.user_epsilon = dp_server->epsilon().epsilon;
 
   lora::save_adapter(summary.run_dir / "adapter", layout,
                      std::span<const float>(coord.theta().data(), static_cast<size_t>(d)),
@@ -270,6 +411,8 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
          {"before", eval_json(summary.before)},
          {"after", eval_json(summary.after)},
          {"accuracy_gain", summary.after.accuracy - summary.before.accuracy},
+         {"user_epsilon", dp ? json(dp_server->epsilon().epsilon) : json(nullptr)},
+         {"user_delta", dp ? json(summary.user_delta) : json(nullptr)},
          {"rounds_completed", summary.rounds_completed},
          {"rounds_aborted", summary.rounds_aborted},
          {"bytes_up", summary.bytes_up},

@@ -27,6 +27,8 @@ struct SimulationSummary {
   double wall_s = 0.0;
   long peak_rss_bytes = 0;
   int64_t bytes_up = 0, bytes_down = 0;
+  double user_delta = 0.0;   ///< δ of the user-level guarantee (0 without user-level DP)
+  double user_epsilon = 0.0; ///< ε after the last round (0 without user-level DP)
 };
 
 /// Progress lines for the terminal (one per round, plus set-up messages).
