@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "lora/model/blas.h"
+
 namespace fedlora::lora {
 namespace {
 
@@ -19,18 +21,26 @@ std::vector<float>& scratch() {
 struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const QuantizedTensor* w) {
     ctx->saved_data["w"] = reinterpret_cast<int64_t>(w);
+    const int64_t in = w->cols(), out = w->rows();
     auto shape = x.sizes().vec();
-    auto x2 = x.reshape({-1, w->cols()});
-    auto y = at::mm(x2, dequantized_view(*w).t());
-    shape.back() = w->rows();
+    auto x2 = x.reshape({-1, in}).contiguous();
+    auto y = at::empty({x2.size(0), out}, at::kFloat);
+    auto wv = dequantized_view(*w);
+    sgemm_rowmajor(false, true, x2.size(0), out, in, 1.0f, x2.data_ptr<float>(), in, wv.data_ptr<float>(), in, 0.0f,
+                   y.data_ptr<float>(), out);
+    shape.back() = out;
     return y.view(shape);
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     const auto* w = reinterpret_cast<const QuantizedTensor*>(ctx->saved_data["w"].toInt());
-    const auto& g = grads[0];
-    auto shape = g.sizes().vec();
-    auto dx = at::mm(g.reshape({-1, w->rows()}), dequantized_view(*w));
-    shape.back() = w->cols();
+    const int64_t in = w->cols(), out = w->rows();
+    auto shape = grads[0].sizes().vec();
+    auto g2 = grads[0].reshape({-1, out}).contiguous();
+    auto dx = at::empty({g2.size(0), in}, at::kFloat);
+    auto wv = dequantized_view(*w);
+    sgemm_rowmajor(false, false, g2.size(0), in, out, 1.0f, g2.data_ptr<float>(), out, wv.data_ptr<float>(), in, 0.0f,
+                   dx.data_ptr<float>(), in);
+    shape.back() = in;
     return {dx.view(shape), at::Tensor()};
   }
 };
@@ -52,9 +62,9 @@ at::Tensor dequantized_view(const QuantizedTensor& w) {
 }
 
 at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w) {
-  if (x.dim() < 1 || x.size(-1) != w.cols())
-    throw std::invalid_argument("frozen_linear: input last dim " + std::to_string(x.dim() ? x.size(-1) : 0) +
-                                " != weight in_features " + std::to_string(w.cols()));
+  if (x.dim() < 1 || x.size(-1) != w.cols() || x.scalar_type() != at::kFloat)
+    throw std::invalid_argument("frozen_linear: input must be float32 [..., " + std::to_string(w.cols()) +
+                                "], got last dim " + std::to_string(x.dim() ? x.size(-1) : 0));
   return FrozenLinearFn::apply(x, &w);
 }
 

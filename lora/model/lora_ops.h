@@ -3,6 +3,9 @@
 // (Hu et al. 2021, "LoRA", eq. 3), as one autograd node whose backward also yields
 // per-example gradients of A and B when asked (Opacus-style, from the saved layer input
 // and the back-propagated output gradient: g_i = Σ_t δ_{i,t} x_{i,t}ᵀ).
+// Computed as one GEMM with the merged weight W + (alpha/r)·B·A in each direction (the
+// merge is a rank-r update per call, independent of the batch); the adapter gradients are
+// the four thin products s·(δB)ᵀx and s·δᵀ(xAᵀ).
 #include <ATen/ATen.h>
 
 #include <vector>

@@ -1,0 +1,323 @@
+// Device training speed: one LoRA train step (forward + lm_loss + backward + Adam on the
+// adapter) of the default Llama config on a frozen F32 / Q8_0 / Q4_0 base, one thread, and
+// this machine's plain sgemm rate at the step's own GEMM shapes, so the step's achieved
+// GFLOP/s can be read as a share of what the BLAS does on bare matrices.
+//
+// All rates are per second of this thread's CPU time (Google Benchmark's "CPU" column):
+// the VM is shared, and wall time there also counts the time another process held the
+// core. GFLOPs_wall is the same rate over wall time, for comparison.
+//
+// Counters
+//   items_per_second   tokens/s (predicted positions N·T per step)
+//   GFLOPs             achieved GFLOP/s of the step (FLOP count below / CPU time)
+//   sgemm_GFLOPs       plain at::mm rate at the step's GEMM shapes (sgemm_reference_gflops)
+//   share_of_sgemm     GFLOPs / sgemm_GFLOPs
+//   resident_bytes     BaseModel::resident_bytes() of the base (blocks + fp32 norms)
+//   flop_per_token     the count used, so the table can be checked by hand
+//
+// FLOP count of one step (a multiply-add is 2 FLOP): M = N·T tokens, L layers, T positions,
+// D = dim, r = LoRA rank, V·D = LM head (tied: the embedding matrix), P = Σ over all 7·L
+// projections of in·out, P₀ = the same over layer 0's q, k, v, S = Σ over the adapted
+// projections (all 7·L here) of (in + out). What the implementation computes:
+//   forward   2·M·P + 2·M·V·D                  x·W'ᵀ per projection with the merged weight
+//                                              W' = W + s·B·A, and the head
+//           + 2·r·P                            the merges (once per step, not per token)
+//           + 4·M·T·D·L                        attention: S = Q·Kᵀ and P·V per query head,
+//                                              over all T keys (the full T×T scores are
+//                                              computed and the causal mask is applied in
+//                                              the softmax: counted as computed)
+//   backward  2·M·(P − P₀) + 2·M·V·D           dx = δ·W' for every weight except layer-0
+//                                              q/k/v, whose input (the embedding output)
+//                                              needs no gradient; the frozen base has no
+//                                              weight-gradient GEMM
+//           + 2·r·(P − P₀)                     the merges again (recomputed, not stored)
+//           + 4·M·r·S                          LoRA: x·Aᵀ, δ·B, s·(δB)ᵀ·x, s·δᵀ·(xAᵀ)
+//           + 8·M·T·D·L                        attention: dP = dC·Vᵀ, dV = Pᵀ·dC,
+//                                              dQ = dS·K, dK = dSᵀ·Q
+//   flop_per_token = [M·(4P + 4V·D − 2P₀ + 4rS + 12·T·D·L) + 2r·(2P − P₀)] / M
+// For the default config, T = 128: P = 3 145 728, V·D = 1 048 576, P₀ = 131 072, S = 19 456,
+// so 18.71 MFLOP per token (+ 0.099 GFLOP of merges per step). Elementwise work (norms, RoPE,
+// softmax, SiLU, cross-entropy, Adam, dequantization) is not counted.
+//
+// Run: build-perf/bench/train_bench [--benchmark_filter=Step] [--profile=trace.json]
+//   --profile=PATH runs a few Q4_0 steps (batch 16 × 128) under the LibTorch legacy
+//   profiler, writes a chrome trace to PATH, prints self time per (op, input shapes) and
+//   exits.
+#include <benchmark/benchmark.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/optim/adam.h>
+
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lora/adapter/adapter_init.h"
+#include "lora/model/base_model.h"
+#include "lora/model/dense_model.h"
+#include "lora/model/lora_model.h"
+#include "lora/model/runtime.h"
+
+namespace {
+
+using namespace fedlora::lora;
+
+constexpr int kRank = 8;
+constexpr float kAlpha = 16.0f;
+constexpr uint64_t kSeed = 1234;
+
+const std::vector<TargetModule> kTargets(std::begin(kAllTargetModules), std::end(kAllTargetModules));
+
+// See the file comment for the formula.
+double step_flop_per_token(const LlamaConfig& c, int64_t t, int64_t tokens_per_step) {
+  double p = 0, p0 = 0, s = 0;
+  for (TargetModule m : kAllTargetModules) {
+    const auto sh = c.projection(m);
+    p += static_cast<double>(c.n_layers) * sh.in_features * sh.out_features;
+    s += static_cast<double>(c.n_layers) * (sh.in_features + sh.out_features);  // all 7 adapted
+    if (m == TargetModule::q || m == TargetModule::k || m == TargetModule::v)
+      p0 += static_cast<double>(sh.in_features) * sh.out_features;
+  }
+  const double vd = static_cast<double>(c.vocab_size) * c.dim;
+  const double tdl = static_cast<double>(t) * c.dim * c.n_layers;
+  const double m = static_cast<double>(tokens_per_step);
+  const double per_token = 4 * p + 4 * vd - 2 * p0 + 4.0 * kRank * s + 12 * tdl;
+  const double merges = 2.0 * kRank * (2 * p - p0);
+  return per_token + merges / m;
+}
+
+// One base per format, built once from the same random dense weights.
+std::shared_ptr<const BaseModel> base_for(GgmlType type) {
+  static std::map<GgmlType, std::shared_ptr<const BaseModel>> cache;
+  auto it = cache.find(type);
+  if (it != cache.end()) return it->second;
+  static const auto weights = [] {
+    LlamaConfig cfg;
+    DenseModel dense(cfg, kSeed);
+    auto w = dense.named_weights();
+    for (auto& [name, t] : w) t = t.detach();
+    return w;
+  }();
+  auto base = make_base_model(LlamaConfig{}, weights, type);
+  cache.emplace(type, base);
+  return base;
+}
+
+// One device's training state: adapter (random A and small random B so every GEMM does
+// real work), model, Adam, and a fixed batch of tokens [N, T + 1].
+struct TrainState {
+  LoraAdapter adapter;
+  LoraModel model;
+  torch::optim::Adam opt;
+  at::Tensor tokens;
+
+  static AdapterLayout layout() { return make_adapter_layout(LlamaConfig{}, kRank, kAlpha, kTargets); }
+  static std::vector<float> initial(const AdapterLayout& l) {
+    auto v = init_adapter_vector(l, kSeed);
+    for (const auto& t : l.tensors())  // non-zero B: gradients of A are not trivially zero
+      if (t.is_b)
+        for (int64_t i = 0; i < t.numel(); ++i) v[t.offset + i] = 1e-3f * static_cast<float>((i * 7919) % 13 - 6);
+    return v;
+  }
+  TrainState(std::shared_ptr<const BaseModel> base, int64_t n, int64_t t)
+      : adapter(layout()), model((adapter.load_flat(initial(adapter.layout())), std::move(base)), adapter),
+        opt(adapter.tensors(), torch::optim::AdamOptions(1e-4)) {
+    tokens = at::randint(0, LlamaConfig{}.vocab_size, {n, t + 1}, at::make_generator<at::CPUGeneratorImpl>(kSeed));
+  }
+  double step() {
+    opt.zero_grad();
+    auto loss = lm_loss(model, tokens);
+    auto mean = loss.sum / static_cast<double>(loss.n_targets);
+    mean.backward();
+    opt.step();
+    return mean.item<double>();
+  }
+};
+
+// CPU time of the calling thread. The step and the reference sgemm both run on this one
+// thread (LibTorch intra-op and OpenBLAS set to 1 thread), so on a shared, time-sliced VM
+// CPU time measures the work while wall time also counts waiting for the core.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+void one_thread() {
+  static const bool done = [] {
+    set_compute_threads(1);
+    keep_freed_memory_in_heap();
+    return true;
+  }();
+  (void)done;
+}
+
+// Plain sgemm (at::mm into a preallocated output) over exactly the big GEMMs of one step
+// for M = N·T rows: forward x·Wᵀ of every projection and the head, backward δ·W of the
+// same weights. Returns GFLOP/s, best of `reps` passes.
+double sgemm_reference_gflops(int64_t m, int reps) {
+  one_thread();
+  const LlamaConfig c;
+  struct Gemm { at::Tensor a, b, out; double flop; };
+  std::vector<Gemm> gemms;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(kSeed);
+  auto add = [&](int64_t in, int64_t out, int count) {
+    for (int i = 0; i < count; ++i) {
+      auto w = at::randn({out, in}, gen);
+      auto x = at::randn({m, in}, gen), d = at::randn({m, out}, gen);
+      gemms.push_back({x, w.t(), at::empty({m, out}), 2.0 * m * in * out});  // forward
+      gemms.push_back({d, w, at::empty({m, in}), 2.0 * m * in * out});       // backward dx
+    }
+  };
+  for (TargetModule mod : kAllTargetModules) add(c.projection(mod).in_features, c.projection(mod).out_features, c.n_layers);
+  add(c.dim, c.vocab_size, 1);
+  double best = 0;
+  for (int r = 0; r < reps; ++r) {
+    double flop = 0;
+    const double t0 = thread_cpu_seconds();
+    for (auto& g : gemms) {
+      at::mm_out(g.out, g.a, g.b);
+      flop += g.flop;
+    }
+    const double s = thread_cpu_seconds() - t0;
+    best = std::max(best, flop / s * 1e-9);
+  }
+  return best;
+}
+
+double sgemm_reference_cached(int64_t m) {
+  static std::map<int64_t, double> cache;
+  auto it = cache.find(m);
+  if (it != cache.end()) return it->second;
+  return cache[m] = sgemm_reference_gflops(m, 10);
+}
+
+void BM_TrainStep(benchmark::State& state, GgmlType type) {
+  one_thread();
+  const int64_t n = state.range(0), t = LlamaConfig{}.context_length;
+  auto base = base_for(type);
+  TrainState s(base, n, t);
+  s.step();  // warm-up: allocations, rope tables, scratch buffers
+  const auto w0 = std::chrono::steady_clock::now();
+  const double c0 = thread_cpu_seconds();
+  for (auto _ : state) benchmark::DoNotOptimize(s.step());
+  const double secs = thread_cpu_seconds() - c0;
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+  const double tokens = static_cast<double>(n * t) * static_cast<double>(state.iterations());
+  const double fpt = step_flop_per_token(base->config, t, n * t);
+  const double gflops = fpt * tokens / secs * 1e-9;
+  state.counters["GFLOPs_wall"] = fpt * tokens / wall * 1e-9;
+  const double ref = sgemm_reference_cached(n * t);
+  state.SetItemsProcessed(static_cast<int64_t>(tokens));
+  state.counters["GFLOPs"] = gflops;
+  state.counters["sgemm_GFLOPs"] = ref;
+  state.counters["share_of_sgemm"] = gflops / ref;
+  state.counters["resident_bytes"] = static_cast<double>(base->resident_bytes());
+  state.counters["flop_per_token"] = fpt;
+  state.SetLabel(std::to_string(n) + "x" + std::to_string(t) + " tokens, LoRA r=8 on all 7 projections");
+}
+
+// Plain sgemm at two single shapes of the step, for the README (M = 1024 rows).
+void BM_Sgemm(benchmark::State& state) {
+  one_thread();
+  const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  auto a = at::randn({m, k}), b = at::randn({k, n}), out = at::empty({m, n});
+  at::mm_out(out, a, b);
+  const double t0 = thread_cpu_seconds();
+  for (auto _ : state) {
+    at::mm_out(out, a, b);
+    benchmark::ClobberMemory();
+  }
+  const double secs = thread_cpu_seconds() - t0;
+  state.counters["GFLOPs"] = 2.0 * m * k * n * static_cast<double>(state.iterations()) / secs * 1e-9;
+}
+
+// The step's GEMM set as plain sgemm (what share_of_sgemm divides by).
+void BM_SgemmStepShapes(benchmark::State& state) {
+  const int64_t m = state.range(0);
+  double g = 0;
+  for (auto _ : state) g = sgemm_reference_gflops(m, 1);
+  state.counters["sgemm_GFLOPs"] = g;
+  state.counters["sgemm_GFLOPs_best10"] = sgemm_reference_cached(m);
+}
+
+BENCHMARK(BM_Sgemm)->Args({1024, 256, 768})->Args({1024, 256, 4096})->Args({1024, 768, 256})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SgemmStepShapes)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->Iterations(5);
+BENCHMARK_CAPTURE(BM_TrainStep, F32, GgmlType::F32)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_TrainStep, Q8_0, GgmlType::Q8_0)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_TrainStep, Q4_0, GgmlType::Q4_0)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+// Self time (µs, summed over steps) of each (op, input shapes) pair from the legacy
+// profiler's push/pop events on this thread, largest first.
+void print_op_table(const torch::autograd::profiler::thread_event_lists& lists, int steps, size_t top) {
+  using torch::autograd::profiler::EventKind;
+  using torch::autograd::profiler::LegacyEvent;
+  std::map<std::string, std::pair<double, int>> self;  // key -> (µs, calls)
+  double total = 0;
+  for (const auto& list : lists) {
+    struct Open { const LegacyEvent* e; double child_us; };
+    std::vector<Open> stack;
+    for (const auto& e : list) {
+      if (e.kind() == EventKind::PushRange) {
+        stack.push_back({&e, 0.0});
+      } else if (e.kind() == EventKind::PopRange && !stack.empty()) {
+        const Open o = stack.back();
+        stack.pop_back();
+        const double us = o.e->cpuElapsedUs(e);
+        std::string key = o.e->name();
+        for (const auto& sh : o.e->shapes()) {
+          key += " [";
+          for (size_t i = 0; i < sh.size(); ++i) key += (i ? "," : "") + std::to_string(sh[i]);
+          key += "]";
+        }
+        auto& slot = self[key];
+        slot.first += us - o.child_us;
+        slot.second += 1;
+        if (stack.empty()) total += us; else stack.back().child_us += us;
+      }
+    }
+  }
+  std::vector<std::pair<std::string, std::pair<double, int>>> rows(self.begin(), self.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.second.first > y.second.first; });
+  std::printf("per step: %.1f ms profiled\n", total / 1000.0 / steps);
+  for (size_t i = 0; i < std::min(top, rows.size()); ++i)
+    std::printf("%6.2f%% %9.2f ms/step %6d calls/step  %s\n", 100.0 * rows[i].second.first / total,
+                rows[i].second.first / 1000.0 / steps, rows[i].second.second / steps, rows[i].first.c_str());
+}
+
+int profile(const std::string& path) {
+  one_thread();
+  TrainState s(base_for(GgmlType::Q4_0), 16, LlamaConfig{}.context_length);
+  s.step();
+  s.step();
+  constexpr int kSteps = 3;
+  {
+    torch::autograd::profiler::RecordProfile guard(path);
+    for (int i = 0; i < kSteps; ++i) s.step();
+  }
+  std::cout << "wrote " << path << " (" << kSteps << " steps, Q4_0 base, batch 16x128, 1 thread)\n";
+  torch::profiler::impl::ProfilerConfig cfg(torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/true);
+  torch::autograd::profiler::enableProfilerLegacy(cfg);
+  for (int i = 0; i < kSteps; ++i) s.step();
+  print_op_table(torch::autograd::profiler::disableProfilerLegacy(), kSteps, 60);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strncmp(argv[i], "--profile=", 10) == 0) return profile(argv[i] + 10);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

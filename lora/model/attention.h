@@ -1,0 +1,22 @@
+#pragma once
+// Rotary embedding + grouped-query causal self-attention of the Llama decoder as one
+// autograd node (Touvron et al. 2023; GQA: Ainslie et al. 2023; RoPE: Su et al. 2021 §3.4,
+// adjacent pairs (2i, 2i+1) as ggml's "normal" mode used by llama.cpp for LLM_ARCH_LLAMA).
+// Works on the projections' own [N, T, heads·hd] layout, one BLAS call per head for each
+// product, so no permuted copy of Q, K, V or the context is made and the causal mask is
+// applied inside the softmax pass instead of as an additive [T, T] tensor.
+#include <ATen/ATen.h>
+
+namespace fedlora::lora {
+
+/// q: float32 [N, T, H·hd]; k, v: [N, T, KV·hd] (projection outputs, before RoPE);
+/// cos, sin: float32 [>= T, hd/2], cos[p, i] = cos(p θ_i) (RopeTables in decoder.h).
+/// Returns ctx [N, T, H·hd] with, for head h (KV head h / (H/KV)) and position i:
+///   ctx_h[i] = Σ_{j<=i} softmax_j(⟨rope(q_h)[i], rope(k)[j]⟩ / √hd) · v[j].
+/// Equals the plain composition (rope, matmul, + mask, softmax, matmul) up to float
+/// rounding; differentiable in q, k, v. Keeps the probabilities [N, H, T, T] for backward.
+/// Throws std::invalid_argument on inconsistent shapes (H % KV != 0, odd hd, T > table).
+at::Tensor rope_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& cos,
+                                 const at::Tensor& sin, int64_t n_heads, int64_t n_kv_heads);
+
+}  // namespace fedlora::lora

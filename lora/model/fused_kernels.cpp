@@ -1,0 +1,437 @@
+#include "lora/model/fused_kernels.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace fedlora::lora::kernels {
+namespace {
+
+bool cpu_has_avx2_fma() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+bool g_simd = true;
+
+// ---------------------------------------------------------------- scalar reference paths
+
+void rms_fwd_scalar(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y, float* inv) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * d;
+    float ss = 0;
+    for (int64_t i = 0; i < d; ++i) ss += xr[i] * xr[i];
+    const float iv = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
+    inv[r] = iv;
+    for (int64_t i = 0; i < d; ++i) y[r * d + i] = xr[i] * iv * w[i];
+  }
+}
+
+void rms_bwd_scalar(const float* x, const float* w, const float* inv, const float* g, const float* extra,
+                    int64_t rows, int64_t d, float* dx, float* dw) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *xr = x + r * d, *gr = g + r * d;
+    const float iv = inv[r];
+    float dot = 0;
+    for (int64_t i = 0; i < d; ++i) dot += gr[i] * w[i] * xr[i];
+    const float k = iv * iv * iv * dot / static_cast<float>(d);
+    for (int64_t i = 0; i < d; ++i) {
+      const float e = extra ? extra[r * d + i] : 0.0f;
+      dx[r * d + i] = e + iv * gr[i] * w[i] - xr[i] * k;
+    }
+    if (dw)
+      for (int64_t i = 0; i < d; ++i) dw[i] += gr[i] * xr[i] * iv;
+  }
+}
+
+inline float sigmoid(float g) { return 1.0f / (1.0f + std::exp(-g)); }
+
+void swiglu_fwd_scalar(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] * sigmoid(gate[i]) * up[i];
+}
+
+void swiglu_bwd_scalar(const float* gate, const float* up, const float* d, int64_t n, float* dgate, float* dup) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i], s = sigmoid(g);
+    dup[i] = d[i] * g * s;
+    dgate[i] = d[i] * up[i] * s * (1.0f + g * (1.0f - s));
+  }
+}
+
+void rope_scalar(const float* x, int64_t n, int64_t t, int64_t heads, int64_t hd, const float* c2, const float* s2,
+                 bool inverse, float* out) {
+  const float sign = inverse ? -1.0f : 1.0f;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t p = 0; p < t; ++p) {
+      const float *c = c2 + p * hd, *s = s2 + p * hd;
+      for (int64_t h = 0; h < heads; ++h) {
+        const int64_t off = ((b * t + p) * heads + h) * hd;
+        for (int64_t i = 0; i < hd; i += 2) {
+          const float x0 = x[off + i], x1 = x[off + i + 1];
+          out[off + i] = x0 * c[i] + sign * x1 * s[i];
+          out[off + i + 1] = x1 * c[i + 1] + sign * x0 * s[i + 1];
+        }
+      }
+    }
+}
+
+void softmax_fwd_scalar(float* s, int64_t t, int64_t ld) {
+  for (int64_t i = 0; i < t; ++i) {
+    float* row = s + i * ld;
+    float mx = row[0];
+    for (int64_t j = 1; j <= i; ++j) mx = std::max(mx, row[j]);
+    float sum = 0;
+    for (int64_t j = 0; j <= i; ++j) sum += (row[j] = std::exp(row[j] - mx));
+    const float k = 1.0f / sum;
+    for (int64_t j = 0; j <= i; ++j) row[j] *= k;
+    for (int64_t j = i + 1; j < t; ++j) row[j] = 0.0f;
+  }
+}
+
+void softmax_bwd_scalar(const float* p, float* dp, int64_t t, int64_t ld, float scale) {
+  for (int64_t i = 0; i < t; ++i) {
+    const float* pr = p + i * ld;
+    float* dr = dp + i * ld;
+    float dot = 0;
+    for (int64_t j = 0; j <= i; ++j) dot += pr[j] * dr[j];
+    for (int64_t j = 0; j <= i; ++j) dr[j] = scale * pr[j] * (dr[j] - dot);
+    for (int64_t j = i + 1; j < t; ++j) dr[j] = 0.0f;
+  }
+}
+
+// Row statistics of cross-entropy: max, first argmax, log Σ exp(z − max).
+void ce_row_scalar(const float* z, int64_t v, float* mx_out, int64_t* arg_out, float* lse_out) {
+  float mx = z[0];
+  int64_t arg = 0;
+  for (int64_t j = 1; j < v; ++j)
+    if (z[j] > mx) mx = z[j], arg = j;
+  float sum = 0;
+  for (int64_t j = 0; j < v; ++j) sum += std::exp(z[j] - mx);
+  *mx_out = mx;
+  *arg_out = arg;
+  *lse_out = mx + std::log(sum);
+}
+
+void ce_bwd_row_scalar(const float* z, int64_t v, float lse, float coef, float* dz) {
+  for (int64_t j = 0; j < v; ++j) dz[j] = coef * std::exp(z[j] - lse);
+}
+
+// ---------------------------------------------------------------- AVX2 + FMA paths
+
+#define FEDLORA_AVX2 __attribute__((target("avx2,fma")))
+
+FEDLORA_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+FEDLORA_AVX2 inline float hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// e^x, Cephes expf (range reduction by ln 2 in two parts, degree-6 polynomial), relative
+// error ~1e-7 on the clamped range [-87.34, 88]; NaN in gives NaN out.
+FEDLORA_AVX2 inline __m256 exp8(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.0f), lo = _mm256_set1_ps(-87.336544f);
+  x = _mm256_min_ps(hi, x);  // operand order keeps NaN (min/max return the 2nd on NaN)
+  x = _mm256_max_ps(lo, x);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+// Scalar e^x with the same polynomial, for row tails (so a row's values do not depend on
+// where the 8-wide chunks end).
+FEDLORA_AVX2 inline float exp1(float x) {
+  alignas(32) float buf[8];
+  _mm256_store_ps(buf, exp8(_mm256_set1_ps(x)));
+  return buf[0];
+}
+
+FEDLORA_AVX2 void rms_fwd_avx2(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y,
+                               float* inv) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * d;
+    float* yr = y + r * d;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= d; i += 8) {
+      const __m256 v = _mm256_loadu_ps(xr + i);
+      acc = _mm256_fmadd_ps(v, v, acc);
+    }
+    float ss = hsum(acc);
+    for (; i < d; ++i) ss += xr[i] * xr[i];
+    const float iv = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
+    inv[r] = iv;
+    const __m256 vi = _mm256_set1_ps(iv);
+    for (i = 0; i + 8 <= d; i += 8)
+      _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), vi), _mm256_loadu_ps(w + i)));
+    for (; i < d; ++i) yr[i] = xr[i] * iv * w[i];
+  }
+}
+
+FEDLORA_AVX2 void rms_bwd_avx2(const float* x, const float* w, const float* inv, const float* g, const float* extra,
+                               int64_t rows, int64_t d, float* dx, float* dw) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *xr = x + r * d, *gr = g + r * d;
+    const float* er = extra ? extra + r * d : nullptr;
+    float* dr = dx + r * d;
+    const float iv = inv[r];
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= d; i += 8)
+      acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(gr + i), _mm256_loadu_ps(w + i)), _mm256_loadu_ps(xr + i), acc);
+    float dot = hsum(acc);
+    for (; i < d; ++i) dot += gr[i] * w[i] * xr[i];
+    const float k = iv * iv * iv * dot / static_cast<float>(d);
+    const __m256 vi = _mm256_set1_ps(iv), vk = _mm256_set1_ps(k);
+    for (i = 0; i + 8 <= d; i += 8) {
+      const __m256 xv = _mm256_loadu_ps(xr + i), gv = _mm256_loadu_ps(gr + i);
+      __m256 o = _mm256_mul_ps(_mm256_mul_ps(gv, _mm256_loadu_ps(w + i)), vi);
+      o = _mm256_fnmadd_ps(xv, vk, o);
+      if (er) o = _mm256_add_ps(_mm256_loadu_ps(er + i), o);
+      _mm256_storeu_ps(dr + i, o);
+      if (dw) _mm256_storeu_ps(dw + i, _mm256_fmadd_ps(_mm256_mul_ps(gv, xv), vi, _mm256_loadu_ps(dw + i)));
+    }
+    for (; i < d; ++i) {
+      const float e = er ? er[i] : 0.0f;
+      dr[i] = e + (iv * gr[i] * w[i] - xr[i] * k);
+      if (dw) dw[i] += gr[i] * xr[i] * iv;
+    }
+  }
+}
+
+FEDLORA_AVX2 inline __m256 sigmoid8(__m256 g) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+}
+
+FEDLORA_AVX2 void swiglu_fwd_avx2(const float* gate, const float* up, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(g, sigmoid8(g)), _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) out[i] = gate[i] / (1.0f + exp1(-gate[i])) * up[i];
+}
+
+FEDLORA_AVX2 void swiglu_bwd_avx2(const float* gate, const float* up, const float* d, int64_t n, float* dgate,
+                                  float* dup) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i), s = sigmoid8(g), dv = _mm256_loadu_ps(d + i);
+    _mm256_storeu_ps(dup + i, _mm256_mul_ps(dv, _mm256_mul_ps(g, s)));
+    const __m256 ds = _mm256_mul_ps(s, _mm256_fmadd_ps(g, _mm256_sub_ps(one, s), one));
+    _mm256_storeu_ps(dgate + i, _mm256_mul_ps(_mm256_mul_ps(dv, _mm256_loadu_ps(up + i)), ds));
+  }
+  for (; i < n; ++i) {
+    const float g = gate[i], s = 1.0f / (1.0f + exp1(-g));
+    dup[i] = d[i] * g * s;
+    dgate[i] = d[i] * up[i] * s * (1.0f + g * (1.0f - s));
+  }
+}
+
+FEDLORA_AVX2 void rope_avx2(const float* x, int64_t n, int64_t t, int64_t heads, int64_t hd, const float* c2,
+                            const float* s2, bool inverse, float* out) {
+  const __m256 sign = _mm256_set1_ps(inverse ? -1.0f : 1.0f);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t p = 0; p < t; ++p) {
+      const float *c = c2 + p * hd, *s = s2 + p * hd;
+      for (int64_t h = 0; h < heads; ++h) {
+        const int64_t off = ((b * t + p) * heads + h) * hd;
+        int64_t i = 0;
+        for (; i + 8 <= hd; i += 8) {
+          const __m256 v = _mm256_loadu_ps(x + off + i);
+          const __m256 sw = _mm256_permute_ps(v, 0xB1);  // (x1, x0) in each pair
+          const __m256 sv = _mm256_mul_ps(_mm256_loadu_ps(s + i), sign);
+          _mm256_storeu_ps(out + off + i, _mm256_fmadd_ps(sw, sv, _mm256_mul_ps(v, _mm256_loadu_ps(c + i))));
+        }
+        const float sg = inverse ? -1.0f : 1.0f;
+        for (; i < hd; i += 2) {
+          const float x0 = x[off + i], x1 = x[off + i + 1];
+          out[off + i] = x0 * c[i] + sg * x1 * s[i];
+          out[off + i + 1] = x1 * c[i + 1] + sg * x0 * s[i + 1];
+        }
+      }
+    }
+}
+
+FEDLORA_AVX2 void softmax_fwd_avx2(float* s, int64_t t, int64_t ld) {
+  for (int64_t i = 0; i < t; ++i) {
+    float* row = s + i * ld;
+    const int64_t len = i + 1;
+    int64_t j = 0;
+    float mx = -std::numeric_limits<float>::infinity();
+    if (len >= 8) {
+      __m256 vm = _mm256_loadu_ps(row);
+      for (j = 8; j + 8 <= len; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(row + j));
+      mx = hmax(vm);
+    }
+    for (; j < len; ++j) mx = std::max(mx, row[j]);
+    const __m256 vmx = _mm256_set1_ps(mx);
+    __m256 acc = _mm256_setzero_ps();
+    for (j = 0; j + 8 <= len; j += 8) {
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), vmx));
+      _mm256_storeu_ps(row + j, e);
+      acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum(acc);
+    for (; j < len; ++j) sum += (row[j] = exp1(row[j] - mx));
+    const float k = 1.0f / sum;
+    const __m256 vk = _mm256_set1_ps(k);
+    for (j = 0; j + 8 <= len; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), vk));
+    for (; j < len; ++j) row[j] *= k;
+    std::memset(row + len, 0, sizeof(float) * static_cast<size_t>(t - len));
+  }
+}
+
+FEDLORA_AVX2 void softmax_bwd_avx2(const float* p, float* dp, int64_t t, int64_t ld, float scale) {
+  for (int64_t i = 0; i < t; ++i) {
+    const float* pr = p + i * ld;
+    float* dr = dp + i * ld;
+    const int64_t len = i + 1;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= len; j += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(pr + j), _mm256_loadu_ps(dr + j), acc);
+    float dot = hsum(acc);
+    for (; j < len; ++j) dot += pr[j] * dr[j];
+    const __m256 vd = _mm256_set1_ps(dot), vs = _mm256_set1_ps(scale);
+    for (j = 0; j + 8 <= len; j += 8) {
+      const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(pr + j), _mm256_sub_ps(_mm256_loadu_ps(dr + j), vd));
+      _mm256_storeu_ps(dr + j, _mm256_mul_ps(v, vs));
+    }
+    for (; j < len; ++j) dr[j] = scale * pr[j] * (dr[j] - dot);
+    std::memset(dr + len, 0, sizeof(float) * static_cast<size_t>(t - len));
+  }
+}
+
+FEDLORA_AVX2 void ce_row_avx2(const float* z, int64_t v, float* mx_out, int64_t* arg_out, float* lse_out) {
+  float mx = z[0];
+  int64_t j = 0;
+  if (v >= 8) {
+    __m256 vm = _mm256_loadu_ps(z);
+    for (j = 8; j + 8 <= v; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(z + j));
+    mx = hmax(vm);
+  }
+  for (; j < v; ++j) mx = std::max(mx, z[j]);
+  int64_t arg = 0;
+  while (arg < v && !(z[arg] == mx)) ++arg;  // first index of the max (NaN rows: 0 or v)
+  if (arg == v) arg = 0;
+  const __m256 vmx = _mm256_set1_ps(mx);
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (j = 0; j + 16 <= v; j += 16) {
+    a0 = _mm256_add_ps(a0, exp8(_mm256_sub_ps(_mm256_loadu_ps(z + j), vmx)));
+    a1 = _mm256_add_ps(a1, exp8(_mm256_sub_ps(_mm256_loadu_ps(z + j + 8), vmx)));
+  }
+  for (; j + 8 <= v; j += 8) a0 = _mm256_add_ps(a0, exp8(_mm256_sub_ps(_mm256_loadu_ps(z + j), vmx)));
+  float sum = hsum(_mm256_add_ps(a0, a1));
+  for (; j < v; ++j) sum += exp1(z[j] - mx);
+  *mx_out = mx;
+  *arg_out = arg;
+  *lse_out = mx + std::log(sum);
+}
+
+FEDLORA_AVX2 void ce_bwd_row_avx2(const float* z, int64_t v, float lse, float coef, float* dz) {
+  const __m256 vl = _mm256_set1_ps(lse), vc = _mm256_set1_ps(coef);
+  int64_t j = 0;
+  for (; j + 8 <= v; j += 8) _mm256_storeu_ps(dz + j, _mm256_mul_ps(vc, exp8(_mm256_sub_ps(_mm256_loadu_ps(z + j), vl))));
+  for (; j < v; ++j) dz[j] = coef * exp1(z[j] - lse);
+}
+
+#undef FEDLORA_AVX2
+
+bool use_avx2() { return g_simd && cpu_has_avx2_fma(); }
+
+}  // namespace
+
+bool simd_enabled() { return use_avx2(); }
+void set_simd(bool enabled) { g_simd = enabled; }
+
+void rms_norm_forward(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y, float* inv) {
+  use_avx2() ? rms_fwd_avx2(x, w, eps, rows, d, y, inv) : rms_fwd_scalar(x, w, eps, rows, d, y, inv);
+}
+
+void rms_norm_backward(const float* x, const float* w, const float* inv, const float* g, const float* extra,
+                       int64_t rows, int64_t d, float* dx, float* dw) {
+  use_avx2() ? rms_bwd_avx2(x, w, inv, g, extra, rows, d, dx, dw) : rms_bwd_scalar(x, w, inv, g, extra, rows, d, dx, dw);
+}
+
+void swiglu_forward(const float* gate, const float* up, int64_t n, float* out) {
+  use_avx2() ? swiglu_fwd_avx2(gate, up, n, out) : swiglu_fwd_scalar(gate, up, n, out);
+}
+
+void swiglu_backward(const float* gate, const float* up, const float* d, int64_t n, float* dgate, float* dup) {
+  use_avx2() ? swiglu_bwd_avx2(gate, up, d, n, dgate, dup) : swiglu_bwd_scalar(gate, up, d, n, dgate, dup);
+}
+
+void rope(const float* x, int64_t n, int64_t t, int64_t heads, int64_t hd, const float* c2, const float* s2,
+          bool inverse, float* out) {
+  use_avx2() ? rope_avx2(x, n, t, heads, hd, c2, s2, inverse, out) : rope_scalar(x, n, t, heads, hd, c2, s2, inverse, out);
+}
+
+void causal_softmax_forward(float* s, int64_t t, int64_t ld) {
+  use_avx2() ? softmax_fwd_avx2(s, t, ld) : softmax_fwd_scalar(s, t, ld);
+}
+
+void causal_softmax_backward(const float* p, float* dp, int64_t t, int64_t ld, float scale) {
+  use_avx2() ? softmax_bwd_avx2(p, dp, t, ld, scale) : softmax_bwd_scalar(p, dp, t, ld, scale);
+}
+
+int64_t cross_entropy_forward(const float* z, int64_t rows, int64_t v, const int64_t* target, const float* weights,
+                              float* nll, float* lse, uint8_t* hit) {
+  const bool avx = use_avx2();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t tg = target[r];
+    if (tg < 0 || tg >= v) return r;
+    const float w = weights ? weights[r] : 1.0f;
+    if (w == 0.0f) {
+      nll[r] = 0.0f;
+      lse[r] = 0.0f;
+      hit[r] = 0;
+      continue;
+    }
+    const float* zr = z + r * v;
+    float mx, l;
+    int64_t arg;
+    avx ? ce_row_avx2(zr, v, &mx, &arg, &l) : ce_row_scalar(zr, v, &mx, &arg, &l);
+    lse[r] = l;
+    nll[r] = w * (l - zr[tg]);
+    hit[r] = (arg == tg && w > 0.0f) ? 1 : 0;
+  }
+  return -1;
+}
+
+void cross_entropy_backward(const float* z, int64_t rows, int64_t v, const int64_t* target, const float* weights,
+                            const float* lse, const float* g, float* dz) {
+  const bool avx = use_avx2();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float coef = g[r] * (weights ? weights[r] : 1.0f);
+    float* dr = dz + r * v;
+    if (coef == 0.0f) {
+      std::memset(dr, 0, sizeof(float) * static_cast<size_t>(v));
+      continue;
+    }
+    avx ? ce_bwd_row_avx2(z + r * v, v, lse[r], coef, dr) : ce_bwd_row_scalar(z + r * v, v, lse[r], coef, dr);
+    dr[target[r]] -= coef;
+  }
+}
+
+}  // namespace fedlora::lora::kernels

@@ -1,0 +1,66 @@
+#pragma once
+// Raw-pointer row kernels behind the fused autograd ops (fused_ops.h, attention.h). Each
+// does in one or two passes over a row what the plain ATen composition does in several
+// full-tensor passes. All float32, row-major, contiguous unless a stride is given.
+//
+// Like lora/quant, the default build has no -march flags: the AVX2+FMA versions are
+// compiled per function with __attribute__((target)) and chosen at run time; other CPUs
+// run the scalar loops. The two paths agree to float rounding (exp is a Cephes-style
+// polynomial on the AVX2 path, std::exp on the scalar one; sums run in a different
+// order), which tests/lora/model/fused_ops_test.cpp checks for both.
+#include <cstdint>
+
+namespace fedlora::lora::kernels {
+
+/// True when the AVX2+FMA kernels run (CPU support and not switched off).
+bool simd_enabled();
+/// Switches the AVX2 path off (false) or back on where supported (true), process-wide.
+/// For tests and benchmarks that compare the two paths; not thread-safe.
+void set_simd(bool enabled);
+
+// --- RMSNorm (Zhang & Sennrich 2019): y = x · inv · w, inv = 1/sqrt(mean(x²) + eps) ---
+
+/// x, y: [rows, d]; w: [d]; inv: [rows] (out).
+void rms_norm_forward(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y, float* inv);
+
+/// Backward of rms_norm_forward for upstream g [rows, d]:
+///   dx = extra + inv·(g⊙w) − x · inv³/d · Σ(g⊙w⊙x)   (extra: [rows, d] or null for 0)
+///   dw += Σ_rows g⊙x·inv                               (dw: [d], or null to skip)
+/// dx may alias extra.
+void rms_norm_backward(const float* x, const float* w, const float* inv, const float* g, const float* extra,
+                       int64_t rows, int64_t d, float* dx, float* dw);
+
+// --- SwiGLU (Shazeer 2020): out = silu(gate) ⊙ up, silu(g) = g·σ(g) ---
+
+void swiglu_forward(const float* gate, const float* up, int64_t n, float* out);
+/// dgate = d ⊙ up ⊙ σ(g)(1 + g(1 − σ(g))), dup = d ⊙ silu(g).
+void swiglu_backward(const float* gate, const float* up, const float* d, int64_t n, float* dgate, float* dup);
+
+// --- Rotary embedding, adjacent pairs (2i, 2i+1) (RoFormer §3.4, ggml "normal" mode) ---
+
+/// x, out: [n, t, heads, hd] (x may equal out). c2, s2: [>= t, hd] expanded tables with
+/// c2[p, 2i] = c2[p, 2i+1] = cos(p θ_i), s2[p, 2i] = −sin(p θ_i), s2[p, 2i+1] = +sin(p θ_i).
+/// inverse = false rotates by +pθ; inverse = true by −pθ (the transpose, used for gradients).
+void rope(const float* x, int64_t n, int64_t t, int64_t heads, int64_t hd, const float* c2, const float* s2,
+          bool inverse, float* out);
+
+// --- Causal softmax over a square [t, t] score block with row stride ld ---
+
+/// Row i: s[i, 0..i] ← softmax(s[i, 0..i]), s[i, i+1..t) ← 0.
+void causal_softmax_forward(float* s, int64_t t, int64_t ld);
+/// dp ← scale · p ⊙ (dp − Σ_j p ⊙ dp) on j <= i, 0 above the diagonal (in place in dp).
+void causal_softmax_backward(const float* p, float* dp, int64_t t, int64_t ld, float scale);
+
+// --- Cross-entropy over logit rows [rows, v] ---
+
+/// nll[r] = w_r · (logsumexp(z_r) − z_r[target_r]) (w_r = 1 if weights is null; rows with
+/// w_r == 0 are not read and give nll 0); lse[r] = logsumexp(z_r); hit[r] = 1 if the first
+/// argmax of z_r equals target_r and w_r > 0. Returns the index of the first row whose
+/// target is outside [0, v), or -1 when all are valid (nothing is written from that row on).
+int64_t cross_entropy_forward(const float* z, int64_t rows, int64_t v, const int64_t* target, const float* weights,
+                              float* nll, float* lse, uint8_t* hit);
+/// dz[r, :] = g_r · w_r · (softmax(z_r) − onehot(target_r)); rows with g_r·w_r == 0 are zeroed.
+void cross_entropy_backward(const float* z, int64_t rows, int64_t v, const int64_t* target, const float* weights,
+                            const float* lse, const float* g, float* dz);
+
+}  // namespace fedlora::lora::kernels
