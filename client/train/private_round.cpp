@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "client/train/dp_sgd.h"
+#include "lora/model/lora_model.h"
 
 namespace fedlora::client {
 
@@ -20,6 +21,9 @@ PrivateRoundResult train_local_private(privacy::PrivacyLedger& ledger, const Dev
   if (device.device_id.empty()) throw std::invalid_argument("train_local_private: empty device id");
   if (examples.empty()) throw std::invalid_argument("train_local_private: the user has no training examples");
   layout.check_size(global);
+  // Catch a layout built for another base before spending, not after (LoraModel would throw).
+  if (!(lora::make_adapter_layout(base->config, layout.rank(), layout.alpha(), layout.targets()) == layout))
+    throw lora::AdapterError("train_local_private: the adapter layout does not match the base model's shapes");
   const DpSgdPlan plan = plan_dp_sgd(*config.dp, config.epochs, config.batch_size, config.max_steps,
                                      static_cast<int64_t>(examples.size()));
 

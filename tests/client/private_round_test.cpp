@@ -141,6 +141,18 @@ TEST_F(PrivateRound, MisuseIsRejected) {
                std::invalid_argument);
   ASSERT_TRUE(std::holds_alternative<PrivateRoundTrained>(
       train_local_private(ledger, {"u", {4.0, kDelta}}, base, layout, theta, examples, cfg)));
+  // A layout for another base is rejected before anything is spent.
+  auto small = base->config;
+  small.dim = 32;
+  small.ffn_dim = 64;
+  small.n_heads = 2;
+  small.n_kv_heads = 1;
+  const auto other = lora::make_adapter_layout(small, 2, 4.0f, {lora::TargetModule::q});
+  const auto steps_before = ledger.find("u")->steps;
+  EXPECT_THROW(train_local_private(ledger, {"u", {4.0, kDelta}}, base, other, std::vector<float>(other.size(), 0.0f),
+                                   examples, cfg),
+               lora::AdapterError);
+  EXPECT_EQ(ledger.find("u")->steps, steps_before);
   // A budget is never changed silently.
   EXPECT_THROW(train_local_private(ledger, {"u", {5.0, kDelta}}, base, layout, theta, examples, cfg),
                privacy::LedgerConfigMismatch);
