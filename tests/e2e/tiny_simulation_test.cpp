@@ -9,6 +9,11 @@
 #include "simulator/config/sim_config.h"
 #include "simulator/run/simulation.h"
 #include "tests/e2e/tiny_model.h"
+#include "lora/adapter/adapter_io.h"
+#include "lora/model/base_model.h"
+#include "lora/model/lora_model.h"
+#include "privacy/accounting/epsilon.h"
+#include "privacy/accounting/rdp.h"
 
 namespace fedlora {
 namespace {
@@ -31,16 +36,15 @@ struct TinyRun {
   }
   ~TinyRun() { fs::remove_all(dir); }
 
-  sim::SimConfig config(const std::string& name, uint64_t seed) const {
+  sim::SimConfig config(const std::string& name, uint64_t seed, std::vector<std::string> extra = {}) const {
     std::ofstream(dir / "tiny.toml") << "";
-    return sim::load_sim_config(
-        dir / "tiny.toml",
-        {"model.base=\"" + (dir / "tiny.gguf").string() + "\"", "model.quantize=q8_0", "data.format=jsonl",
+    std::vector<std::string> sets{"model.base=\"" + (dir / "tiny.gguf").string() + "\"", "model.quantize=q8_0", "data.format=jsonl",
          "data.path=\"" + (dir / "users.jsonl").string() + "\"", "run.output_dir=\"" + dir.string() + "\"",
          "run.seed=" + std::to_string(seed), "run.threads=2", "federation.rounds=2", "federation.cohort_size=3",
          "federation.eval_every=1", "federation.eval_users=3", "client.epochs=3", "client.batch_size=4",
-         "client.lr=0.01", "lora.rank=4", "lora.alpha=8"},
-        name);
+         "client.lr=0.01", "lora.rank=4", "lora.alpha=8"};
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    return sim::load_sim_config(dir / "tiny.toml", sets, name);
   }
 };
 
@@ -77,6 +81,75 @@ TEST(TinySimulation, LowersHeldOutLossAndIsDeterministic) {
   const auto summary = json::parse(std::ifstream(a.run_dir / "summary.json"));
   EXPECT_EQ(summary["seed"], 11);
   EXPECT_DOUBLE_EQ(summary["after"]["loss"].get<double>(), a.after.loss);
+}
+
+std::vector<float> final_adapter(const sim::SimulationSummary& s, const sim::SimConfig& c) {
+  lora::AdapterLayout layout = lora::make_adapter_layout(lora::load_base_model(c.model.base)->config, c.lora.rank,
+                                                         c.lora.alpha, c.lora.target_modules);
+  return lora::read_adapter_weights(s.run_dir / "adapter", layout);
+}
+
+TEST(TinySimulation, SecureAggregationGivesThePlainSumUpToFixedPointError) {
+  TinyRun t;
+  const std::vector<std::string> one_round{"federation.rounds=1"};
+  const auto pc = t.config("plain", 5, one_round);
+  const auto plain = sim::run_simulation(pc, nullptr);
+  auto sets = one_round;
+  for (const char* s : {"secagg.enabled=true", "secagg.graph=complete", "secagg.threshold=2", "secagg.clip_range=8",
+                        "secagg.bits=24", "secagg.word_bits=32"})
+    sets.emplace_back(s);
+  const auto sc = t.config("secure", 5, sets);
+  const auto secure = sim::run_simulation(sc, nullptr);
+  ASSERT_EQ(secure.rounds_completed, 1);
+  const auto a = final_adapter(plain, pc), b = final_adapter(secure, sc);
+  ASSERT_EQ(a.size(), b.size());
+  // θ1 − θ0 = Σ w_i Δ_i / Σ w_i; each of the 3 fixed-point inputs is off by < one step 2c/(2^24 − 1),
+  // and the divisor Σ w_i ≥ 3 (example weights), so |θ_secure − θ_plain| < 3·step/3 + float rounding.
+  const double step = 2 * 8.0 / ((1 << 24) - 1);
+  double max_diff = 0, max_abs = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    max_diff = std::max(max_diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    max_abs = std::max(max_abs, std::abs(static_cast<double>(a[i])));
+  }
+  EXPECT_LT(max_diff, step + 1e-6 * max_abs);
+  EXPECT_GT(secure.bytes_up, plain.bytes_up);  // keys, shares and masked words, not just floats
+}
+
+TEST(TinySimulation, SecureRoundBelowThresholdAbortsAndKeepsTheAdapter) {
+  TinyRun t;
+  const auto c = t.config("dropped", 5, {"federation.rounds=1", "federation.dropout_rate=0.999", "secagg.enabled=true",
+                                         "secagg.graph=complete", "secagg.threshold=2"});
+  const auto s = sim::run_simulation(c, nullptr);
+  EXPECT_EQ(s.rounds_aborted, 1);
+  EXPECT_EQ(s.rounds_completed, 0);
+  const auto rows = metrics_without_timing(s.run_dir);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[1]["aborted"].get<bool>());
+  EXPECT_EQ(rows[1]["contributors"], 0);
+  // The adapter is still the initial one: B = 0, so every lora_B entry is exactly zero.
+  const auto theta = final_adapter(s, c);
+  lora::AdapterLayout layout = lora::make_adapter_layout(lora::load_base_model(c.model.base)->config, c.lora.rank,
+                                                         c.lora.alpha, c.lora.target_modules);
+  for (const auto& tensor : layout.tensors())
+    if (tensor.is_b)
+      for (int64_t i = 0; i < tensor.numel(); ++i) ASSERT_EQ(theta[static_cast<size_t>(tensor.offset + i)], 0.0f);
+  EXPECT_DOUBLE_EQ(s.after.loss, s.before.loss);
+}
+
+TEST(TinySimulation, UserLevelEpsilonMatchesTheAccountant) {
+  TinyRun t;
+  const auto c = t.config("dp", 5, {"federation.rounds=3", "federation.cohort_size=2", "user_dp.enabled=true",
+                                    "user_dp.noise_multiplier=1.1", "user_dp.l2_norm_clip=0.1", "user_dp.delta=1e-3"});
+  const auto s = sim::run_simulation(c, nullptr);
+  // Independent computation: 3 rounds of the Poisson-subsampled Gaussian, q = K/N = 2/3, σ = 1.1.
+  const auto orders = privacy::default_orders();
+  const auto rdp = privacy::compute_rdp(2.0 / 3.0, 1.1, 3, orders);
+  const double eps = privacy::epsilon_from_rdp(orders, rdp, 1e-3).epsilon;
+  const auto rows = metrics_without_timing(s.run_dir);
+  EXPECT_NEAR(rows.back()["user_epsilon"].get<double>(), eps, 1e-9);
+  EXPECT_NEAR(s.user_epsilon, eps, 1e-9);
+  EXPECT_GT(rows[1]["user_epsilon"].get<double>(), 0.0);
+  EXPECT_LT(rows[1]["user_epsilon"].get<double>(), rows[3]["user_epsilon"].get<double>());
 }
 
 }  // namespace
