@@ -22,22 +22,26 @@
 //   forward   2·M·P + 2·M·V·D                  x·W'ᵀ per projection with the merged weight
 //                                              W' = W + s·B·A, and the head
 //           + 2·r·P                            the merges (once per step, not per token)
-//           + 4·M·T·D·L                        attention: S = Q·Kᵀ and P·V per query head,
-//                                              over all T keys (the full T×T scores are
-//                                              computed and the causal mask is applied in
-//                                              the softmax: counted as computed)
+//           + 4·M·D·L·E/T                      attention: S = Q·Kᵀ and P·V per query head
+//                                              over E = attention_scores_computed(T) score
+//                                              entries per head: query rows go in blocks of
+//                                              64 that see only keys up to the block's end,
+//                                              so E = 64·64 + 64·128 = 12 288 of the 16 384
+//                                              for T = 128 (the masked entries inside the
+//                                              diagonal blocks are computed: counted)
 //   backward  2·M·(P − P₀) + 2·M·V·D           dx = δ·W' for every weight except layer-0
 //                                              q/k/v, whose input (the embedding output)
 //                                              needs no gradient; the frozen base has no
 //                                              weight-gradient GEMM
 //           + 2·r·(P − P₀)                     the merges again (recomputed, not stored)
 //           + 4·M·r·S                          LoRA: x·Aᵀ, δ·B, s·(δB)ᵀ·x, s·δᵀ·(xAᵀ)
-//           + 8·M·T·D·L                        attention: dP = dC·Vᵀ, dV = Pᵀ·dC,
-//                                              dQ = dS·K, dK = dSᵀ·Q
-//   flop_per_token = [M·(4P + 4V·D − 2P₀ + 4rS + 12·T·D·L) + 2r·(2P − P₀)] / M
-// For the default config, T = 128: P = 3 145 728, V·D = 1 048 576, P₀ = 131 072, S = 19 456,
-// so 18.71 MFLOP per token (+ 0.099 GFLOP of merges per step). Elementwise work (norms, RoPE,
-// softmax, SiLU, cross-entropy, Adam, dequantization) is not counted.
+//           + 8·M·D·L·E/T                      attention: dP = dC·Vᵀ, dV = Pᵀ·dC,
+//                                              dQ = dS·K, dK = dSᵀ·Q over the same entries
+//   flop_per_token = [M·(4P + 4V·D − 2P₀ + 4rS + 12·D·L·E/T) + 2r·(2P − P₀)] / M
+// For the default config, T = 128: P = 3 145 728, V·D = 1 048 576, P₀ = 131 072,
+// S = 19 456, E = 12 288, so 18.32 MFLOP per token (+ 0.099 GFLOP of merges per step).
+// Elementwise work (norms, RoPE, softmax, SiLU, cross-entropy, Adam, dequantization) is
+// not counted.
 //
 // Run: build-perf/bench/train_bench [--benchmark_filter=Step] [--profile=trace.json]
 //   --profile=PATH runs a few Q4_0 steps (batch 16 × 128) under the LibTorch legacy
@@ -60,6 +64,7 @@
 #include <vector>
 
 #include "lora/adapter/adapter_init.h"
+#include "lora/model/attention.h"
 #include "lora/model/base_model.h"
 #include "lora/model/dense_model.h"
 #include "lora/model/lora_model.h"
@@ -86,9 +91,11 @@ double step_flop_per_token(const LlamaConfig& c, int64_t t, int64_t tokens_per_s
       p0 += static_cast<double>(sh.in_features) * sh.out_features;
   }
   const double vd = static_cast<double>(c.vocab_size) * c.dim;
-  const double tdl = static_cast<double>(t) * c.dim * c.n_layers;
+  // Attention: 6 products per head over the score entries actually computed (causal row
+  // blocks, attention.h), 2·head_dim FLOP each: 12·D·L·scores(T)/T per token.
+  const double att = 12.0 * c.dim * c.n_layers * static_cast<double>(attention_scores_computed(t)) / t;
   const double m = static_cast<double>(tokens_per_step);
-  const double per_token = 4 * p + 4 * vd - 2 * p0 + 4.0 * kRank * s + 12 * tdl;
+  const double per_token = 4 * p + 4 * vd - 2 * p0 + 4.0 * kRank * s + att;
   const double merges = 2.0 * kRank * (2 * p - p0);
   return per_token + merges / m;
 }

@@ -2,12 +2,23 @@
 // Rotary embedding + grouped-query causal self-attention of the Llama decoder as one
 // autograd node (Touvron et al. 2023; GQA: Ainslie et al. 2023; RoPE: Su et al. 2021 §3.4,
 // adjacent pairs (2i, 2i+1) as ggml's "normal" mode used by llama.cpp for LLM_ARCH_LLAMA).
-// Works on the projections' own [N, T, heads·hd] layout, one BLAS call per head for each
-// product, so no permuted copy of Q, K, V or the context is made and the causal mask is
-// applied inside the softmax pass instead of as an additive [T, T] tensor.
+// Works on the projections' own [N, T, heads·hd] layout, BLAS calls per head on strided
+// views, so no permuted copy of Q, K, V or the context is made. The causal mask is applied
+// inside the softmax pass instead of as an additive [T, T] tensor, and query rows go in
+// blocks of kAttentionRowBlock positions that only meet the keys they can see.
 #include <ATen/ATen.h>
 
 namespace fedlora::lora {
+
+/// Query rows are processed in blocks of this many positions; block b (rows
+/// [b·B, min(T, (b+1)·B))) computes scores only against keys [0, min(T, (b+1)·B)), so the
+/// score blocks entirely above the diagonal are never computed.
+inline constexpr int64_t kAttentionRowBlock = 64;
+
+/// Score entries computed per head for a sequence of length t: Σ_b rows_b · keys_b
+/// (t² when t <= kAttentionRowBlock). Each of the 6 products per head (Q·Kᵀ and P·V
+/// forward; dC·Vᵀ, Pᵀ·dC, dS·K, dSᵀ·Q backward) costs 2·head_dim FLOP per entry.
+int64_t attention_scores_computed(int64_t t);
 
 /// q: float32 [N, T, H·hd]; k, v: [N, T, KV·hd] (projection outputs, before RoPE);
 /// cos, sin: float32 [>= T, hd/2], cos[p, i] = cos(p θ_i) (RopeTables in decoder.h).

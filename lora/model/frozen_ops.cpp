@@ -1,6 +1,7 @@
 #include "lora/model/frozen_ops.h"
 
 #include <torch/csrc/autograd/custom_function.h>
+#include <ATen/record_function.h>
 
 #include <stdexcept>
 #include <vector>
@@ -20,6 +21,7 @@ std::vector<float>& scratch() {
 
 struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const QuantizedTensor* w) {
+    RECORD_USER_SCOPE("fedlora::frozen_linear_forward");
     ctx->saved_data["w"] = reinterpret_cast<int64_t>(w);
     const int64_t in = w->cols(), out = w->rows();
     auto shape = x.sizes().vec();
@@ -32,6 +34,7 @@ struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
     return y.view(shape);
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    RECORD_USER_SCOPE("fedlora::frozen_linear_backward");
     const auto* w = reinterpret_cast<const QuantizedTensor*>(ctx->saved_data["w"].toInt());
     const int64_t in = w->cols(), out = w->rows();
     auto shape = grads[0].sizes().vec();
@@ -49,6 +52,7 @@ struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
 
 at::Tensor dequantized_view(const QuantizedTensor& w) {
   const int64_t rows = w.rows(), cols = w.cols();
+  RECORD_USER_SCOPE("fedlora::dequantize");
   if (w.type() == GgmlType::F32) {
     // Read-only use: the tensor is never written through (no grad, no in-place ops).
     auto* p = const_cast<std::byte*>(w.bytes().data());

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace fedlora::lora::kernels {
 namespace {
@@ -18,9 +19,14 @@ bool g_simd = true;
 
 // ---------------------------------------------------------------- scalar reference paths
 
-void rms_fwd_scalar(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y, float* inv) {
+void rms_fwd_scalar(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y, float* inv,
+                    const float* delta, float* sum_out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * d;
+    if (delta) {
+      for (int64_t i = 0; i < d; ++i) sum_out[r * d + i] = xr[i] + delta[r * d + i];
+      xr = sum_out + r * d;
+    }
     float ss = 0;
     for (int64_t i = 0; i < d; ++i) ss += xr[i] * xr[i];
     const float iv = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
@@ -77,27 +83,30 @@ void rope_scalar(const float* x, int64_t n, int64_t t, int64_t heads, int64_t hd
     }
 }
 
-void softmax_fwd_scalar(float* s, int64_t t, int64_t ld) {
-  for (int64_t i = 0; i < t; ++i) {
+void softmax_fwd_scalar(float* s, int64_t rows, int64_t ld, int64_t first, int64_t width) {
+  for (int64_t i = 0; i < rows; ++i) {
     float* row = s + i * ld;
+    const int64_t len = first + i + 1;
     float mx = row[0];
-    for (int64_t j = 1; j <= i; ++j) mx = std::max(mx, row[j]);
+    for (int64_t j = 1; j < len; ++j) mx = std::max(mx, row[j]);
     float sum = 0;
-    for (int64_t j = 0; j <= i; ++j) sum += (row[j] = std::exp(row[j] - mx));
+    for (int64_t j = 0; j < len; ++j) sum += (row[j] = std::exp(row[j] - mx));
     const float k = 1.0f / sum;
-    for (int64_t j = 0; j <= i; ++j) row[j] *= k;
-    for (int64_t j = i + 1; j < t; ++j) row[j] = 0.0f;
+    for (int64_t j = 0; j < len; ++j) row[j] *= k;
+    for (int64_t j = len; j < width; ++j) row[j] = 0.0f;
   }
 }
 
-void softmax_bwd_scalar(const float* p, float* dp, int64_t t, int64_t ld, float scale) {
-  for (int64_t i = 0; i < t; ++i) {
-    const float* pr = p + i * ld;
-    float* dr = dp + i * ld;
+void softmax_bwd_scalar(const float* p, int64_t ldp, float* dp, int64_t ldd, int64_t rows, int64_t first,
+                        int64_t width, float scale) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* pr = p + i * ldp;
+    float* dr = dp + i * ldd;
+    const int64_t len = first + i + 1;
     float dot = 0;
-    for (int64_t j = 0; j <= i; ++j) dot += pr[j] * dr[j];
-    for (int64_t j = 0; j <= i; ++j) dr[j] = scale * pr[j] * (dr[j] - dot);
-    for (int64_t j = i + 1; j < t; ++j) dr[j] = 0.0f;
+    for (int64_t j = 0; j < len; ++j) dot += pr[j] * dr[j];
+    for (int64_t j = 0; j < len; ++j) dr[j] = scale * pr[j] * (dr[j] - dot);
+    for (int64_t j = len; j < width; ++j) dr[j] = 0.0f;
   }
 }
 
@@ -116,6 +125,25 @@ void ce_row_scalar(const float* z, int64_t v, float* mx_out, int64_t* arg_out, f
 
 void ce_bwd_row_scalar(const float* z, int64_t v, float lse, float coef, float* dz) {
   for (int64_t j = 0; j < v; ++j) dz[j] = coef * std::exp(z[j] - lse);
+}
+
+// p[m, j] = Σ_k x[m, k] c[j, k] for j < r (x row stride ldx, c [r, k], p [rows, r]).
+void xct_scalar(const float* x, int64_t rows, int64_t k, int64_t ldx, const float* c, int64_t r, float* p) {
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t j = 0; j < r; ++j) {
+      float acc = 0;
+      for (int64_t i = 0; i < k; ++i) acc += x[m * ldx + i] * c[j * k + i];
+      p[m * r + j] = acc;
+    }
+}
+
+// z[j, :] += Σ_m y[m, j] x[m, :] (y [rows, r], x row stride ldx, z [r, k]).
+void ytx_scalar(const float* y, int64_t r, const float* x, int64_t ldx, int64_t rows, int64_t k, float* z) {
+  for (int64_t m = 0; m < rows; ++m)
+    for (int64_t j = 0; j < r; ++j) {
+      const float yv = y[m * r + j];
+      for (int64_t i = 0; i < k; ++i) z[j * k + i] += yv * x[m * ldx + i];
+    }
 }
 
 // ---------------------------------------------------------------- AVX2 + FMA paths
@@ -166,18 +194,35 @@ FEDLORA_AVX2 inline float exp1(float x) {
 }
 
 FEDLORA_AVX2 void rms_fwd_avx2(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y,
-                               float* inv) {
+                               float* inv, const float* delta, float* sum_out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * d;
     float* yr = y + r * d;
     __m256 acc = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 8 <= d; i += 8) {
-      const __m256 v = _mm256_loadu_ps(xr + i);
-      acc = _mm256_fmadd_ps(v, v, acc);
+    float ss = 0;
+    if (delta) {
+      const float* dr = delta + r * d;
+      float* sr = sum_out + r * d;
+      for (; i + 8 <= d; i += 8) {
+        const __m256 v = _mm256_add_ps(_mm256_loadu_ps(xr + i), _mm256_loadu_ps(dr + i));
+        _mm256_storeu_ps(sr + i, v);
+        acc = _mm256_fmadd_ps(v, v, acc);
+      }
+      ss = hsum(acc);
+      for (; i < d; ++i) {
+        sr[i] = xr[i] + dr[i];
+        ss += sr[i] * sr[i];
+      }
+      xr = sr;
+    } else {
+      for (; i + 8 <= d; i += 8) {
+        const __m256 v = _mm256_loadu_ps(xr + i);
+        acc = _mm256_fmadd_ps(v, v, acc);
+      }
+      ss = hsum(acc);
+      for (; i < d; ++i) ss += xr[i] * xr[i];
     }
-    float ss = hsum(acc);
-    for (; i < d; ++i) ss += xr[i] * xr[i];
     const float iv = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
     inv[r] = iv;
     const __m256 vi = _mm256_set1_ps(iv);
@@ -274,10 +319,10 @@ FEDLORA_AVX2 void rope_avx2(const float* x, int64_t n, int64_t t, int64_t heads,
     }
 }
 
-FEDLORA_AVX2 void softmax_fwd_avx2(float* s, int64_t t, int64_t ld) {
-  for (int64_t i = 0; i < t; ++i) {
+FEDLORA_AVX2 void softmax_fwd_avx2(float* s, int64_t rows, int64_t ld, int64_t first, int64_t width) {
+  for (int64_t i = 0; i < rows; ++i) {
     float* row = s + i * ld;
-    const int64_t len = i + 1;
+    const int64_t len = first + i + 1;
     int64_t j = 0;
     float mx = -std::numeric_limits<float>::infinity();
     if (len >= 8) {
@@ -299,15 +344,16 @@ FEDLORA_AVX2 void softmax_fwd_avx2(float* s, int64_t t, int64_t ld) {
     const __m256 vk = _mm256_set1_ps(k);
     for (j = 0; j + 8 <= len; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), vk));
     for (; j < len; ++j) row[j] *= k;
-    std::memset(row + len, 0, sizeof(float) * static_cast<size_t>(t - len));
+    if (width > len) std::memset(row + len, 0, sizeof(float) * static_cast<size_t>(width - len));
   }
 }
 
-FEDLORA_AVX2 void softmax_bwd_avx2(const float* p, float* dp, int64_t t, int64_t ld, float scale) {
-  for (int64_t i = 0; i < t; ++i) {
-    const float* pr = p + i * ld;
-    float* dr = dp + i * ld;
-    const int64_t len = i + 1;
+FEDLORA_AVX2 void softmax_bwd_avx2(const float* p, int64_t ldp, float* dp, int64_t ldd, int64_t rows, int64_t first,
+                                   int64_t width, float scale) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* pr = p + i * ldp;
+    float* dr = dp + i * ldd;
+    const int64_t len = first + i + 1;
     __m256 acc = _mm256_setzero_ps();
     int64_t j = 0;
     for (; j + 8 <= len; j += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(pr + j), _mm256_loadu_ps(dr + j), acc);
@@ -319,7 +365,7 @@ FEDLORA_AVX2 void softmax_bwd_avx2(const float* p, float* dp, int64_t t, int64_t
       _mm256_storeu_ps(dr + j, _mm256_mul_ps(v, vs));
     }
     for (; j < len; ++j) dr[j] = scale * pr[j] * (dr[j] - dot);
-    std::memset(dr + len, 0, sizeof(float) * static_cast<size_t>(t - len));
+    if (width > len) std::memset(dr + len, 0, sizeof(float) * static_cast<size_t>(width - len));
   }
 }
 
@@ -356,6 +402,84 @@ FEDLORA_AVX2 void ce_bwd_row_avx2(const float* z, int64_t v, float lse, float co
   for (; j < v; ++j) dz[j] = coef * exp1(z[j] - lse);
 }
 
+// p[m, j0 + j] for j < R: R dot products per row, 8 lanes at a time, then a transposing
+// horizontal reduction.
+template <int R>
+FEDLORA_AVX2 void xct_block_avx2(const float* x, int64_t rows, int64_t k, int64_t ldx, const float* c, float* p,
+                                 int64_t ldp) {
+  for (int64_t m = 0; m < rows; ++m) {
+    const float* xr = x + m * ldx;
+    __m256 acc[R];
+    for (int j = 0; j < R; ++j) acc[j] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+      const __m256 xv = _mm256_loadu_ps(xr + i);
+      for (int j = 0; j < R; ++j) acc[j] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(c + j * k + i), acc[j]);
+    }
+    for (int j = 0; j < R; ++j) {
+      float s = hsum(acc[j]);
+      for (int64_t t = i; t < k; ++t) s += xr[t] * c[j * k + t];
+      p[m * ldp + j] = s;
+    }
+  }
+}
+
+// z[j, :] += Σ_m y[m, j0 + j] x[m, :] for j < R, 8 columns at a time with the R
+// accumulators in registers across the rows.
+template <int R>
+FEDLORA_AVX2 void ytx_block_avx2(const float* y, int64_t ldy, const float* x, int64_t ldx, int64_t rows, int64_t k,
+                                 float* z) {
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    __m256 acc[R];
+    for (int j = 0; j < R; ++j) acc[j] = _mm256_loadu_ps(z + j * k + i);
+    for (int64_t m = 0; m < rows; ++m) {
+      const __m256 xv = _mm256_loadu_ps(x + m * ldx + i);
+      const float* ym = y + m * ldy;
+      for (int j = 0; j < R; ++j) acc[j] = _mm256_fmadd_ps(_mm256_broadcast_ss(ym + j), xv, acc[j]);
+    }
+    for (int j = 0; j < R; ++j) _mm256_storeu_ps(z + j * k + i, acc[j]);
+  }
+  for (; i < k; ++i)
+    for (int64_t m = 0; m < rows; ++m)
+      for (int j = 0; j < R; ++j) z[j * k + i] += y[m * ldy + j] * x[m * ldx + i];
+}
+
+// Runs BlockFn<R> over r in blocks of 8 columns (the last block narrower).
+template <template <int> class Fn, class... Args>
+void over_rank_blocks(int64_t r, Args... args) {
+  for (int64_t j0 = 0; j0 < r; j0 += 8) {
+    switch (std::min<int64_t>(8, r - j0)) {
+      case 1: Fn<1>::run(j0, args...); break;
+      case 2: Fn<2>::run(j0, args...); break;
+      case 3: Fn<3>::run(j0, args...); break;
+      case 4: Fn<4>::run(j0, args...); break;
+      case 5: Fn<5>::run(j0, args...); break;
+      case 6: Fn<6>::run(j0, args...); break;
+      case 7: Fn<7>::run(j0, args...); break;
+      default: Fn<8>::run(j0, args...); break;
+    }
+  }
+}
+
+template <int R>
+struct XctAvx2 {
+  // p [rows, r], c [r, k]
+  static void run(int64_t j0, const float* x, int64_t rows, int64_t k, int64_t ldx, const float* c, float* p,
+                  int64_t r) {
+    xct_block_avx2<R>(x, rows, k, ldx, c + j0 * k, p + j0, r);
+  }
+};
+
+template <int R>
+struct YtxAvx2 {
+  // y [rows, r], z [r, k]
+  static void run(int64_t j0, const float* y, int64_t r, const float* x, int64_t ldx, int64_t rows, int64_t k,
+                  float* z) {
+    ytx_block_avx2<R>(y + j0, r, x, ldx, rows, k, z + j0 * k);
+  }
+};
+
 #undef FEDLORA_AVX2
 
 bool use_avx2() { return g_simd && cpu_has_avx2_fma(); }
@@ -365,8 +489,10 @@ bool use_avx2() { return g_simd && cpu_has_avx2_fma(); }
 bool simd_enabled() { return use_avx2(); }
 void set_simd(bool enabled) { g_simd = enabled; }
 
-void rms_norm_forward(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y, float* inv) {
-  use_avx2() ? rms_fwd_avx2(x, w, eps, rows, d, y, inv) : rms_fwd_scalar(x, w, eps, rows, d, y, inv);
+void rms_norm_forward(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y, float* inv,
+                      const float* delta, float* sum_out) {
+  use_avx2() ? rms_fwd_avx2(x, w, eps, rows, d, y, inv, delta, sum_out)
+             : rms_fwd_scalar(x, w, eps, rows, d, y, inv, delta, sum_out);
 }
 
 void rms_norm_backward(const float* x, const float* w, const float* inv, const float* g, const float* extra,
@@ -387,12 +513,14 @@ void rope(const float* x, int64_t n, int64_t t, int64_t heads, int64_t hd, const
   use_avx2() ? rope_avx2(x, n, t, heads, hd, c2, s2, inverse, out) : rope_scalar(x, n, t, heads, hd, c2, s2, inverse, out);
 }
 
-void causal_softmax_forward(float* s, int64_t t, int64_t ld) {
-  use_avx2() ? softmax_fwd_avx2(s, t, ld) : softmax_fwd_scalar(s, t, ld);
+void causal_softmax_forward(float* s, int64_t rows, int64_t ld, int64_t first, int64_t width) {
+  use_avx2() ? softmax_fwd_avx2(s, rows, ld, first, width) : softmax_fwd_scalar(s, rows, ld, first, width);
 }
 
-void causal_softmax_backward(const float* p, float* dp, int64_t t, int64_t ld, float scale) {
-  use_avx2() ? softmax_bwd_avx2(p, dp, t, ld, scale) : softmax_bwd_scalar(p, dp, t, ld, scale);
+void causal_softmax_backward(const float* p, int64_t ldp, float* dp, int64_t ldd, int64_t rows, int64_t first,
+                             int64_t width, float scale) {
+  use_avx2() ? softmax_bwd_avx2(p, ldp, dp, ldd, rows, first, width, scale)
+             : softmax_bwd_scalar(p, ldp, dp, ldd, rows, first, width, scale);
 }
 
 int64_t cross_entropy_forward(const float* z, int64_t rows, int64_t v, const int64_t* target, const float* weights,
@@ -431,6 +559,32 @@ void cross_entropy_backward(const float* z, int64_t rows, int64_t v, const int64
     }
     avx ? ce_bwd_row_avx2(z + r * v, v, lse[r], coef, dr) : ce_bwd_row_scalar(z + r * v, v, lse[r], coef, dr);
     dr[target[r]] -= coef;
+  }
+}
+
+void lora_grad_accumulate(const float* x, const float* d, int64_t rows, int64_t in, int64_t out, const float* a,
+                          const float* bt, int64_t r, float* da, float* dbt) {
+  // Blocks of rows small enough that the block of x and of δ stay in L2 between the
+  // product that reads them first and the one that reads them again.
+  constexpr int64_t kBlock = 128;
+  thread_local std::vector<float> gb, h;
+  gb.resize(static_cast<size_t>(kBlock * r));
+  h.resize(static_cast<size_t>(kBlock * r));
+  const bool avx = use_avx2();
+  for (int64_t m0 = 0; m0 < rows; m0 += kBlock) {
+    const int64_t mb = std::min(kBlock, rows - m0);
+    const float *xb = x + m0 * in, *db = d + m0 * out;
+    if (avx) {
+      over_rank_blocks<XctAvx2>(r, db, mb, out, out, bt, gb.data(), r);  // δB   [mb, r]
+      over_rank_blocks<XctAvx2>(r, xb, mb, in, in, a, h.data(), r);      // xAᵀ  [mb, r]
+      over_rank_blocks<YtxAvx2>(r, static_cast<const float*>(gb.data()), r, xb, in, mb, in, da);
+      over_rank_blocks<YtxAvx2>(r, static_cast<const float*>(h.data()), r, db, out, mb, out, dbt);
+    } else {
+      xct_scalar(db, mb, out, out, bt, r, gb.data());
+      xct_scalar(xb, mb, in, in, a, r, h.data());
+      ytx_scalar(gb.data(), r, xb, in, mb, in, da);
+      ytx_scalar(h.data(), r, db, out, mb, out, dbt);
+    }
   }
 }
 

@@ -20,8 +20,10 @@ void set_simd(bool enabled);
 
 // --- RMSNorm (Zhang & Sennrich 2019): y = x · inv · w, inv = 1/sqrt(mean(x²) + eps) ---
 
-/// x, y: [rows, d]; w: [d]; inv: [rows] (out).
-void rms_norm_forward(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y, float* inv);
+/// x, y: [rows, d]; w: [d]; inv: [rows] (out). If delta is non-null, the input is
+/// x + delta and that sum is written to sum_out ([rows, d]) in the same pass.
+void rms_norm_forward(const float* x, const float* w, float eps, int64_t rows, int64_t d, float* y, float* inv,
+                      const float* delta = nullptr, float* sum_out = nullptr);
 
 /// Backward of rms_norm_forward for upstream g [rows, d]:
 ///   dx = extra + inv·(g⊙w) − x · inv³/d · Σ(g⊙w⊙x)   (extra: [rows, d] or null for 0)
@@ -44,12 +46,14 @@ void swiglu_backward(const float* gate, const float* up, const float* d, int64_t
 void rope(const float* x, int64_t n, int64_t t, int64_t heads, int64_t hd, const float* c2, const float* s2,
           bool inverse, float* out);
 
-// --- Causal softmax over a square [t, t] score block with row stride ld ---
+// --- Causal softmax over a block of score rows ---
 
-/// Row i: s[i, 0..i] ← softmax(s[i, 0..i]), s[i, i+1..t) ← 0.
-void causal_softmax_forward(float* s, int64_t t, int64_t ld);
-/// dp ← scale · p ⊙ (dp − Σ_j p ⊙ dp) on j <= i, 0 above the diagonal (in place in dp).
-void causal_softmax_backward(const float* p, float* dp, int64_t t, int64_t ld, float scale);
+/// Rows i < rows of s (row stride ld) hold scores of query position p = first + i against
+/// keys [0, width), width > p. Row i: s[i, 0..p] ← softmax(s[i, 0..p]), s[i, p+1..width) ← 0.
+void causal_softmax_forward(float* s, int64_t rows, int64_t ld, int64_t first, int64_t width);
+/// Same rows: dp ← scale · p ⊙ (dp − Σ_j p ⊙ dp) on j <= position, 0 above (in place in dp).
+void causal_softmax_backward(const float* p, int64_t ldp, float* dp, int64_t ldd, int64_t rows, int64_t first,
+                             int64_t width, float scale);
 
 // --- Cross-entropy over logit rows [rows, v] ---
 
@@ -62,5 +66,18 @@ int64_t cross_entropy_forward(const float* z, int64_t rows, int64_t v, const int
 /// dz[r, :] = g_r · w_r · (softmax(z_r) − onehot(target_r)); rows with g_r·w_r == 0 are zeroed.
 void cross_entropy_backward(const float* z, int64_t rows, int64_t v, const int64_t* target, const float* weights,
                             const float* lse, const float* g, float* dz);
+
+// --- LoRA adapter gradients (Hu et al. 2021) over a frozen weight ---
+
+/// For rows m of x [rows, in] and δ [rows, out] (row strides in and out), with
+/// a = lora_A [r, in] and bt = lora_Bᵀ [r, out]:
+///   da  += Σ_m (δ_m · B)ᵀ ⊗ x_m     [r, in]    (= (δB)ᵀ x)
+///   dbt += Σ_m (x_m · Aᵀ)ᵀ ⊗ δ_m    [r, out]   (= (xAᵀ)ᵀ δ, i.e. (δᵀ (xAᵀ))ᵀ)
+/// Rows are processed in blocks that stay in cache, so x and δ are each read from memory
+/// once (the four thin products through a BLAS read them twice and run far below peak).
+/// Call once per example with that example's rows and accumulators for per-example
+/// gradients. The LoRA scale is not applied.
+void lora_grad_accumulate(const float* x, const float* d, int64_t rows, int64_t in, int64_t out, const float* a,
+                          const float* bt, int64_t r, float* da, float* dbt);
 
 }  // namespace fedlora::lora::kernels

@@ -1,6 +1,7 @@
 #include "lora/model/fused_ops.h"
 
 #include <torch/csrc/autograd/custom_function.h>
+#include <ATen/record_function.h>
 
 #include <stdexcept>
 #include <string>
@@ -28,6 +29,7 @@ void check_norm_args(const at::Tensor& x, const at::Tensor& w, const char* op) {
 // rms_norm: saves x (input), weight and the per-row inverse RMS.
 struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, double eps) {
+    RECORD_USER_SCOPE("fedlora::rms_norm_forward");
     const int64_t d = w.size(0);
     auto xc = x.contiguous();
     auto wc = w.contiguous();
@@ -63,13 +65,14 @@ struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
 struct AddRmsNormFn : torch::autograd::Function<AddRmsNormFn> {
   static tensor_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& delta, const at::Tensor& w,
                              double eps) {
+    RECORD_USER_SCOPE("fedlora::add_rms_norm_forward");
     const int64_t d = w.size(0);
-    auto sum = at::add(x, delta).contiguous();
+    auto xc = x.contiguous(), dc = delta.contiguous();
     auto wc = w.contiguous();
-    auto y = at::empty_like(sum);
-    auto inv = at::empty({sum.numel() / d}, at::kFloat);
-    kernels::rms_norm_forward(sum.data_ptr<float>(), wc.data_ptr<float>(), static_cast<float>(eps), inv.size(0), d,
-                              y.data_ptr<float>(), inv.data_ptr<float>());
+    auto sum = at::empty_like(xc), y = at::empty_like(xc);
+    auto inv = at::empty({xc.numel() / d}, at::kFloat);
+    kernels::rms_norm_forward(xc.data_ptr<float>(), wc.data_ptr<float>(), static_cast<float>(eps), inv.size(0), d,
+                              y.data_ptr<float>(), inv.data_ptr<float>(), dc.data_ptr<float>(), sum.data_ptr<float>());
     ctx->save_for_backward({sum, wc, inv});
     ctx->set_materialize_grads(false);
     return {sum, y};
@@ -100,6 +103,7 @@ struct AddRmsNormFn : torch::autograd::Function<AddRmsNormFn> {
 
 struct SwigluFn : torch::autograd::Function<SwigluFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate, const at::Tensor& up) {
+    RECORD_USER_SCOPE("fedlora::swiglu_forward");
     auto g = gate.contiguous(), u = up.contiguous();
     auto out = at::empty_like(g);
     kernels::swiglu_forward(g.data_ptr<float>(), u.data_ptr<float>(), g.numel(), out.data_ptr<float>());
@@ -122,6 +126,7 @@ struct CrossEntropyFn : torch::autograd::Function<CrossEntropyFn> {
   // reject undefined tensor arguments.
   static tensor_list forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& targets,
                              const at::Tensor* weights) {
+    RECORD_USER_SCOPE("fedlora::cross_entropy_forward");
     const int64_t m = logits.size(0), v = logits.size(1);
     auto z = logits.contiguous();
     auto tg = targets.contiguous();

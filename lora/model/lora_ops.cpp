@@ -1,12 +1,14 @@
 #include "lora/model/lora_ops.h"
 
 #include <torch/csrc/autograd/custom_function.h>
+#include <ATen/record_function.h>
 
 #include <cstring>
 #include <stdexcept>
 #include <vector>
 
 #include "lora/model/blas.h"
+#include "lora/model/fused_kernels.h"
 
 namespace fedlora::lora {
 namespace {
@@ -19,6 +21,7 @@ using torch::autograd::tensor_list;
 // (x Aᵀ) Bᵀ, which run far below the BLAS's peak (r = 8 columns); the merge itself is one
 // rank-r update of out·in weights per call, independent of the batch.
 const float* merged_weight(const QuantizedTensor& w, const at::Tensor& a, const at::Tensor& b, float s) {
+  RECORD_USER_SCOPE("fedlora::lora_merge_weight");
   thread_local std::vector<float> buf;
   const int64_t out = w.rows(), in = w.cols(), r = a.size(0);
   const size_t need = static_cast<size_t>(out * in);
@@ -41,6 +44,7 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
     auto ac = a.contiguous(), bc = b.contiguous();
     const int64_t m = x2.size(0);
     auto y = at::empty({m, out}, at::kFloat);
+    RECORD_USER_SCOPE("fedlora::lora_linear_forward");
     const float* wm = merged_weight(*w, ac, bc, static_cast<float>(scale));
     sgemm_rowmajor(false, true, m, out, in, 1.0f, x2.data_ptr<float>(), in, wm, in, 0.0f, y.data_ptr<float>(), out);
     ctx->save_for_backward({x2, ac, bc});
@@ -67,6 +71,7 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
     const float *pg = g2.data_ptr<float>(), *px = x2.data_ptr<float>();
     at::Tensor dx;
     if (ctx->needs_input_grad(0)) {  // δ (W + s B A)
+      RECORD_USER_SCOPE("fedlora::lora_linear_backward_dx");
       dx = at::empty({m, in}, at::kFloat);
       const float* wm = merged_weight(*w, a, b, s);
       sgemm_rowmajor(false, false, m, in, out, 1.0f, pg, out, wm, in, 0.0f, dx.data_ptr<float>(), in);
@@ -74,22 +79,20 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
       shape.back() = in;
       dx = dx.view(shape);
     }
-    // g_A = s (δB)ᵀ x  [r, in];  g_B = s δᵀ (x Aᵀ)  [out, r]
-    auto gb = at::empty({m, r}, at::kFloat), h = at::empty({m, r}, at::kFloat);
-    sgemm_rowmajor(false, false, m, r, out, 1.0f, pg, out, b.data_ptr<float>(), r, 0.0f, gb.data_ptr<float>(), r);
-    sgemm_rowmajor(false, true, m, r, in, 1.0f, px, in, a.data_ptr<float>(), in, 0.0f, h.data_ptr<float>(), r);
-    const float *pgb = gb.data_ptr<float>(), *ph = h.data_ptr<float>();
+    // g_A = s (δB)ᵀ x  [r, in];  g_B = s δᵀ (x Aᵀ)  [out, r]  (kernel accumulates g_Bᵀ)
+    RECORD_USER_SCOPE("fedlora::lora_linear_backward_adapter");
+    auto bt = b.t().contiguous();  // [r, out]
+    const float *pa_in = a.data_ptr<float>(), *pbt = bt.data_ptr<float>();
     at::Tensor da, db;
     if (sink != nullptr) {
-      // Per-example (Opacus-style): the same products restricted to each example's rows.
+      // Per-example (Opacus-style): the same sums restricted to each example's rows.
       const int64_t n = ctx->saved_data["n"].toInt(), t = n > 0 ? m / n : 0;
-      auto pa = at::empty({n, r, in}, at::kFloat), pb = at::empty({n, out, r}, at::kFloat);
-      for (int64_t i = 0; i < n; ++i) {
-        sgemm_rowmajor(true, false, r, in, t, s, pgb + i * t * r, r, px + i * t * in, in, 0.0f,
-                       pa.data_ptr<float>() + i * r * in, in);
-        sgemm_rowmajor(true, false, out, r, t, s, pg + i * t * out, out, ph + i * t * r, r, 0.0f,
-                       pb.data_ptr<float>() + i * out * r, r);
-      }
+      auto pa = at::zeros({n, r, in}, at::kFloat), pbt_ex = at::zeros({n, r, out}, at::kFloat);
+      for (int64_t i = 0; i < n; ++i)
+        kernels::lora_grad_accumulate(px + i * t * in, pg + i * t * out, t, in, out, pa_in, pbt, r,
+                                      pa.data_ptr<float>() + i * r * in, pbt_ex.data_ptr<float>() + i * r * out);
+      pa.mul_(s);
+      auto pb = pbt_ex.transpose(1, 2).mul(s).contiguous();  // [n, out, r]
       const auto sa = static_cast<size_t>(ctx->saved_data["slot_a"].toInt());
       const auto sb = static_cast<size_t>(ctx->saved_data["slot_b"].toInt());
       if (sink->grads.size() <= std::max(sa, sb)) sink->grads.resize(std::max(sa, sb) + 1);
@@ -98,10 +101,11 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
       sink->grads[sa] = std::move(pa);
       sink->grads[sb] = std::move(pb);
     } else {
-      da = at::empty({r, in}, at::kFloat);
-      db = at::empty({out, r}, at::kFloat);
-      sgemm_rowmajor(true, false, r, in, m, s, pgb, r, px, in, 0.0f, da.data_ptr<float>(), in);
-      sgemm_rowmajor(true, false, out, r, m, s, pg, out, ph, r, 0.0f, db.data_ptr<float>(), r);
+      da = at::zeros({r, in}, at::kFloat);
+      auto dbt = at::zeros({r, out}, at::kFloat);
+      kernels::lora_grad_accumulate(px, pg, m, in, out, pa_in, pbt, r, da.data_ptr<float>(), dbt.data_ptr<float>());
+      da.mul_(s);
+      db = dbt.t().mul(s).contiguous();
     }
     return {dx, da, db, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }

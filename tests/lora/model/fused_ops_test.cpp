@@ -13,6 +13,7 @@
 #include "lora/model/decoder.h"
 #include "lora/model/fused_kernels.h"
 #include "lora/model/fused_ops.h"
+#include "lora/model/lora_ops.h"
 
 namespace fedlora::lora {
 namespace {
@@ -178,11 +179,13 @@ at::Tensor ref_attention(const at::Tensor& q, const at::Tensor& k, const at::Ten
 TEST_P(FusedOps, AttentionMatchesComposition) {
   LlamaConfig cfg;
   struct Case { int64_t n, t, h, kv, hd; };
-  for (Case c : {Case{2, 9, 4, 2, 12}, Case{1, 17, 4, 4, 8}, Case{3, 5, 6, 2, 16}, Case{1, 1, 2, 1, 8}}) {
+  // T = 130: three query row blocks (64, 64, 2) with their own key ranges.
+  for (Case c : {Case{2, 9, 4, 2, 12}, Case{1, 17, 4, 4, 8}, Case{3, 5, 6, 2, 16}, Case{1, 1, 2, 1, 8},
+                 Case{1, 130, 4, 2, 8}}) {
     cfg.n_heads = c.h;
     cfg.n_kv_heads = c.kv;
     cfg.dim = c.h * c.hd;
-    auto rope = RopeTables::make(cfg, 32);
+    auto rope = RopeTables::make(cfg, 160);
     Leaf q(randn({c.n, c.t, c.h * c.hd}, 50)), k(randn({c.n, c.t, c.kv * c.hd}, 51)),
         v(randn({c.n, c.t, c.kv * c.hd}, 52));
     auto y = rope_causal_attention(q.f, k.f, v.f, rope.cos, rope.sin, c.h, c.kv);
@@ -204,6 +207,48 @@ TEST_P(FusedOps, AttentionRejectsBadShapes) {
   EXPECT_THROW(rope_causal_attention(q, k, k, rope.cos, rope.sin, 2, 3), std::invalid_argument);  // H % KV
   auto q9 = at::zeros({1, 9, 64}), k9 = at::zeros({1, 9, 32});
   EXPECT_THROW(rope_causal_attention(q9, k9, k9, rope.cos, rope.sin, 2, 1), std::invalid_argument);  // T > table
+}
+
+// LoRA with a rank that is not a multiple of the 8-wide blocks and sizes with tails: the
+// adapter-gradient kernel against LibTorch autograd of x Wᵀ + s (x Aᵀ) Bᵀ in double, for the
+// batch gradient and for each example's gradient (one-example backward passes).
+TEST_P(FusedOps, LoraGradientsOddRankMatchAutograd) {
+  const int64_t n = 3, t = 150, in = 36, out = 20, r = 12;  // 150 rows: two row blocks
+  const float s = 0.75f;
+  auto w0 = randn({out, in}, 80, 0.2).contiguous();
+  const auto w = QuantizedTensor::quantize(w0.data_ptr<float>(), out, in, GgmlType::F32);
+  auto x0 = randn({n, t, in}, 81), a0 = randn({r, in}, 82, 0.3), b0 = randn({out, r}, 83, 0.3);
+  auto g = randn({n, t, out}, 84);
+  Leaf x(x0), a(a0), b(b0);
+  PerExampleGrads sink;
+  auto y = lora_linear(x.f, w, a.f, b.f, s, &sink, 0, 1);
+  auto plain = [&](const at::Tensor& xx, const at::Tensor& aa, const at::Tensor& bb) {
+    return at::matmul(xx, w0.to(at::kDouble).t()) + s * at::matmul(at::matmul(xx, aa.t()), bb.t());
+  };
+  auto yr = plain(x.d, a.d, b.d);
+  EXPECT_LT(rel_err(y, yr), kTol);
+  y.backward(g);
+  yr.backward(g.to(at::kDouble));
+  EXPECT_LT(rel_err(x.f.grad(), x.d.grad()), kTol);
+  EXPECT_LT(rel_err(a.f.grad(), a.d.grad()), kTol);
+  EXPECT_LT(rel_err(b.f.grad(), b.d.grad()), kTol);
+  ASSERT_EQ(sink.grads.size(), 2u);
+  ASSERT_EQ(sink.grads[0].sizes().vec(), (std::vector<int64_t>{n, r, in}));
+  ASSERT_EQ(sink.grads[1].sizes().vec(), (std::vector<int64_t>{n, out, r}));
+  for (int64_t i = 0; i < n; ++i) {
+    Leaf ai(a0), bi(b0);
+    plain(x0[i].to(at::kDouble), ai.d, bi.d).backward(g[i].to(at::kDouble));
+    EXPECT_LT(rel_err(sink.grads[0][i], ai.d.grad()), kTol) << "example " << i;
+    EXPECT_LT(rel_err(sink.grads[1][i], bi.d.grad()), kTol) << "example " << i;
+  }
+}
+
+TEST(Attention, ScoresComputedSkipMaskedBlocks) {
+  static_assert(kAttentionRowBlock == 64, "hand-computed values below assume blocks of 64");
+  EXPECT_EQ(attention_scores_computed(1), 1);
+  EXPECT_EQ(attention_scores_computed(64), 64 * 64);
+  EXPECT_EQ(attention_scores_computed(128), 64 * 64 + 64 * 128);
+  EXPECT_EQ(attention_scores_computed(130), 64 * 64 + 64 * 128 + 2 * 130);
 }
 
 INSTANTIATE_TEST_SUITE_P(KernelPaths, FusedOps, ::testing::Values(true, false),
