@@ -242,6 +242,47 @@ TEST(DpSgdTrainer, NoiselessFullLotStepEqualsPlainSummedGradientStep) {
   }
 }
 
+TEST(DpSgdTrainer, FedProxTermIsAddedAfterTheNoise) {
+  auto base = dp_tiny_base();
+  const auto layout = dp_tiny_layout(*base);
+  const auto theta0 = dp_random_adapter(layout, 18);
+  const auto examples = dp_examples(5, 19);
+  const double lr = 0.5, mu = 0.7;
+  DpSgdTrainConfig dp;
+  dp.noise_multiplier = 0.0;
+  dp.sampling_rate = 1.0;
+  dp.l2_norm_clip = 1e6;
+  dp.steps = 2;
+  dp.per_example_loss = PerExampleLoss::token_sum;
+  dp.noise = SimulationNoise{1, 1, 1};
+  auto cfg = dp_config(dp);
+  cfg.lr = lr;
+  cfg.fedprox_mu = mu;
+  const auto u = train_local(base, layout, theta0, examples, cfg);
+
+  // By hand: θ1 = θ0 − lr·g(θ0)/N;  θ2 = θ1 − lr·(g(θ1)/N + μ(θ1 − θ0)), g = ∇ Σ_i L_i.
+  auto grad_at = [&](const std::vector<float>& th) {
+    lora::LoraAdapter a(layout);
+    a.load_flat(th);
+    lora::LoraModel m(base, a);
+    std::vector<size_t> idx(examples.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    auto batch = lora::pack_batch(examples, idx);
+    lora::lm_loss(m, batch.tokens, batch.mask).sum.backward();
+    return a.grad_to_flat();
+  };
+  const double n = 5.0;
+  auto g0 = grad_at(theta0);
+  std::vector<float> theta1(theta0.size()), expect(theta0.size());
+  for (size_t i = 0; i < theta0.size(); ++i) theta1[i] = static_cast<float>(theta0[i] - lr * g0[i] / n);
+  auto g1 = grad_at(theta1);
+  for (size_t i = 0; i < theta0.size(); ++i) {
+    const double th2 = theta1[i] - lr * (g1[i] / n + mu * (static_cast<double>(theta1[i]) - theta0[i]));
+    expect[i] = static_cast<float>(th2 - theta0[i]);
+  }
+  EXPECT_LT(max_abs_diff(u.delta, expect), 1e-5 * max_abs(expect));
+}
+
 TEST(DpSgdTrainer, PoissonLotsHaveBinomialMomentsAndUseTheSamplingStream) {
   auto base = dp_tiny_base();
   const auto layout = dp_tiny_layout(*base);
