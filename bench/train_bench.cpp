@@ -14,6 +14,7 @@
 //   share_of_sgemm     GFLOPs / sgemm_GFLOPs
 //   resident_bytes     BaseModel::resident_bytes() of the base (blocks + fp32 norms)
 //   flop_per_token     the count used, so the table can be checked by hand
+//   page_faults_per_step  minor page faults per step (fresh mmap'd buffers)
 //
 // FLOP count of one step (a multiply-add is 2 FLOP): M = N·T tokens, L layers, T positions,
 // D = dim, r = LoRA rank, V·D = LM head (tied: the embedding matrix), P = Σ over all 7·L
@@ -51,6 +52,7 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/optim/adam.h>
 
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -157,6 +159,14 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
+// Minor page faults of this process so far: fresh mmap'd buffers fault on first touch,
+// which is expensive on this VM (runtime.h).
+long minor_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
 void one_thread() {
   static const bool done = [] {
     set_compute_threads(1);
@@ -213,9 +223,12 @@ void BM_TrainStep(benchmark::State& state, GgmlType type) {
   TrainState s(base, n, t);
   s.step();  // warm-up: allocations, rope tables, scratch buffers
   const auto w0 = std::chrono::steady_clock::now();
+  const long f0 = minor_faults();
   const double c0 = thread_cpu_seconds();
   for (auto _ : state) benchmark::DoNotOptimize(s.step());
   const double secs = thread_cpu_seconds() - c0;
+  state.counters["page_faults_per_step"] =
+      static_cast<double>(minor_faults() - f0) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
   const double tokens = static_cast<double>(n * t) * static_cast<double>(state.iterations());
   const double fpt = step_flop_per_token(base->config, t, n * t);

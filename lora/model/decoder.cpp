@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 #include "lora/model/attention.h"
 #include "lora/model/fused_ops.h"
@@ -17,7 +18,16 @@ RopeTables RopeTables::make(const LlamaConfig& cfg, int64_t max_len) {
   return {ang.cos().to(at::kFloat).contiguous(), ang.sin().to(at::kFloat).contiguous()};
 }
 
-at::Tensor decoder_forward(DecoderWeights& w, const at::Tensor& tokens) {
+namespace {
+
+// Logit rows per lm_head call in lm_loss. The [rows, vocab] logits and their gradient are
+// then 8 MB for the default vocabulary instead of 32 MB at batch 16 × 128: glibc serves
+// blocks of 32 MB and more with fresh mmap'd pages every time, whose page faults cost more
+// than the cross-entropy itself on this VM (runtime.h, keep_freed_memory_in_heap).
+constexpr int64_t kLossChunkRows = 512;
+
+// Everything of the forward pass but the LM head: the final-normed hidden states [N, T, D].
+at::Tensor final_hidden(DecoderWeights& w, const at::Tensor& tokens) {
   const LlamaConfig& cfg = w.config();
   if (tokens.dim() != 2 || tokens.scalar_type() != at::kLong)
     throw std::invalid_argument("decoder_forward: tokens must be int64 [N, T]");
@@ -56,8 +66,12 @@ at::Tensor decoder_forward(DecoderWeights& w, const at::Tensor& tokens) {
     x = x_mlp;
     hn = h_next;
   }
-  return w.lm_head(hn);
+  return hn;
 }
+
+}  // namespace
+
+at::Tensor decoder_forward(DecoderWeights& w, const at::Tensor& tokens) { return w.lm_head(final_hidden(w, tokens)); }
 
 LmLoss lm_loss(DecoderWeights& w, const at::Tensor& tokens, const at::Tensor& mask) {
   if (tokens.dim() != 2 || tokens.scalar_type() != at::kLong)
@@ -66,17 +80,28 @@ LmLoss lm_loss(DecoderWeights& w, const at::Tensor& tokens, const at::Tensor& ma
   if (t < 2) throw std::invalid_argument("lm_loss: need at least 2 tokens per sequence");
   if (mask.defined() && mask.sizes() != tokens.sizes())
     throw std::invalid_argument("lm_loss: mask must have the shape of tokens [N, T]");
-  auto logits = decoder_forward(w, tokens.narrow(1, 0, t - 1));  // [N, T-1, V]
-  const int64_t vocab = logits.size(-1);
+  const int64_t dim = w.config().dim;
+  auto hidden = final_hidden(w, tokens.narrow(1, 0, t - 1)).reshape({-1, dim});  // [N·(T-1), D]
   auto targets = tokens.narrow(1, 1, t - 1).reshape({-1});
   at::Tensor m;
-  if (mask.defined()) m = mask.narrow(1, 1, t - 1).to(at::kFloat).reshape({-1});
-  // One pass per logit row for loss, log-sum-exp and argmax (cross_entropy in fused_ops.h).
-  auto ce = cross_entropy(logits.view({-1, vocab}), targets, m);
+  if (mask.defined()) m = mask.narrow(1, 1, t - 1).to(at::kFloat).reshape({-1}).contiguous();
+  // The head and the cross-entropy (one pass per logit row for loss, log-sum-exp and
+  // argmax; fused_ops.h) run on row chunks; split's backward concatenates the chunks'
+  // gradients once.
+  std::vector<at::Tensor> nll, hit;
+  const auto parts = hidden.split(kLossChunkRows, 0);
+  int64_t row = 0;
+  for (const auto& part : parts) {
+    const int64_t rows = part.size(0);
+    auto ce = cross_entropy(w.lm_head(part), targets.narrow(0, row, rows), m.defined() ? m.narrow(0, row, rows) : m);
+    nll.push_back(ce.nll);
+    hit.push_back(ce.hit);
+    row += rows;
+  }
   LmLoss out;
-  out.per_example = ce.nll.view({n, t - 1}).sum(1);
+  out.per_example = (nll.size() == 1 ? nll[0] : at::cat(nll)).view({n, t - 1}).sum(1);
   out.sum = out.per_example.sum();
-  out.correct = ce.hit.sum();
+  out.correct = (hit.size() == 1 ? hit[0] : at::cat(hit)).sum();
   out.n_targets = m.defined() ? m.gt(0).sum().item<int64_t>() : n * (t - 1);
   return out;
 }

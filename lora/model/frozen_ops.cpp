@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <ATen/record_function.h>
 
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -14,9 +15,21 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-std::vector<float>& scratch() {
-  thread_local std::vector<float> buf;
-  return buf;
+// This thread's dequantization buffer and the weight it currently holds. The copy of the
+// QuantizedTensor shares (and so keeps alive) the immutable bytes, so a later weight can
+// never reuse their address while the cached values are considered valid.
+struct Scratch {
+  std::vector<float> buf;
+  std::optional<QuantizedTensor> held;
+  bool holds(const QuantizedTensor& w) const {
+    return held && held->bytes().data() == w.bytes().data() && held->bytes().size() == w.bytes().size() &&
+           held->type() == w.type() && held->rows() == w.rows() && held->cols() == w.cols();
+  }
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
 }
 
 struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
@@ -58,11 +71,15 @@ at::Tensor dequantized_view(const QuantizedTensor& w) {
     auto* p = const_cast<std::byte*>(w.bytes().data());
     return at::from_blob(p, {rows, cols}, at::kFloat);
   }
-  auto& buf = scratch();
-  const size_t need = static_cast<size_t>(rows * cols);
-  if (buf.size() < need) buf.resize(need);
-  w.dequantize_rows(0, rows, buf.data());
-  return at::from_blob(buf.data(), {rows, cols}, at::kFloat);
+  Scratch& s = scratch();
+  if (!s.holds(w)) {
+    const size_t need = static_cast<size_t>(rows * cols);
+    if (s.buf.size() < need) s.buf.resize(need);
+    s.held.reset();  // invalid while being overwritten (dequantize_rows may throw)
+    w.dequantize_rows(0, rows, s.buf.data());
+    s.held.emplace(w);
+  }
+  return at::from_blob(s.buf.data(), {rows, cols}, at::kFloat);
 }
 
 at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w) {

@@ -12,7 +12,10 @@ namespace fedlora::lora {
 
 /// A float32 [rows, cols] tensor holding `w` dequantized. For F32 weights it views the
 /// weight's own bytes (no copy). Otherwise it views this thread's scratch buffer and stays
-/// valid until the next call on the same thread: consume it before calling again.
+/// valid until the next call on the same thread: consume it before calling again. The
+/// scratch remembers the weight it holds (keeping a copy of the QuantizedTensor, hence its
+/// bytes, alive) and skips decoding when the same weight is asked for again, e.g. the LM
+/// head called on successive row chunks.
 at::Tensor dequantized_view(const QuantizedTensor& w);
 
 /// y = x Wᵀ. x: float32 [..., in]; w: [out, in] (any supported GgmlType) → float32 [..., out].
