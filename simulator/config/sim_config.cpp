@@ -106,6 +106,17 @@ SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<s
   else if (w == "uniform") c.server.weighting = Weighting::uniform;
   else throw ConfigError(r.source() + ": server.weighting '" + w + "': use examples or uniform");
 
+  auto& ds = c.dp_sgd;
+  ds.enabled = r.get_bool("dp_sgd", "enabled", ds.enabled);
+  ds.noise_multiplier = r.get_double("dp_sgd", "noise_multiplier", ds.noise_multiplier);
+  ds.l2_norm_clip = r.get_double("dp_sgd", "l2_norm_clip", ds.l2_norm_clip);
+  ds.sampling_rate = r.get_double("dp_sgd", "sampling_rate", ds.sampling_rate);
+  ds.steps = to_int(r, "dp_sgd", "steps", ds.steps);
+  ds.per_example_loss = r.get_string("dp_sgd", "per_example_loss", ds.per_example_loss);
+  ds.epsilon = r.get_double("dp_sgd", "epsilon", ds.epsilon);
+  ds.delta = r.get_double("dp_sgd", "delta", ds.delta);
+  ds.ledger = r.get_string("dp_sgd", "ledger", ds.ledger);
+
   auto& u = c.user_dp;
   u.enabled = r.get_bool("user_dp", "enabled", u.enabled);
   u.mode = r.get_string("user_dp", "mode", u.mode);
@@ -151,6 +162,16 @@ void SimConfig::validate() const {
   if (federation.eval_every < 1) bad("federation.eval_every must be >= 1");
   if (federation.eval_users < 1) bad("federation.eval_users must be >= 1");
   if (!(federation.dropout_rate >= 0 && federation.dropout_rate < 1)) bad("federation.dropout_rate must be in [0, 1)");
+  if (dp_sgd.enabled) {
+    if (!(dp_sgd.noise_multiplier > 0)) bad("dp_sgd.noise_multiplier must be > 0");
+    if (!(dp_sgd.l2_norm_clip > 0)) bad("dp_sgd.l2_norm_clip must be > 0");
+    if (!(dp_sgd.sampling_rate >= 0 && dp_sgd.sampling_rate <= 1)) bad("dp_sgd.sampling_rate must be in [0, 1] (0 = batch_size / N)");
+    if (dp_sgd.steps < 0) bad("dp_sgd.steps must be >= 0 (0 = epochs / q)");
+    if (!(dp_sgd.epsilon > 0) || !std::isfinite(dp_sgd.epsilon)) bad("dp_sgd.epsilon must be a positive finite budget");
+    if (!(dp_sgd.delta > 0 && dp_sgd.delta < 1)) bad("dp_sgd.delta must be in (0, 1)");
+    if (dp_sgd.per_example_loss != "token_mean" && dp_sgd.per_example_loss != "token_sum")
+      bad("dp_sgd.per_example_loss '" + dp_sgd.per_example_loss + "': use token_mean or token_sum");
+  }
   if (user_dp.mode != "central" && user_dp.mode != "distributed")
     bad("user_dp.mode '" + user_dp.mode + "': use central or distributed");
   if (user_dp.enabled) {
@@ -219,6 +240,17 @@ std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
   if (c.server.optimizer.beta2) d.emplace_back("server.beta2", num(*c.server.optimizer.beta2));
   if (c.server.optimizer.tau) d.emplace_back("server.tau", num(*c.server.optimizer.tau));
   d.emplace_back("server.weighting", c.server.weighting == Weighting::examples ? "examples" : "uniform");
+  d.emplace_back("dp_sgd.enabled", c.dp_sgd.enabled ? "true" : "false");
+  if (c.dp_sgd.enabled) {
+    d.emplace_back("dp_sgd.noise_multiplier", num(c.dp_sgd.noise_multiplier));
+    d.emplace_back("dp_sgd.l2_norm_clip", num(c.dp_sgd.l2_norm_clip));
+    d.emplace_back("dp_sgd.sampling_rate", num(c.dp_sgd.sampling_rate));
+    d.emplace_back("dp_sgd.steps", std::to_string(c.dp_sgd.steps));
+    d.emplace_back("dp_sgd.per_example_loss", c.dp_sgd.per_example_loss);
+    d.emplace_back("dp_sgd.epsilon", num(c.dp_sgd.epsilon));
+    d.emplace_back("dp_sgd.delta", num(c.dp_sgd.delta));
+    d.emplace_back("dp_sgd.ledger", c.dp_sgd.ledger);
+  }
   d.emplace_back("user_dp.enabled", c.user_dp.enabled ? "true" : "false");
   if (c.user_dp.enabled) {
     d.emplace_back("user_dp.mode", c.user_dp.mode);

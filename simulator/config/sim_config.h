@@ -74,6 +74,20 @@ struct UserDpSection {
   double delta = 0.0;               ///< 0 = 1 / population^1.1
 };
 
+/// [dp_sgd]: example-level DP-SGD on every device (Abadi et al. 2016), gated by a per-device
+/// privacy ledger that refuses rounds beyond the (ε, δ) budget.
+struct DpSgdSection {
+  bool enabled = false;
+  double noise_multiplier = 1.0;      ///< σ
+  double l2_norm_clip = 1.0;          ///< C, per-example gradient bound
+  double sampling_rate = 0.0;         ///< q; 0 = client.batch_size / N (expected lot = batch_size)
+  int steps = 0;                      ///< T per round; 0 = ceil(client.epochs / q)
+  std::string per_example_loss = "token_mean";  ///< token_mean | token_sum
+  double epsilon = 8.0;               ///< each device's example-level budget ε
+  double delta = 1e-5;                ///< its δ
+  std::string ledger;                 ///< ledger file; "" = a fresh one in the run folder
+};
+
 /// [secagg]: aggregate through SecAgg/SecAgg+ (Bonawitz et al. 2017; Bell et al. 2020).
 struct SecAggSection {
   bool enabled = false;
@@ -96,6 +110,7 @@ struct SimConfig {
   FederationSection federation;
   client::LocalTrainConfig client;  ///< [client]: epochs, batch_size, lr, optimizer, max_steps, fedprox_mu
   ServerSection server;
+  DpSgdSection dp_sgd;
   UserDpSection user_dp;
   SecAggSection secagg;
 

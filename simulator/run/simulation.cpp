@@ -30,6 +30,10 @@
 #include "client/upload/device_upload.h"
 #include "coordinator/round/user_dp_server.h"
 #include "privacy/errors.h"
+#include "privacy/ledger/privacy_ledger.h"
+#include "client/train/private_round.h"
+#include <mutex>
+#include <unordered_set>
 #include "privacy/noise/noise_source.h"
 
 namespace fedlora::sim {
@@ -192,6 +196,22 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     dp_server.emplace(us, privacy::NoiseSource::from_seed(cfg.run.seed, {0xC0DE, privacy::noise_stream::kUserUpdateNoise}));
     summary.user_delta = us.delta;
   }
+  // Example-level DP-SGD: one ledger for the fleet, keyed by device id (SQLite, locked, so the
+  // worker threads share it). Devices that refuse for lack of budget stop checking in.
+  std::optional<privacy::PrivacyLedger> ledger;
+  std::unordered_set<uint64_t> exhausted;
+  double example_eps_max = 0.0;
+  std::mutex stats_mu;
+  if (cfg.dp_sgd.enabled) {
+    fs::path lp = cfg.dp_sgd.ledger;
+    if (lp.empty()) {
+      lp = summary.run_dir / "privacy_ledger.sqlite";
+      fs::remove(lp);  // a simulation's virtual devices start unspent
+      fs::remove(lp.string() + "-wal");
+      fs::remove(lp.string() + "-shm");
+    }
+    ledger.emplace(privacy::PrivacyLedger::open(lp));
+  }
   say(fmt("adapter: LoRA r=%d alpha=%g on %zu modules x %d layers = %lld parameters; %s, %s cohort %d of %zu, %d rounds, "
           "%d worker threads%s%s",
           cfg.lora.rank, cfg.lora.alpha, cfg.lora.target_modules.size(), static_cast<int>(base->config.n_layers),
@@ -217,14 +237,18 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
 
   for (int r = 1; r <= cfg.federation.rounds; ++r) {
     const auto t_round = std::chrono::steady_clock::now();
-    const auto task = coord.open_round(device_ids);
+    if (exhausted.size() + static_cast<size_t>(cfg.federation.cohort_size) > devices.size() && !dp) {
+      say(fmt("stopping after round %d: only %zu devices still have privacy budget", r - 1, devices.size() - exhausted.size()));
+      break;
+    }
+    const auto task = coord.open_round(device_ids, exhausted);
     const size_t k = task.cohort.size();
     json line{{"round", r}, {"cohort", k}};
     coordinator::RoundRecord rec;
     ChannelResult channel;
     double loss_sum = 0;
     int64_t tok = 0;
-    int rejected = 0;
+    int rejected = 0, refused = 0;
 
     // SecAgg parameters for this cohort size (Poisson cohorts vary), and the DP instructions.
     std::optional<SecAggPlan> plan;
@@ -283,7 +307,29 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
         cc.fedprox_mu = task.client_config.fedprox.mu;
         cc.seed = derive_seed(cfg.run.seed, {0xC11E, static_cast<uint64_t>(r), dev});
         try {
-          auto u = client::train_local(base, layout, theta, devices[dev].train, cc);
+          client::LocalUpdate u;
+          if (ledger) {
+            cc.dp = client::DpSgdTrainConfig{};
+            cc.dp->noise_multiplier = cfg.dp_sgd.noise_multiplier;
+            cc.dp->l2_norm_clip = cfg.dp_sgd.l2_norm_clip;
+            cc.dp->sampling_rate = cfg.dp_sgd.sampling_rate;
+            cc.dp->steps = cfg.dp_sgd.steps;
+            cc.dp->per_example_loss = client::parse_per_example_loss(cfg.dp_sgd.per_example_loss);
+            cc.dp->noise = client::SimulationNoise{cfg.run.seed, dev, static_cast<uint64_t>(r)};
+            auto res = client::train_local_private(*ledger, {std::to_string(dev), {cfg.dp_sgd.epsilon, cfg.dp_sgd.delta}},
+                                                   base, layout, theta, devices[dev].train, cc);
+            std::lock_guard<std::mutex> lk(stats_mu);
+            example_eps_max = std::max(example_eps_max, client::epsilon_spent(res));
+            if (auto* refused = std::get_if<client::PrivateRoundRefused>(&res)) {
+              (void)refused;
+              exhausted.insert(dev);
+              errors[i] = "refused: example-level privacy budget exhausted";
+              return;
+            }
+            u = std::move(std::get<client::PrivateRoundTrained>(res).update);
+          } else {
+            u = client::train_local(base, layout, theta, devices[dev].train, cc);
+          }
           auto noise = privacy::NoiseSource::from_seed(
               cfg.run.seed, {dev, static_cast<uint64_t>(r), privacy::noise_stream::kUserUpdateNoise});
           stats[i].train_loss = u.train_loss;
@@ -296,6 +342,11 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
         }
       });
       for (size_t i = 0; i < k; ++i) {
+        if (errors[i].rfind("refused", 0) == 0) {
+          ++refused;
+          if (plan) cohort.drop_stage[i] = 3;
+          continue;
+        }
         if (!errors[i].empty()) {
           ++rejected;
           say(fmt("  device %llu: update rejected: %s", static_cast<unsigned long long>(task.cohort[i]), errors[i].c_str()));
@@ -359,6 +410,11 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     else ++summary.rounds_completed;
     line["contributors"] = channel.contributors;
     line["rejected_updates"] = rejected;
+    if (ledger) {
+      line["refused_devices"] = refused;
+      line["example_epsilon_max"] = example_eps_max;
+      line["devices_out_of_budget"] = exhausted.size();
+    }
     line["aborted"] = rec.aborted;
     line["train_loss"] = tok ? loss_sum / static_cast<double>(tok) : 0.0;
     line["train_tokens"] = tok;
@@ -386,10 +442,13 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     metrics << line.dump() << "\n";
     metrics.flush();
     std::string eps_str = dp ? fmt("  eps %.3f", line["user_epsilon"].get<double>()) : "";
+    if (ledger) eps_str += fmt("  ex-eps %.2f", example_eps_max);
     say(fmt("round %3d/%d  n %2zu  train loss %.4f%s%s  %5.1f s  up %.1f MB%s", r, cfg.federation.rounds, k,
             tok ? loss_sum / static_cast<double>(tok) : 0.0, eval_str.c_str(), eps_str.c_str(), round_s,
             static_cast<double>(channel.bytes_up) / 1e6, rec.aborted ? ("  ABORTED: " + rec.abort_reason).c_str() : ""));
   }
+  const auto last_round = static_cast<int64_t>(coord.next_round()) - 1;
+  if (last_eval.round != last_round) last_eval = evaluate(coord.theta(), last_round);
   summary.after = last_eval;
   if (dp) summary.user_epsilon = dp_server->epsilon().epsilon;
 
@@ -412,6 +471,8 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
          {"after", eval_json(summary.after)},
          {"accuracy_gain", summary.after.accuracy - summary.before.accuracy},
          {"user_epsilon", dp ? json(dp_server->epsilon().epsilon) : json(nullptr)},
+         {"example_epsilon_max", ledger ? json(example_eps_max) : json(nullptr)},
+         {"example_delta", ledger ? json(cfg.dp_sgd.delta) : json(nullptr)},
          {"user_delta", dp ? json(summary.user_delta) : json(nullptr)},
          {"rounds_completed", summary.rounds_completed},
          {"rounds_aborted", summary.rounds_aborted},
