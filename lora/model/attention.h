@@ -2,10 +2,10 @@
 // Rotary embedding + grouped-query causal self-attention of the Llama decoder as one
 // autograd node (Touvron et al. 2023; GQA: Ainslie et al. 2023; RoPE: Su et al. 2021 §3.4,
 // adjacent pairs (2i, 2i+1) as ggml's "normal" mode used by llama.cpp for LLM_ARCH_LLAMA).
-// Works on the projections' own [N, T, heads·hd] layout, BLAS calls per head on strided
-// views, so no permuted copy of Q, K, V or the context is made. The causal mask is applied
-// inside the softmax pass instead of as an additive [T, T] tensor, and query rows go in
-// blocks of kAttentionRowBlock positions that only meet the keys they can see.
+// Rotation and regrouping of Q, K, V into per-KV-head blocks happen in one pass, so each
+// product is one BLAS call for all the query heads sharing a KV head. The causal mask is
+// applied inside the softmax pass instead of as an additive [T, T] tensor, and query rows
+// go in blocks of kAttentionRowBlock positions that only meet the keys they can see.
 #include <ATen/ATen.h>
 
 namespace fedlora::lora {
@@ -25,7 +25,8 @@ int64_t attention_scores_computed(int64_t t);
 /// Returns ctx [N, T, H·hd] with, for head h (KV head h / (H/KV)) and position i:
 ///   ctx_h[i] = Σ_{j<=i} softmax_j(⟨rope(q_h)[i], rope(k)[j]⟩ / √hd) · v[j].
 /// Equals the plain composition (rope, matmul, + mask, softmax, matmul) up to float
-/// rounding; differentiable in q, k, v. Keeps the probabilities [N, H, T, T] for backward.
+/// rounding; differentiable in q, k, v. Keeps the probabilities (N·H·T·T floats) and the
+/// rotated Q, K and V for backward.
 /// Throws std::invalid_argument on inconsistent shapes (H % KV != 0, odd hd, T > table).
 at::Tensor rope_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& cos,
                                  const at::Tensor& sin, int64_t n_heads, int64_t n_kv_heads);

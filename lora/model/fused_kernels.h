@@ -40,20 +40,25 @@ void swiglu_backward(const float* gate, const float* up, const float* d, int64_t
 
 // --- Rotary embedding, adjacent pairs (2i, 2i+1) (RoFormer §3.4, ggml "normal" mode) ---
 
-/// x, out: [n, t, heads, hd] (x may equal out). c2, s2: [>= t, hd] expanded tables with
-/// c2[p, 2i] = c2[p, 2i+1] = cos(p θ_i), s2[p, 2i] = −sin(p θ_i), s2[p, 2i+1] = +sin(p θ_i).
-/// inverse = false rotates by +pθ; inverse = true by −pθ (the transpose, used for gradients).
-void rope(const float* x, int64_t n, int64_t t, int64_t heads, int64_t hd, const float* c2, const float* s2,
-          bool inverse, float* out);
+/// Moves head vectors between the projections' layout [n, t, heads, hd] ("natural") and
+/// the attention's per-KV-head layout [n, heads/group, t, group, hd] ("grouped": the group
+/// query heads sharing a KV head, position-major), rotating them on the way when c2 != null.
+/// Head h is (kv, g) = (h / group, h % group). to_grouped: x natural → out grouped; else x
+/// grouped → out natural. c2, s2: [>= t, hd] expanded tables with c2[p, 2i] = c2[p, 2i+1] =
+/// cos(p θ_i), s2[p, 2i] = −sin(p θ_i), s2[p, 2i+1] = +sin(p θ_i); inverse = true rotates by
+/// −pθ (the transpose, for gradients). hd must be even; x and out must not overlap.
+void rope_regroup(const float* x, int64_t n, int64_t t, int64_t heads, int64_t group, int64_t hd, const float* c2,
+                  const float* s2, bool inverse, bool to_grouped, float* out);
 
 // --- Causal softmax over a block of score rows ---
 
-/// Rows i < rows of s (row stride ld) hold scores of query position p = first + i against
-/// keys [0, width), width > p. Row i: s[i, 0..p] ← softmax(s[i, 0..p]), s[i, p+1..width) ← 0.
-void causal_softmax_forward(float* s, int64_t rows, int64_t ld, int64_t first, int64_t width);
+/// Rows i < rows of s (row stride ld) hold scores of query position p = first + i / group
+/// (group consecutive rows per position) against keys [0, width), width > p. Row i:
+/// s[i, 0..p] ← softmax(s[i, 0..p]), s[i, p+1..width) ← 0.
+void causal_softmax_forward(float* s, int64_t rows, int64_t ld, int64_t first, int64_t width, int64_t group = 1);
 /// Same rows: dp ← scale · p ⊙ (dp − Σ_j p ⊙ dp) on j <= position, 0 above (in place in dp).
 void causal_softmax_backward(const float* p, int64_t ldp, float* dp, int64_t ldd, int64_t rows, int64_t first,
-                             int64_t width, float scale);
+                             int64_t width, float scale, int64_t group = 1);
 
 // --- Cross-entropy over logit rows [rows, v] ---
 
