@@ -12,6 +12,7 @@
 #include "lora/model/blas.h"
 #include "lora/model/decoder.h"
 #include "lora/model/fused_kernels.h"
+#include "lora/model/frozen_ops.h"
 #include "lora/model/fused_ops.h"
 #include "lora/model/lora_ops.h"
 
@@ -253,6 +254,27 @@ TEST(Attention, ScoresComputedSkipMaskedBlocks) {
 
 INSTANTIATE_TEST_SUITE_P(KernelPaths, FusedOps, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "simd" : "scalar"; });
+
+// dequantized_view reuses the decoded values when asked for the same weight again; it must
+// never hand out another weight's values, also when a freed weight's address is reused.
+TEST(DequantizedView, ReuseNeverServesAnotherWeight) {
+  auto make = [](uint64_t seed) {
+    auto w = randn({64, 96}, seed, 0.1).contiguous();
+    return QuantizedTensor::quantize(w.data_ptr<float>(), 64, 96, GgmlType::Q8_0);
+  };
+  auto ref = [](const at::Tensor& x, const QuantizedTensor& q) {
+    auto w = at::empty({q.rows(), q.cols()}, at::kFloat);
+    for (int64_t r = 0; r < q.rows(); ++r) q.dequantize_row_ref(r, w.data_ptr<float>() + r * q.cols());
+    return at::matmul(x.to(at::kDouble), w.to(at::kDouble).t());
+  };
+  auto x = randn({5, 96}, 90);
+  const auto w1 = make(91), w2 = make(92);
+  for (const auto* w : {&w1, &w2, &w1, &w1, &w2}) EXPECT_LT(rel_err(frozen_linear(x, *w), ref(x, *w)), kTol);
+  for (uint64_t seed = 100; seed < 104; ++seed) {  // temporaries of one shape, allocated in turn
+    const auto w = make(seed);
+    EXPECT_LT(rel_err(frozen_linear(x, w), ref(x, w)), kTol) << "seed " << seed;
+  }
+}
 
 TEST(Sgemm, RowMajorTransposesAndStridesEqualMatmul) {
   for (bool ta : {false, true})
