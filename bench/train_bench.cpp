@@ -26,10 +26,11 @@
 //           + 4·M·D·L·E/T                      attention: S = Q·Kᵀ and P·V per query head
 //                                              over E = attention_scores_computed(T) score
 //                                              entries per head: query rows go in blocks of
-//                                              64 that see only keys up to the block's end,
-//                                              so E = 64·64 + 64·128 = 12 288 of the 16 384
-//                                              for T = 128 (the masked entries inside the
-//                                              diagonal blocks are computed: counted)
+//                                              32 that see only keys up to the block's end,
+//                                              so E = 32·(32 + 64 + 96 + 128) = 10 240 of
+//                                              the 16 384 for T = 128 (the masked entries
+//                                              inside the diagonal blocks are computed:
+//                                              counted)
 //   backward  2·M·(P − P₀) + 2·M·V·D           dx = δ·W' for every weight except layer-0
 //                                              q/k/v, whose input (the embedding output)
 //                                              needs no gradient; the frozen base has no
@@ -40,7 +41,7 @@
 //                                              dQ = dS·K, dK = dSᵀ·Q over the same entries
 //   flop_per_token = [M·(4P + 4V·D − 2P₀ + 4rS + 12·D·L·E/T) + 2r·(2P − P₀)] / M
 // For the default config, T = 128: P = 3 145 728, V·D = 1 048 576, P₀ = 131 072,
-// S = 19 456, E = 12 288, so 18.32 MFLOP per token (+ 0.099 GFLOP of merges per step).
+// S = 19 456, E = 10 240, so 18.12 MFLOP per token (+ 0.099 GFLOP of merges per step).
 // Elementwise work (norms, RoPE, softmax, SiLU, cross-entropy, Adam, dequantization) is
 // not counted.
 //

@@ -13,7 +13,7 @@ namespace fedlora::lora {
 /// Query rows are processed in blocks of this many positions; block b (rows
 /// [b·B, min(T, (b+1)·B))) computes scores only against keys [0, min(T, (b+1)·B)), so the
 /// score blocks entirely above the diagonal are never computed.
-inline constexpr int64_t kAttentionRowBlock = 64;
+inline constexpr int64_t kAttentionRowBlock = 32;
 
 /// Score entries computed per head for a sequence of length t: Σ_b rows_b · keys_b
 /// (t² when t <= kAttentionRowBlock). Each of the 6 products per head (Q·Kᵀ and P·V

@@ -180,7 +180,7 @@ at::Tensor ref_attention(const at::Tensor& q, const at::Tensor& k, const at::Ten
 TEST_P(FusedOps, AttentionMatchesComposition) {
   LlamaConfig cfg;
   struct Case { int64_t n, t, h, kv, hd; };
-  // T = 130: three query row blocks (64, 64, 2) with their own key ranges.
+  // T = 130: five query row blocks (4 × 32, then 2) with their own key ranges.
   for (Case c : {Case{2, 9, 4, 2, 12}, Case{1, 17, 4, 4, 8}, Case{3, 5, 6, 2, 16}, Case{1, 1, 2, 1, 8},
                  Case{1, 130, 4, 2, 8}}) {
     cfg.n_heads = c.h;
@@ -245,11 +245,11 @@ TEST_P(FusedOps, LoraGradientsOddRankMatchAutograd) {
 }
 
 TEST(Attention, ScoresComputedSkipMaskedBlocks) {
-  static_assert(kAttentionRowBlock == 64, "hand-computed values below assume blocks of 64");
+  static_assert(kAttentionRowBlock == 32, "hand-computed values below assume blocks of 32");
   EXPECT_EQ(attention_scores_computed(1), 1);
-  EXPECT_EQ(attention_scores_computed(64), 64 * 64);
-  EXPECT_EQ(attention_scores_computed(128), 64 * 64 + 64 * 128);
-  EXPECT_EQ(attention_scores_computed(130), 64 * 64 + 64 * 128 + 2 * 130);
+  EXPECT_EQ(attention_scores_computed(32), 32 * 32);
+  EXPECT_EQ(attention_scores_computed(128), 32 * (32 + 64 + 96 + 128));
+  EXPECT_EQ(attention_scores_computed(130), 32 * (32 + 64 + 96 + 128) + 2 * 130);
 }
 
 INSTANTIATE_TEST_SUITE_P(KernelPaths, FusedOps, ::testing::Values(true, false),
