@@ -15,9 +15,11 @@ using SgemmFn = void (*)(const char* transa, const char* transb, const int* m, c
                          const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
                          const float* beta, float* c, const int* ldc);
 
+bool g_direct = true;
+
 SgemmFn find_sgemm() {
   static const SgemmFn fn = reinterpret_cast<SgemmFn>(dlsym(RTLD_DEFAULT, "sgemm_"));
-  return fn;
+  return g_direct ? fn : nullptr;
 }
 
 int as_int(int64_t v, const char* what) {
@@ -37,6 +39,7 @@ at::Tensor view_op(const float* p, bool trans, int64_t rows, int64_t cols, int64
 }  // namespace
 
 bool direct_blas_available() { return find_sgemm() != nullptr; }
+void set_direct_blas(bool enabled) { g_direct = enabled; }
 
 void sgemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                     int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

@@ -18,7 +18,12 @@ namespace fedlora::lora {
 void sgemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                     int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-/// True when sgemm_rowmajor calls the BLAS directly (the sgemm_ symbol was found).
+/// True when sgemm_rowmajor calls the BLAS directly (the sgemm_ symbol was found and the
+/// direct path is not switched off).
 bool direct_blas_available();
+
+/// Switches the direct sgemm_ call off (false: always the ATen path) or back on (true),
+/// process-wide. For tests of both paths; not thread-safe.
+void set_direct_blas(bool enabled);
 
 }  // namespace fedlora::lora

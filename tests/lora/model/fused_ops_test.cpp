@@ -276,7 +276,17 @@ TEST(DequantizedView, ReuseNeverServesAnotherWeight) {
   }
 }
 
-TEST(Sgemm, RowMajorTransposesAndStridesEqualMatmul) {
+// Both paths of sgemm_rowmajor: the BLAS's sgemm_ and the ATen fallback.
+class Sgemm : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    set_direct_blas(GetParam());
+    if (GetParam() && !direct_blas_available()) GTEST_SKIP() << "no sgemm_ symbol in this process";
+  }
+  void TearDown() override { set_direct_blas(true); }
+};
+
+TEST_P(Sgemm, RowMajorTransposesAndStridesEqualMatmul) {
   for (bool ta : {false, true})
     for (bool tb : {false, true}) {
       const int64_t m = 7, n = 5, k = 9, pad = 3;
@@ -293,12 +303,15 @@ TEST(Sgemm, RowMajorTransposesAndStridesEqualMatmul) {
     }
 }
 
-TEST(Sgemm, BetaZeroIgnoresNaNInOutput) {
+TEST_P(Sgemm, BetaZeroIgnoresNaNInOutput) {
   auto a = randn({3, 4}, 70), b = randn({4, 2}, 71);
   auto c = at::full({3, 2}, std::numeric_limits<float>::quiet_NaN());
   sgemm_rowmajor(false, false, 3, 2, 4, 1.0f, a.data_ptr<float>(), 4, b.data_ptr<float>(), 2, 0.0f, c.data_ptr<float>(), 2);
   EXPECT_LT(rel_err(c, at::mm(a.to(at::kDouble), b.to(at::kDouble))), kTol);
 }
+
+INSTANTIATE_TEST_SUITE_P(Paths, Sgemm, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "direct" : "aten"; });
 
 }  // namespace
 }  // namespace fedlora::lora
