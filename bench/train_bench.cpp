@@ -49,7 +49,7 @@
 // Elementwise work (norms, RoPE, softmax, SiLU, cross-entropy, Adam, dequantization) is
 // not counted.
 //
-// Run: build-perf/bench/train_bench [--benchmark_filter=Step] [--profile=trace.json]
+// Run: build/bin/train_bench [--benchmark_filter=TrainStep] [--profile=trace.json]
 //   --profile=PATH runs a few Q4_0 steps (batch 16 × 128) under the LibTorch legacy
 //   profiler, writes a chrome trace to PATH, prints self time per (op, input shapes) and
 //   exits.
@@ -132,16 +132,17 @@ struct TrainState {
   torch::optim::Adam opt;
   at::Tensor tokens;
 
-  static AdapterLayout layout() { return make_adapter_layout(LlamaConfig{}, kRank, kAlpha, kTargets); }
-  static std::vector<float> initial(const AdapterLayout& l) {
-    auto v = init_adapter_vector(l, kSeed);
-    for (const auto& t : l.tensors())  // non-zero B: gradients of A are not trivially zero
+  static LoraAdapter initial_adapter() {
+    LoraAdapter a(make_adapter_layout(LlamaConfig{}, kRank, kAlpha, kTargets));
+    auto v = init_adapter_vector(a.layout(), kSeed);
+    for (const auto& t : a.layout().tensors())  // non-zero B: gradients of A are not trivially zero
       if (t.is_b)
         for (int64_t i = 0; i < t.numel(); ++i) v[t.offset + i] = 1e-3f * static_cast<float>((i * 7919) % 13 - 6);
-    return v;
+    a.load_flat(v);
+    return a;
   }
   TrainState(std::shared_ptr<const BaseModel> base, int64_t n, int64_t t)
-      : adapter(layout()), model((adapter.load_flat(initial(adapter.layout())), std::move(base)), adapter),
+      : adapter(initial_adapter()), model(std::move(base), adapter),
         opt(adapter.tensors(), torch::optim::AdamOptions(1e-4)) {
     tokens = at::randint(0, LlamaConfig{}.vocab_size, {n, t + 1}, at::make_generator<at::CPUGeneratorImpl>(kSeed));
   }
