@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "client/train/dp_sgd.h"
+#include "lora/adapter/splitmix64.h"
 #include "lora/model/lora_model.h"
 
 namespace fedlora::client {
@@ -35,33 +36,12 @@ EvalMetrics& EvalMetrics::operator+=(const EvalMetrics& o) {
   return *this;
 }
 
-namespace {
-uint64_t splitmix64(uint64_t& s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-// Unbiased integer in [0, n) (Lemire 2019).
-uint64_t bounded(uint64_t& s, uint64_t n) {
-  unsigned __int128 m = static_cast<unsigned __int128>(splitmix64(s)) * n;
-  uint64_t low = static_cast<uint64_t>(m);
-  if (low < n) {
-    const uint64_t threshold = (0 - n) % n;
-    while (low < threshold) {
-      m = static_cast<unsigned __int128>(splitmix64(s)) * n;
-      low = static_cast<uint64_t>(m);
-    }
-  }
-  return static_cast<uint64_t>(m >> 64);
-}
-}  // namespace
 
 std::vector<size_t> seeded_permutation(size_t n, uint64_t seed) {
   std::vector<size_t> p(n);
   for (size_t i = 0; i < n; ++i) p[i] = i;
-  uint64_t s = seed;
-  for (size_t i = n; i > 1; --i) std::swap(p[i - 1], p[bounded(s, i)]);
+  lora::SplitMix64 gen(seed);
+  for (size_t i = n; i > 1; --i) std::swap(p[i - 1], p[lora::uniform_below(gen, i)]);
   return p;
 }
 

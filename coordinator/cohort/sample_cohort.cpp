@@ -4,9 +4,13 @@
 #include <string>
 #include <unordered_map>
 
-#include "coordinator/cohort/splitmix64.h"
+#include "lora/adapter/splitmix64.h"
 
 namespace fedlora::coordinator {
+
+using lora::round_stream;
+using lora::SplitMix64;
+using lora::uniform_below;
 namespace {
 
 // Sparse partial Fisher–Yates over positions [0, n): position p holds `slots[p]` if present,

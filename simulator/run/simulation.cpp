@@ -20,6 +20,7 @@
 #include "coordinator/strategy/update_aggregate.h"
 #include "lora/adapter/adapter_init.h"
 #include "lora/adapter/adapter_io.h"
+#include "lora/adapter/splitmix64.h"
 #include "lora/format/gguf_reader.h"
 #include "lora/model/base_model.h"
 #include "lora/model/lora_model.h"
@@ -41,12 +42,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 uint64_t derive_seed(uint64_t run_seed, std::initializer_list<uint64_t> path) {
-  auto mix = [](uint64_t z) {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  };
+  auto mix = [](uint64_t z) { return lora::splitmix64_mix(z + 0x9E3779B97F4A7C15ull); };
   uint64_t h = mix(run_seed);
   for (uint64_t p : path) h = mix(h ^ mix(p + 0x632BE59BD9B4E019ull));
   return h;

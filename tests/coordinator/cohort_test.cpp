@@ -9,10 +9,15 @@
 #include <vector>
 
 #include "coordinator/cohort/sample_cohort.h"
-#include "coordinator/cohort/splitmix64.h"
+#include "lora/adapter/splitmix64.h"
 
 namespace fedlora::coordinator {
 namespace {
+
+using lora::round_stream;
+using lora::splitmix64_mix;
+using lora::SplitMix64;
+using lora::uniform_below;
 
 TEST(SplitMix64, MatchesReferenceOutputsForSeed1234567) {
   // Vigna's splitmix64.c seeded with 1234567 (also Rosetta Code "Pseudo-random

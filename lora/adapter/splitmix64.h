@@ -1,5 +1,6 @@
 #pragma once
-// Seeded, platform-independent random integers for cohort selection.
+// Seeded, platform-independent random integers (cohort selection, adapter initialisation,
+// local shuffles, simulation seed derivation).
 //
 // std::uniform_int_distribution is implementation-defined (libstdc++ and libc++ give
 // different draws from the same engine), so a cohort computed on one build would differ on
@@ -7,7 +8,7 @@
 
 #include <cstdint>
 
-namespace fedlora::coordinator {
+namespace fedlora::lora {
 
 /// SplitMix64 finaliser: a bijection on 64-bit words with full avalanche.
 /// Source: Steele, Lea, Flood, "Fast Splittable Pseudorandom Number Generators",
@@ -63,4 +64,4 @@ std::uint64_t uniform_below(Gen& gen, std::uint64_t n) {
   return static_cast<std::uint64_t>(m >> 64);
 }
 
-}  // namespace fedlora::coordinator
+}  // namespace fedlora::lora
