@@ -8,17 +8,10 @@
 #include <string>
 
 #include "simulator/config/sim_config.h"
+#include "simulator/run/evaluation.h"
 
 namespace fedlora::sim {
 
-/// Evaluation of one adapter on the held-out data of the fixed evaluation users.
-struct EvalPoint {
-  int64_t round = 0;       ///< 0 = the base model (fresh adapter, B = 0)
-  double accuracy = 0.0;   ///< next-token accuracy
-  double loss = 0.0;       ///< nats/token
-  double perplexity = 0.0;
-  int64_t tokens = 0;      ///< predicted tokens evaluated
-};
 
 struct SimulationSummary {
   std::filesystem::path run_dir;

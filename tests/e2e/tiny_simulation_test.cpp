@@ -152,5 +152,30 @@ TEST(TinySimulation, UserLevelEpsilonMatchesTheAccountant) {
   EXPECT_LT(rows[1]["user_epsilon"].get<double>(), rows[3]["user_epsilon"].get<double>());
 }
 
+TEST(TinySimulation, DpSgdDevicesStopAtTheirBudget) {
+  TinyRun t;
+  // A device's round is 2 DP-SGD steps at q = 0.5, σ = 1.5: ε = 3.05 after one round and
+  // 4.17 after two (δ = 1e-5, fedlora-privacy epsilon), so a budget of 3.5 admits exactly one.
+  const auto c = t.config("dpsgd", 5, {"federation.rounds=3", "federation.cohort_size=2", "dp_sgd.enabled=true",
+                                       "dp_sgd.noise_multiplier=1.5", "dp_sgd.sampling_rate=0.5", "dp_sgd.steps=2",
+                                       "dp_sgd.epsilon=3.5", "dp_sgd.delta=1e-5"});
+  const auto s = sim::run_simulation(c, nullptr);
+  const auto rows = metrics_without_timing(s.run_dir);
+  int refused = 0;
+  double eps_max = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    refused += rows[i]["refused_devices"].get<int>();
+    eps_max = std::max(eps_max, rows[i]["example_epsilon_max"].get<double>());
+  }
+  EXPECT_NEAR(eps_max, 3.05, 0.01);  // one round spent, the second refused
+  EXPECT_LE(eps_max, 3.5);           // no device is ever charged beyond its budget
+  const auto summary = json::parse(std::ifstream(s.run_dir / "summary.json"));
+  EXPECT_DOUBLE_EQ(summary["example_epsilon_max"].get<double>(), eps_max);
+  // 3 devices, cohorts of 2, one round of budget each: some device is asked twice and refuses.
+  EXPECT_GT(refused, 0);
+  // The ledger persists in the run folder.
+  EXPECT_TRUE(fs::exists(s.run_dir / "privacy_ledger.sqlite"));
+}
+
 }  // namespace
 }  // namespace fedlora
