@@ -1,5 +1,6 @@
 #include "coordinator/round/user_dp_server.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -27,7 +28,11 @@ privacy::AdaptiveClippingConfig adaptive_config(const UserDpSettings& s) {
   c.target_quantile = s.target_quantile;
   c.learning_rate = s.clip_learning_rate;
   c.noise_multiplier = s.noise_multiplier;
-  c.count_noise_stddev = s.count_noise_stddev > 0 ? s.count_noise_stddev : static_cast<double>(s.expected_cohort) / 20.0;
+  // Andrew et al. §3 suggest σ_b = K/20; for small cohorts that leaves no budget for the
+  // update (need 2σ_b > z), so the default is never below z (then z_Δ ≤ 1.16 z).
+  c.count_noise_stddev = s.count_noise_stddev > 0
+                             ? s.count_noise_stddev
+                             : std::max(static_cast<double>(s.expected_cohort) / 20.0, s.noise_multiplier);
   c.expected_cohort = s.expected_cohort;
   return c;
 }

@@ -23,7 +23,7 @@ struct UserDpSettings {
   bool adaptive_clipping = false;
   double target_quantile = 0.5;    ///< γ (adaptive)
   double clip_learning_rate = 0.2; ///< η (adaptive)
-  double count_noise_stddev = 0;   ///< σ_b (adaptive); 0 = expected_cohort / 20 (Andrew et al. §3)
+  double count_noise_stddev = 0;   ///< σ_b (adaptive); 0 = max(K/20 (Andrew et al. §3), z)
   int64_t expected_cohort = 1;     ///< K: the divisor, q = K / population
   int64_t population = 1;
   double delta = 1e-5;             ///< δ at which ε is reported

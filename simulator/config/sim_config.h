@@ -70,7 +70,7 @@ struct UserDpSection {
   bool adaptive_clipping = false;
   double target_quantile = 0.5;
   double clip_learning_rate = 0.2;
-  double count_noise_stddev = 0.0;  ///< σ_b; 0 = K/20
+  double count_noise_stddev = 0.0;  ///< σ_b; 0 = max(K/20, z)
   double delta = 0.0;               ///< 0 = 1 / population^1.1
 };
 

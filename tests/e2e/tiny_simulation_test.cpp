@@ -152,6 +152,29 @@ TEST(TinySimulation, UserLevelEpsilonMatchesTheAccountant) {
   EXPECT_LT(rows[1]["user_epsilon"].get<double>(), rows[3]["user_epsilon"].get<double>());
 }
 
+TEST(TinySimulation, DistributedNoiseThroughSecureAggregationIsAccounted) {
+  TinyRun t;
+  const auto c = t.config("distributed", 5, {"federation.rounds=2", "federation.cohort_size=2", "user_dp.enabled=true",
+                                             "user_dp.mode=distributed", "user_dp.noise_multiplier=1.1",
+                                             "user_dp.l2_norm_clip=0.1", "user_dp.delta=1e-3", "user_dp.adaptive_clipping=true",
+                                             "secagg.enabled=true", "secagg.graph=complete", "secagg.threshold=2"});
+  const auto s = sim::run_simulation(c, nullptr);
+  const auto rows = metrics_without_timing(s.run_dir);
+  int completed = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    if (rows[i]["aborted"].get<bool>()) continue;
+    ++completed;
+    EXPECT_GE(rows[i]["contributors"].get<int>(), 2);  // never released below t
+    EXPECT_EQ(rows[i]["secagg"]["threshold"], 2);
+    EXPECT_GT(rows[i]["clip_norm"].get<double>(), 0.0);
+  }
+  ASSERT_EQ(completed, s.rounds_completed);
+  // Adaptive clipping accounts the total multiplier z = 1.1 (its update noise z_Δ is larger).
+  const auto orders = privacy::default_orders();
+  const auto rdp = privacy::compute_rdp(2.0 / 3.0, 1.1, completed, orders);
+  EXPECT_NEAR(s.user_epsilon, completed ? privacy::epsilon_from_rdp(orders, rdp, 1e-3).epsilon : 0.0, 1e-9);
+}
+
 TEST(TinySimulation, DpSgdDevicesStopAtTheirBudget) {
   TinyRun t;
   // A device's round is 2 DP-SGD steps at q = 0.5, σ = 1.5: ε = 3.05 after one round and
