@@ -13,20 +13,11 @@
 #include "lora/model/dense_model.h"
 #include "lora/model/lm_batch.h"
 #include "lora/model/lora_model.h"
+#include "tests/lora/model/tiny.h"
 
 namespace fedlora::client::test {
 
-inline lora::LlamaConfig dp_tiny_config() {
-  lora::LlamaConfig c;
-  c.vocab_size = 64;
-  c.dim = 64;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.ffn_dim = 96;
-  c.context_length = 16;
-  return c;
-}
+inline lora::LlamaConfig dp_tiny_config() { return lora::test::tiny_config(); }
 
 inline std::shared_ptr<const lora::BaseModel> dp_tiny_base(uint64_t seed = 11) {
   const auto cfg = dp_tiny_config();

@@ -8,6 +8,7 @@
 #include "coordinator/strategy/fedopt_strategy.h"
 #include "coordinator/strategy/update_aggregate.h"
 #include "lora/adapter/adapter_io.h"
+#include "tests/support/temp_dir.h"
 
 namespace fedlora::coordinator {
 namespace {
@@ -28,11 +29,6 @@ std::unique_ptr<Strategy> strategy(const std::string& name, double lr, int k, in
   return std::make_unique<FedOptStrategy>(c, 20);
 }
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("fedlora_round_test_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 const std::vector<uint64_t> kClients = {0, 1, 2, 3, 4, 5};
 
@@ -105,16 +101,16 @@ void run_rounds(Coordinator& c, int rounds) {
 }
 
 TEST(Coordinator, CheckpointRestoresThetaOptimizerStateAndRound) {
-  TempDir dir;
+  test::TempDir dir;
   Coordinator a(small_layout(), Eigen::VectorXf::Zero(20), strategy("fedadam", 0.1, 2),
-                {dir.path / "ckpt", "tiny.gguf"});
+                {dir.path() / "ckpt", "tiny.gguf"});
   run_rounds(a, 3);
   // The checkpoint is a PEFT adapter directory.
-  EXPECT_TRUE(fs::exists(dir.path / "ckpt" / "adapter_model.safetensors"));
-  EXPECT_EQ(lora::read_adapter_config(dir.path / "ckpt").r, 2);
+  EXPECT_TRUE(fs::exists(dir.path() / "ckpt" / "adapter_model.safetensors"));
+  EXPECT_EQ(lora::read_adapter_config(dir.path() / "ckpt").r, 2);
 
   Coordinator b(small_layout(), Eigen::VectorXf::Zero(20), strategy("fedadam", 0.1, 2), {});
-  b.restore_checkpoint(dir.path / "ckpt");
+  b.restore_checkpoint(dir.path() / "ckpt");
   EXPECT_EQ(b.next_round(), 4u);
   EXPECT_EQ(b.theta(), a.theta());
   // Continuing both gives bit-identical results only if FedAdam's m and v were restored

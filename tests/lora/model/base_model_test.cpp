@@ -9,20 +9,13 @@
 #include "lora/model/base_model.h"
 #include "lora/model/lora_model.h"
 #include "tests/lora/model/tiny.h"
+#include "tests/support/temp_dir.h"
 
 namespace fedlora::lora {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("fedlora_base_model_test_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 fs::path write_model(const DenseModel& dense, const fs::path& path, GgmlType type) {
   gguf::GgufWriter w;
@@ -39,9 +32,9 @@ at::Tensor base_logits(std::shared_ptr<const BaseModel> base, const at::Tensor& 
 }
 
 TEST(BaseModel, F32GgufRoundTripGivesDenseLogits) {
-  TempDir dir;
+  fedlora::test::TempDir dir;
   DenseModel dense(test::tiny_config(), 21);
-  auto path = write_model(dense, dir.path / "m.gguf", GgmlType::F32);
+  auto path = write_model(dense, dir.path() / "m.gguf", GgmlType::F32);
   auto base = load_base_model(path);
   EXPECT_EQ(base->config.summary(), dense.config().summary());
   EXPECT_EQ(base->weight_type(), GgmlType::F32);
@@ -51,9 +44,9 @@ TEST(BaseModel, F32GgufRoundTripGivesDenseLogits) {
 }
 
 TEST(BaseModel, QuantizeOnLoadKeepsBlocksOnlyAndStaysClose) {
-  TempDir dir;
+  fedlora::test::TempDir dir;
   DenseModel dense(test::tiny_config(), 22);
-  auto path = write_model(dense, dir.path / "m.gguf", GgmlType::F16);
+  auto path = write_model(dense, dir.path() / "m.gguf", GgmlType::F16);
   auto tokens = at::randint(0, 64, {2, 16}, at::make_generator<at::CPUGeneratorImpl>(2));
   auto want = decoder_forward(dense, tokens).detach();
   const auto cfg = dense.config();
@@ -72,7 +65,7 @@ TEST(BaseModel, QuantizeOnLoadKeepsBlocksOnlyAndStaysClose) {
 }
 
 TEST(BaseModel, MissingTensorAndWrongArchitectureAreNamed) {
-  TempDir dir;
+  fedlora::test::TempDir dir;
   DenseModel dense(test::tiny_config(), 23);
   {
     gguf::GgufWriter w;
@@ -80,10 +73,10 @@ TEST(BaseModel, MissingTensorAndWrongArchitectureAreNamed) {
     auto weights = dense.named_weights();
     weights.pop_back();  // drop the last projection of the last block
     write_llama_weights(w, weights, GgmlType::F32);
-    w.write(dir.path / "missing.gguf");
+    w.write(dir.path() / "missing.gguf");
   }
   try {
-    load_base_model(dir.path / "missing.gguf");
+    load_base_model(dir.path() / "missing.gguf");
     FAIL() << "expected an error";
   } catch (const gguf::FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("blk.1.ffn_down.weight"), std::string::npos) << e.what();
@@ -93,10 +86,10 @@ TEST(BaseModel, MissingTensorAndWrongArchitectureAreNamed) {
     write_llama_metadata(w, dense.config(), "tiny", GgmlType::F32);
     w.set("general.architecture", std::string("gpt2"));
     write_llama_weights(w, dense.named_weights(), GgmlType::F32);
-    w.write(dir.path / "gpt2.gguf");
+    w.write(dir.path() / "gpt2.gguf");
   }
   try {
-    load_base_model(dir.path / "gpt2.gguf");
+    load_base_model(dir.path() / "gpt2.gguf");
     FAIL() << "expected an error";
   } catch (const gguf::FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("gpt2"), std::string::npos) << e.what();
