@@ -36,22 +36,23 @@ void append_string(std::vector<std::byte>& out, std::string_view s) {
 
 void append_array(std::vector<std::byte>& out, const Array& a);
 
+// One scalar, string or nested array, as the spec lays out a value of that type.
+template <class T>
+void append_element(std::vector<std::byte>& out, const T& x) {
+  if constexpr (std::is_same_v<T, bool>) {
+    out.push_back(std::byte{static_cast<uint8_t>(x ? 1 : 0)});
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    append_string(out, x);
+  } else if constexpr (std::is_same_v<T, Array>) {
+    append_array(out, x);
+  } else {
+    append_le<T>(out, x);
+  }
+}
+
 // Writes the payload of a value (its type id is written by the caller).
 void append_payload(std::vector<std::byte>& out, const Value& v) {
-  std::visit(
-      [&out](const auto& x) {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, bool>) {
-          out.push_back(std::byte{static_cast<uint8_t>(x ? 1 : 0)});
-        } else if constexpr (std::is_same_v<T, std::string>) {
-          append_string(out, x);
-        } else if constexpr (std::is_same_v<T, Array>) {
-          append_array(out, x);
-        } else {
-          append_le<T>(out, x);
-        }
-      },
-      v);
+  std::visit([&out](const auto& x) { append_element(out, x); }, v);
 }
 
 void append_array(std::vector<std::byte>& out, const Array& a) {
@@ -60,17 +61,7 @@ void append_array(std::vector<std::byte>& out, const Array& a) {
   std::visit(
       [&out](const auto& items) {
         using T = typename std::decay_t<decltype(items)>::value_type;
-        for (const auto& x : items) {
-          if constexpr (std::is_same_v<T, bool>) {
-            out.push_back(std::byte{static_cast<uint8_t>(x ? 1 : 0)});
-          } else if constexpr (std::is_same_v<T, std::string>) {
-            append_string(out, x);
-          } else if constexpr (std::is_same_v<T, Array>) {
-            append_array(out, x);
-          } else {
-            append_le<T>(out, x);
-          }
-        }
+        for (const auto& x : items) append_element<T>(out, x);
       },
       a.items);
 }

@@ -8,6 +8,7 @@
 #include "lora/format/gguf_reader.h"
 #include "lora/format/gguf_writer.h"
 #include "tests/lora/format/byte_builder.h"
+#include "tests/lora/format/expect_error.h"
 #include "tests/lora/format/gguf_fixture.h"
 #include "tests/lora/format/temp_dir.h"
 
@@ -16,27 +17,11 @@ namespace {
 
 using test::ByteBuilder;
 
-// Parses `bytes` and returns the FormatError message; fails the test if parsing succeeds
-// or throws anything else.
+// Parses `bytes` and returns the FormatError message (see expect_error.h).
 std::string format_error_of(const std::vector<std::byte>& bytes) {
-  try {
-    GgufFile::from_bytes(bytes, "bad.gguf");
-  } catch (const FormatError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "parsed without error";
-  return "";
+  return test::error_message_of<FormatError>([&] { GgufFile::from_bytes(bytes, "bad.gguf"); });
 }
 
-// Evaluates `msg` once and shows it when the expectation fails.
-#define EXPECT_MSG_HAS(msg, needle)                                             \
-  do {                                                                          \
-    const std::string msg_ = (msg);                                             \
-    EXPECT_NE(msg_.find(needle), std::string::npos) << "message: " << msg_;     \
-  } while (0)
 
 ByteBuilder header(uint64_t n_tensors, uint64_t n_kv) {
   ByteBuilder b;

@@ -7,6 +7,7 @@
 #include "lora/format/mapped_file.h"
 #include "lora/format/peft_config.h"
 #include "tests/lora/format/temp_dir.h"
+#include "tests/lora/format/expect_error.h"
 
 namespace fedlora::lora {
 namespace {
@@ -52,12 +53,6 @@ std::string error_of(std::string_view text) {
   return "";
 }
 
-// Evaluates `msg` once and shows it when the expectation fails.
-#define EXPECT_MSG_HAS(msg, needle)                                             \
-  do {                                                                          \
-    const std::string msg_ = (msg);                                             \
-    EXPECT_NE(msg_.find(needle), std::string::npos) << "message: " << msg_;     \
-  } while (0)
 
 PeftLoraConfig minimal() {
   PeftLoraConfig c;

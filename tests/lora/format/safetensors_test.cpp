@@ -9,6 +9,7 @@
 
 #include "lora/format/safetensors.h"
 #include "tests/lora/format/byte_builder.h"
+#include "tests/lora/format/expect_error.h"
 #include "tests/lora/format/temp_dir.h"
 
 namespace fedlora::lora::safetensors {
@@ -32,24 +33,9 @@ std::vector<std::byte> f32_bytes(std::initializer_list<float> values) {
 }
 
 std::string format_error_of(const std::vector<std::byte>& bytes) {
-  try {
-    SafetensorsFile::from_bytes(bytes, "bad.safetensors");
-  } catch (const FormatError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "parsed without error";
-  return "";
+  return test::error_message_of<FormatError>([&] { SafetensorsFile::from_bytes(bytes, "bad.safetensors"); });
 }
 
-// Evaluates `msg` once and shows it when the expectation fails.
-#define EXPECT_MSG_HAS(msg, needle)                                             \
-  do {                                                                          \
-    const std::string msg_ = (msg);                                             \
-    EXPECT_NE(msg_.find(needle), std::string::npos) << "message: " << msg_;     \
-  } while (0)
 
 // --- reference vectors (safetensors/src/tensor.rs: test_serialization, test_empty,
 // test_serialization_forced_alignement) ---
