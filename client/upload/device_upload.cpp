@@ -8,34 +8,35 @@
 
 namespace fedlora::client {
 
-Upload make_upload(std::vector<float> delta, int64_t num_examples, const UploadSpec& spec,
-                   privacy::NoiseSource* noise) {
-  if (num_examples < 1) throw std::invalid_argument("make_upload: a device with no examples cannot upload");
-  Upload up;
-  if (spec.user_dp) {
+protocol::PlainUpload make_upload(std::vector<float> delta, double weight,
+                                  const std::optional<protocol::UserDpInstructions>& user_dp,
+                                  privacy::NoiseSource* noise, UploadStats* stats) {
+  if (!std::isfinite(weight) || weight < 0) throw std::invalid_argument("make_upload: weight must be finite and >= 0");
+  UploadStats st;
+  if (user_dp) {
     if (noise == nullptr) throw std::invalid_argument("make_upload: user-level DP needs a noise source");
-    const auto report = privacy::privatize_device_update(delta, *spec.user_dp, *noise);
-    up.pre_clip_norm = report.pre_clip_norm;
-    up.clipped = report.clipped;
-    up.weight = 1.0;
+    const auto report = privacy::privatize_device_update(delta, user_dp->update, *noise);
+    st.pre_clip_norm = report.pre_clip_norm;
+    st.clipped = report.clipped;
   } else {
     double sq = 0;
     for (float v : delta) {
       if (!std::isfinite(v)) throw privacy::NonFiniteValueError("make_upload: the update holds NaN/Inf");
       sq += static_cast<double>(v) * v;
     }
-    up.pre_clip_norm = std::sqrt(sq);
-    up.weight = spec.weight_by_examples ? static_cast<double>(num_examples) : 1.0;
-    if (up.weight != 1.0)
-      for (float& v : delta) v = static_cast<float>(v * up.weight);
+    st.pre_clip_norm = std::sqrt(sq);
   }
+  if (weight != 1.0)
+    for (float& v : delta) v = static_cast<float>(v * weight);
+  protocol::PlainUpload up;
   up.values = std::move(delta);
-  if (spec.report_clip_indicator) {
-    if (!spec.user_dp) throw std::invalid_argument("make_upload: clip indicators need user-level DP settings");
-    double b = privacy::AdaptiveClipping::centred_clip_indicator(up.pre_clip_norm, spec.user_dp->l2_norm_clip);
-    if (spec.clip_indicator_noise_stddev > 0) b += spec.clip_indicator_noise_stddev * noise->gaussian();
+  up.weight = weight;
+  if (user_dp && user_dp->report_clip_indicator) {
+    double b = privacy::AdaptiveClipping::centred_clip_indicator(st.pre_clip_norm, user_dp->update.l2_norm_clip);
+    if (user_dp->clip_indicator_noise_stddev > 0) b += user_dp->clip_indicator_noise_stddev * noise->gaussian();
     up.values.push_back(static_cast<float>(b));
   }
+  if (stats) *stats = st;
   return up;
 }
 

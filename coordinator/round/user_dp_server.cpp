@@ -50,6 +50,22 @@ double UserDpServer::update_noise_multiplier() const {
   return adaptive_ ? adaptive_->update_noise_multiplier() : settings_.noise_multiplier;
 }
 
+UserDpServer::State UserDpServer::state() const {
+  const auto rdp = accountant_.accountant().rdp();
+  return State{accountant_.rounds(), std::vector<double>(rdp.begin(), rdp.end()), clip_norm()};
+}
+
+void UserDpServer::restore(const State& st) {
+  const auto orders = accountant_.accountant().orders();
+  if (st.rdp.size() != orders.size())
+    throw privacy::InvalidPrivacyParameter("user-level DP state has " + std::to_string(st.rdp.size()) +
+                                           " RDP orders, the accountant " + std::to_string(orders.size()));
+  accountant_ = privacy::UserLevelAccountant::from_state(settings_.population, settings_.delta,
+                                                         std::vector<double>(orders.begin(), orders.end()), st.rdp,
+                                                         st.rounds);
+  if (adaptive_) adaptive_ = privacy::AdaptiveClipping::resume(adaptive_config(settings_), st.clip_norm);
+}
+
 DeviceDpInstructions UserDpServer::instructions(int64_t min_contributors) const {
   DeviceDpInstructions d;
   d.update.l2_norm_clip = clip_norm();

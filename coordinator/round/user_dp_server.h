@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
+#include "coordinator/protocol/round_instructions.h"
 #include "coordinator/strategy/update_aggregate.h"
 #include "privacy/accounting/user_level_accountant.h"
 #include "privacy/noise/noise_source.h"
@@ -32,12 +34,9 @@ struct UserDpSettings {
 };
 
 /// What every device of a round receives: clip S_t, noise multiplier for the update, mode,
-/// threshold t, and (adaptive clipping) the std of the noise on its clip indicator.
-struct DeviceDpInstructions {
-  privacy::UserDpConfig update;          ///< for privacy::privatize_device_update
-  bool report_clip_indicator = false;    ///< append b_i − ½ (+ noise) to the upload
-  double clip_indicator_noise_stddev = 0;///< per device: σ_b/√t distributed, 0 central
-};
+/// threshold t, and (adaptive clipping) the std of the noise on its clip indicator
+/// (σ_b/√t distributed, 0 central). Part of the round instructions.
+using DeviceDpInstructions = protocol::UserDpInstructions;
 
 class UserDpServer {
  public:
@@ -60,6 +59,16 @@ class UserDpServer {
                                   std::optional<double> clip_indicator_sum);
 
   privacy::EpsilonResult epsilon() const { return accountant_.epsilon(); }
+
+  /// What a checkpoint needs to resume accounting and adaptive clipping exactly.
+  struct State {
+    std::int64_t rounds = 0;   ///< rounds recorded in the accountant
+    std::vector<double> rdp;   ///< accumulated RDP at the accountant's orders
+    double clip_norm = 0.0;    ///< current clip (adaptive clipping; else the fixed S)
+  };
+  State state() const;
+  /// Resumes from `state` (same settings). Throws InvalidPrivacyParameter if it does not fit.
+  void restore(const State& state);
   double clip_norm() const;
   double update_noise_multiplier() const;
   const UserDpSettings& settings() const { return settings_; }

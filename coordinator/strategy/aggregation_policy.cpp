@@ -4,18 +4,10 @@
 #include <cmath>
 #include <string>
 
+#include "coordinator/protocol/errors.h"
 #include "coordinator/strategy/errors.h"
 
 namespace fedlora::coordinator {
-
-std::string_view to_string(Weighting w) noexcept {
-  switch (w) {
-    case Weighting::kUniform: return "uniform";
-    case Weighting::kExampleCount: return "example_count";
-    case Weighting::kCappedExampleCount: return "capped_example_count";
-  }
-  return "unknown";
-}
 
 std::string_view to_string(Denominator d) noexcept {
   switch (d) {
@@ -23,24 +15,6 @@ std::string_view to_string(Denominator d) noexcept {
     case Denominator::kFixedExpected: return "fixed_expected";
   }
   return "unknown";
-}
-
-double client_weight(Weighting weighting, double weight_cap_examples, std::int64_t num_examples) {
-  if (num_examples < 0) {
-    throw StrategyConfigError("client weight: num_examples " + std::to_string(num_examples) +
-                              " is negative");
-  }
-  switch (weighting) {
-    case Weighting::kUniform: return 1.0;
-    case Weighting::kExampleCount: return static_cast<double>(num_examples);
-    case Weighting::kCappedExampleCount:
-      if (!std::isfinite(weight_cap_examples) || weight_cap_examples <= 0) {
-        throw StrategyConfigError("client weight: weight_cap_examples " +
-                                  std::to_string(weight_cap_examples) + " must be finite and > 0");
-      }
-      return std::min(static_cast<double>(num_examples) / weight_cap_examples, 1.0);
-  }
-  return 0.0;  // unreachable: all enumerators handled
 }
 
 AggregationPolicy AggregationPolicy::example_weighted() {
@@ -73,7 +47,11 @@ AggregationPolicy AggregationPolicy::fixed_denominator_capped(double weight_cap_
 }
 
 double AggregationPolicy::client_weight(std::int64_t num_examples) const {
-  return coordinator::client_weight(weighting_, weight_cap_examples_, num_examples);
+  try {
+    return protocol::client_weight(weighting_, weight_cap_examples_, num_examples);
+  } catch (const protocol::ProtocolError& e) {
+    throw StrategyConfigError(e.what());
+  }
 }
 
 double AggregationPolicy::divisor(const UpdateAggregate& a) const {

@@ -5,22 +5,14 @@
 #include <cstdint>
 #include <string_view>
 
+#include "coordinator/protocol/weighting.h"
 #include "coordinator/strategy/update_aggregate.h"
 
 namespace fedlora::coordinator {
 
-/// The weight a client multiplies its update by before upload (or before SecAgg masking).
-enum class Weighting {
-  /// w_i = 1: every client counts the same.
-  kUniform,
-  /// w_i = n_i, the client's number of training examples (McMahan et al. 2017, FedAvg:
-  /// "w_{t+1} ← Σ_k n_k/n w^k_{t+1}").
-  kExampleCount,
-  /// w_i = min(n_i / ŵ, 1) with a cap ŵ (examples): bounded weights, so the sum has bounded
-  /// sensitivity (McMahan et al. 2018, "Learning Differentially Private Recurrent Language
-  /// Models", ICLR, §2, estimator f̃_f).
-  kCappedExampleCount,
-};
+/// Client weighting lives in the round protocol, so the device and the coordinator compute
+/// w_i with the same function (coordinator/protocol/weighting.h).
+using protocol::Weighting;
 
 /// What the weighted sum Σ w_i Δ_i is divided by to form the pseudo-gradient Δ̄.
 enum class Denominator {
@@ -32,12 +24,6 @@ enum class Denominator {
   kFixedExpected,
 };
 
-std::string_view to_string(Weighting w) noexcept;
-
-/// w_i for a client with `num_examples` examples under `weighting`: 1, n_i, or
-/// min(n_i / weight_cap_examples, 1). Throws StrategyConfigError if num_examples < 0, or if
-/// weighting is kCappedExampleCount and weight_cap_examples is not finite and > 0.
-double client_weight(Weighting weighting, double weight_cap_examples, std::int64_t num_examples);
 std::string_view to_string(Denominator d) noexcept;
 
 /// A valid weighting + denominator pair. Built only through the named constructors, which

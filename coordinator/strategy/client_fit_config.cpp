@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "coordinator/protocol/errors.h"
 #include "coordinator/strategy/errors.h"
 
 namespace fedlora::coordinator {
@@ -15,7 +16,11 @@ void FedProxConfig::validate() const {
 }
 
 double ClientFitConfig::weight(std::int64_t num_examples) const {
-  return client_weight(weighting, weight_cap_examples, num_examples);
+  try {
+    return protocol::client_weight(weighting, weight_cap_examples, num_examples);
+  } catch (const protocol::ProtocolError& e) {
+    throw StrategyConfigError(e.what());
+  }
 }
 
 }  // namespace fedlora::coordinator

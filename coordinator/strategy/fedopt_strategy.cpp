@@ -1,6 +1,8 @@
 #include "coordinator/strategy/fedopt_strategy.h"
 
+#include <algorithm>
 #include <climits>
+#include <cmath>
 #include <string>
 
 #include "coordinator/cohort/sample_cohort.h"
@@ -21,6 +23,11 @@ FedOptStrategy::FedOptStrategy(const StrategyConfig& config, Eigen::Index dimens
                               std::to_string(config.cohort_size) + "] (the cohort size)");
   }
   config.fedprox.validate();
+  if (!(config.over_selection >= 1.0 && config.over_selection <= 10.0))
+    throw StrategyConfigError("strategy: over_selection " + std::to_string(config.over_selection) + " must be in [1, 10]");
+  if (config.sampling == CohortSampling::kPoisson && config.over_selection != 1.0)
+    throw StrategyConfigError("strategy: over-selection would change the Poisson sampling the accountant assumes");
+  if (config.population < 0) throw StrategyConfigError("strategy: population must be >= 0");
   optimizer_ = make_server_optimizer(config.server_optimizer, dimension);
 }
 
@@ -30,13 +37,18 @@ FitPlan FedOptStrategy::configure_fit(std::uint64_t round,
   FitPlan plan;
   plan.round = round;
   if (config_.sampling == CohortSampling::kPoisson) {
-    if (available_clients.size() < config_.cohort_size)
+    const auto n = config_.population > 0 ? static_cast<std::size_t>(config_.population) : available_clients.size();
+    if (n < config_.cohort_size)
       throw CohortError("Poisson cohort: expected cohort " + std::to_string(config_.cohort_size) +
-                        " exceeds the " + std::to_string(available_clients.size()) + " available clients");
-    const double q = static_cast<double>(config_.cohort_size) / static_cast<double>(available_clients.size());
+                        " exceeds the population of " + std::to_string(n));
+    const double q = static_cast<double>(config_.cohort_size) / static_cast<double>(n);
     plan.cohort = sample_poisson_cohort(available_clients, q, round, config_.seed, ineligible);
   } else {
-    plan.cohort = sample_cohort(available_clients, config_.cohort_size, round, config_.seed, ineligible);
+    std::size_t eligible = 0;
+    for (auto id : available_clients) eligible += ineligible.contains(id) ? 0 : 1;
+    const auto wanted = static_cast<std::size_t>(std::ceil(static_cast<double>(config_.cohort_size) * config_.over_selection));
+    const std::size_t draw = std::max(config_.cohort_size, std::min(wanted, eligible));
+    plan.cohort = sample_cohort(available_clients, draw, round, config_.seed, ineligible);
   }
   plan.client_config.weighting = config_.aggregation.weighting();
   plan.client_config.weight_cap_examples = config_.aggregation.weight_cap_examples();

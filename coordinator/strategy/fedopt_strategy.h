@@ -23,6 +23,13 @@ struct StrategyConfig {
   std::size_t cohort_size = 0;  ///< K, clients per round (≥ 1); the expected size under kPoisson
   CohortSampling sampling = CohortSampling::kFixedSize;
   std::uint64_t seed = 0;       ///< cohort sampling seed; cohorts depend on (seed, round)
+  /// Fixed-size cohorts: select ⌈K · over_selection⌉ clients (as many as are eligible, at
+  /// least K) so that the round can close at K reports (Bonawitz et al. 2019 §2.2). Must be
+  /// 1 with Poisson sampling.
+  double over_selection = 1.0;
+  /// Poisson cohorts: N in q = K / N, the population the accountant assumes; 0 = the
+  /// number of available clients.
+  std::int64_t population = 0;
   AggregationPolicy aggregation = AggregationPolicy::example_weighted();
   ServerOptimizerConfig server_optimizer;
   FedProxConfig fedprox;

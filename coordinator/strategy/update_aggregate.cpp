@@ -48,7 +48,11 @@ void validate_aggregate(const UpdateAggregate& a) {
   }
 }
 
-Aggregator::Aggregator(Eigen::Index dimension, int expected_cohort_size) {
+Aggregator::Aggregator(Eigen::Index dimension, int expected_cohort_size, double max_weight)
+    : max_weight_(max_weight) {
+  if (!(max_weight > 0)) {
+    throw InvalidUpdateError("Aggregator: max_weight " + std::to_string(max_weight) + " must be > 0");
+  }
   if (dimension < 1) {
     throw InvalidUpdateError("Aggregator: dimension " + std::to_string(dimension) +
                              " must be >= 1 (the flat adapter length)");
@@ -62,9 +66,9 @@ Aggregator::Aggregator(Eigen::Index dimension, int expected_cohort_size) {
   scratch_.resize(dimension);
 }
 
-void Aggregator::add(std::uint64_t client_id, const Eigen::Ref<const Eigen::VectorXf>& delta,
-                     double weight) {
-  const std::string who = "Aggregator: update from client " + std::to_string(client_id);
+void Aggregator::add_upload(std::uint64_t client_id, std::span<const float> weighted_update, double weight) {
+  const Eigen::Map<const Eigen::VectorXf> delta(weighted_update.data(), static_cast<Eigen::Index>(weighted_update.size()));
+  const std::string who = "upload from client " + std::to_string(client_id);
   if (delta.size() != dimension()) {
     throw InvalidUpdateError(who + " has " + std::to_string(delta.size()) +
                              " entries, expected " + std::to_string(dimension()) +
@@ -74,15 +78,15 @@ void Aggregator::add(std::uint64_t client_id, const Eigen::Ref<const Eigen::Vect
     throw InvalidUpdateError(who + " has a non-finite entry (NaN or Inf) at index " +
                              std::to_string(i) + "; rejected");
   }
-  if (!std::isfinite(weight) || weight < 0) {
-    throw InvalidUpdateError(who + " has weight " + std::to_string(weight) +
-                             "; weights must be finite and >= 0; rejected");
+  if (!std::isfinite(weight) || weight < 0 || weight > max_weight_) {
+    throw InvalidUpdateError(who + " has weight " + std::to_string(weight) + "; weights must be in [0, " +
+                             std::to_string(max_weight_) + "]; rejected");
   }
   if (contributors_.contains(client_id)) {
     throw InvalidUpdateError(who + " is a duplicate; each client contributes once per round");
   }
-  // Build the candidate sum aside: a finite Δ times a huge weight can still overflow.
-  scratch_ = aggregate_.weighted_sum + weight * delta.cast<double>();
+  // Build the candidate sum aside: finite values can still overflow the sum.
+  scratch_ = aggregate_.weighted_sum + delta.cast<double>();
   const double new_total = aggregate_.total_weight + weight;
   if (first_non_finite(scratch_) >= 0 || !std::isfinite(new_total)) {
     throw InvalidUpdateError(who + " would overflow the sum to a non-finite value (weight " +

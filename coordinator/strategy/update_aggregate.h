@@ -7,6 +7,8 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <limits>
+#include <span>
 #include <unordered_set>
 
 namespace fedlora::coordinator {
@@ -31,24 +33,29 @@ struct UpdateAggregate {
 /// first problem.
 void validate_aggregate(const UpdateAggregate& aggregate);
 
-/// Plaintext accumulator of client updates into an UpdateAggregate.
+/// Streaming sum of plain uploads into an UpdateAggregate: the coordinator's side of a
+/// plain (non-SecAgg) round. Each device sends its weighted update w·Δ (float32, as computed
+/// on the device, so plain and SecAgg rounds sum the same values) and its weight w.
 ///
-/// Each update is validated in full before it touches the sum: a rejected update
+/// Each upload is validated in full before it touches the sum: a rejected upload
 /// (InvalidUpdateError) leaves the aggregate exactly as it was. Sums are accumulated in
-/// float64; updates arrive as float32 Δ_i (the client's flat adapter delta).
+/// float64, in arrival order.
 class Aggregator {
  public:
-  /// `dimension` d ≥ 1 is the flat adapter length; `expected_cohort_size` K ≥ 1 is recorded
-  /// in the aggregate. Throws InvalidUpdateError on d < 1 or K < 1.
-  Aggregator(Eigen::Index dimension, int expected_cohort_size);
+  /// `dimension` ≥ 1 is the upload length (the flat adapter length d, plus one clip
+  /// indicator with adaptive clipping); `expected_cohort_size` K ≥ 1 is recorded in the
+  /// aggregate; weights above `max_weight` are rejected. Throws InvalidUpdateError on
+  /// dimension < 1, K < 1 or max_weight not > 0.
+  Aggregator(Eigen::Index dimension, int expected_cohort_size,
+             double max_weight = std::numeric_limits<double>::infinity());
 
-  /// Adds w·Δ for client `client_id`.
+  /// Adds the upload of client `client_id`: `weighted_update` = w·Δ as the device sent it
+  /// (added as is) and its weight w (added to total_weight).
   ///
-  /// Throws InvalidUpdateError (aggregate unchanged) if: delta.size() != d; any entry of
-  /// delta is NaN or ±Inf; weight is NaN, ±Inf or negative; client_id already contributed;
-  /// or the new sum would overflow to a non-finite value.
-  void add(std::uint64_t client_id, const Eigen::Ref<const Eigen::VectorXf>& delta,
-           double weight);
+  /// Throws InvalidUpdateError (aggregate unchanged) if: the length != dimension(); any entry
+  /// is NaN or ±Inf; weight is NaN, ±Inf, negative or above max_weight; client_id already
+  /// contributed; or the new sum would overflow to a non-finite value.
+  void add_upload(std::uint64_t client_id, std::span<const float> weighted_update, double weight);
 
   /// The aggregate so far (num_contributors == number of accepted updates).
   const UpdateAggregate& aggregate() const noexcept { return aggregate_; }
@@ -56,6 +63,7 @@ class Aggregator {
 
  private:
   UpdateAggregate aggregate_;
+  double max_weight_;
   Eigen::VectorXd scratch_;  // next sum is built here, then swapped in (no per-add allocation)
   std::unordered_set<std::uint64_t> contributors_;
 };

@@ -9,9 +9,6 @@
 namespace fedlora::lora {
 namespace {
 
-int64_t need_uint(const gguf::GgufFile& f, const std::string& key) {
-  return static_cast<int64_t>(f.get_uint(key));
-}
 
 // GGUF llama.cpp file type ids (llama_ftype): 0 all F32, 1 mostly F16, 2 mostly Q4_0, 7 mostly Q8_0.
 uint32_t file_type_id(GgmlType t) {
@@ -46,36 +43,6 @@ size_t BaseModel::resident_bytes() const {
     for (const auto& p : b.proj) n += qbytes(p);
   }
   return n;
-}
-
-LlamaConfig read_llama_config(const gguf::GgufFile& f) {
-  const std::string arch = f.get_string("general.architecture");
-  if (arch != "llama")
-    throw gguf::FormatError(f.source() + ": general.architecture is '" + arch + "', only 'llama' is supported");
-  LlamaConfig c;
-  c.dim = need_uint(f, "llama.embedding_length");
-  c.n_layers = need_uint(f, "llama.block_count");
-  c.n_heads = need_uint(f, "llama.attention.head_count");
-  c.n_kv_heads = f.find_uint("llama.attention.head_count_kv").value_or(static_cast<uint64_t>(c.n_heads));
-  c.ffn_dim = need_uint(f, "llama.feed_forward_length");
-  c.context_length = need_uint(f, "llama.context_length");
-  c.rope_theta = f.find_f32("llama.rope.freq_base").value_or(10000.0f);
-  c.norm_eps = f.get_f32("llama.attention.layer_norm_rms_epsilon");
-  if (auto v = f.find_uint("llama.vocab_size")) {
-    c.vocab_size = static_cast<int64_t>(*v);
-  } else if (auto toks = f.find_string_array("tokenizer.ggml.tokens")) {
-    c.vocab_size = static_cast<int64_t>(toks->size());
-  } else {
-    const auto* emb = f.find_tensor(kTokenEmbdName);
-    if (!emb || emb->dims.size() != 2) throw gguf::FormatError(f.source() + ": cannot tell the vocabulary size");
-    c.vocab_size = static_cast<int64_t>(emb->dims[1]);
-  }
-  c.tied_embeddings = f.find_tensor(kOutputName) == nullptr;
-  if (auto rd = f.find_uint("llama.rope.dimension_count"); rd && static_cast<int64_t>(*rd) != c.head_dim())
-    throw ModelConfigError(f.source() + ": llama.rope.dimension_count " + std::to_string(*rd) +
-                           " != head dimension " + std::to_string(c.head_dim()) + " (partial RoPE is not supported)");
-  c.validate();
-  return c;
 }
 
 void write_llama_metadata(gguf::GgufWriter& w, const LlamaConfig& c, const std::string& name, GgmlType weight_type) {

@@ -57,11 +57,6 @@ std::shared_ptr<const BaseModel> make_base_model(const LlamaConfig& config,
 
 namespace gguf { class GgufFile; class GgufWriter; }
 
-/// Reads llama.* hyper-parameters from GGUF metadata (llama.cpp key names). Throws
-/// gguf::FormatError if general.architecture is not "llama" or a required key is missing,
-/// ModelConfigError if the values are inconsistent.
-LlamaConfig read_llama_config(const gguf::GgufFile& file);
-
 /// Writes general.architecture = "llama", general.name, general.file_type and the llama.*
 /// hyper-parameters of `cfg` (llama.cpp key names) into `w`.
 void write_llama_metadata(gguf::GgufWriter& w, const LlamaConfig& cfg, const std::string& name, GgmlType weight_type);

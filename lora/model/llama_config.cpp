@@ -1,5 +1,8 @@
 #include "lora/model/llama_config.h"
 
+#include "lora/format/gguf_reader.h"
+#include "lora/model/gguf_names.h"
+
 namespace fedlora::lora {
 
 ProjectionShape LlamaConfig::projection(TargetModule m) const {
@@ -46,6 +49,48 @@ std::string LlamaConfig::summary() const {
          std::to_string(n_heads) + "/" + std::to_string(n_kv_heads) + " ffn=" + std::to_string(ffn_dim) +
          " vocab=" + std::to_string(vocab_size) + " ctx=" + std::to_string(context_length) +
          (tied_embeddings ? " tied" : " untied");
+}
+
+namespace {
+int64_t need_uint(const gguf::GgufFile& f, const std::string& key) {
+  return static_cast<int64_t>(f.get_uint(key));
+}
+}  // namespace
+
+LlamaConfig read_llama_config(const gguf::GgufFile& f) {
+  const std::string arch = f.get_string("general.architecture");
+  if (arch != "llama")
+    throw gguf::FormatError(f.source() + ": general.architecture is '" + arch + "', only 'llama' is supported");
+  LlamaConfig c;
+  c.dim = need_uint(f, "llama.embedding_length");
+  c.n_layers = need_uint(f, "llama.block_count");
+  c.n_heads = need_uint(f, "llama.attention.head_count");
+  c.n_kv_heads = f.find_uint("llama.attention.head_count_kv").value_or(static_cast<uint64_t>(c.n_heads));
+  c.ffn_dim = need_uint(f, "llama.feed_forward_length");
+  c.context_length = need_uint(f, "llama.context_length");
+  c.rope_theta = f.find_f32("llama.rope.freq_base").value_or(10000.0f);
+  c.norm_eps = f.get_f32("llama.attention.layer_norm_rms_epsilon");
+  if (auto v = f.find_uint("llama.vocab_size")) {
+    c.vocab_size = static_cast<int64_t>(*v);
+  } else if (auto toks = f.find_string_array("tokenizer.ggml.tokens")) {
+    c.vocab_size = static_cast<int64_t>(toks->size());
+  } else {
+    const auto* emb = f.find_tensor(kTokenEmbdName);
+    if (!emb || emb->dims.size() != 2) throw gguf::FormatError(f.source() + ": cannot tell the vocabulary size");
+    c.vocab_size = static_cast<int64_t>(emb->dims[1]);
+  }
+  c.tied_embeddings = f.find_tensor(kOutputName) == nullptr;
+  if (auto rd = f.find_uint("llama.rope.dimension_count"); rd && static_cast<int64_t>(*rd) != c.head_dim())
+    throw ModelConfigError(f.source() + ": llama.rope.dimension_count " + std::to_string(*rd) +
+                           " != head dimension " + std::to_string(c.head_dim()) + " (partial RoPE is not supported)");
+  c.validate();
+  return c;
+}
+
+AdapterLayout make_adapter_layout(const LlamaConfig& cfg, int rank, float alpha, std::vector<TargetModule> targets) {
+  std::vector<std::pair<TargetModule, ProjectionShape>> shapes;
+  for (TargetModule m : kAllTargetModules) shapes.emplace_back(m, cfg.projection(m));
+  return AdapterLayout(static_cast<int>(cfg.n_layers), rank, alpha, std::move(targets), shapes);
 }
 
 }  // namespace fedlora::lora

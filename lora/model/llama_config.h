@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "lora/adapter/adapter_layout.h"
 
@@ -38,5 +39,16 @@ struct LlamaConfig {
   /// A one-line summary, e.g. "llama dim=256 layers=4 heads=8/4 ffn=768 vocab=4096 ctx=128".
   std::string summary() const;
 };
+
+namespace gguf { class GgufFile; }
+
+/// Reads llama.* hyper-parameters from GGUF metadata (llama.cpp key names). Throws
+/// gguf::FormatError if general.architecture is not "llama" or a required key is missing,
+/// ModelConfigError if the values are inconsistent.
+LlamaConfig read_llama_config(const gguf::GgufFile& file);
+
+/// The layout of an adapter of rank `rank` (alpha, targets) on a base of this shape
+/// (LoRA, Hu et al. 2021 §4.1). Torch-free: the coordinator builds it from the GGUF metadata.
+AdapterLayout make_adapter_layout(const LlamaConfig& cfg, int rank, float alpha, std::vector<TargetModule> targets);
 
 }  // namespace fedlora::lora

@@ -6,12 +6,6 @@
 
 namespace fedlora::lora {
 
-AdapterLayout make_adapter_layout(const LlamaConfig& cfg, int rank, float alpha, std::vector<TargetModule> targets) {
-  std::vector<std::pair<TargetModule, ProjectionShape>> shapes;
-  for (TargetModule m : kAllTargetModules) shapes.emplace_back(m, cfg.projection(m));
-  return AdapterLayout(static_cast<int>(cfg.n_layers), rank, alpha, std::move(targets), shapes);
-}
-
 LoraAdapter::LoraAdapter(AdapterLayout layout) : layout_(std::move(layout)) {
   for (const auto& t : layout_.tensors())
     tensors_.push_back(at::zeros({t.rows, t.cols}, at::kFloat).set_requires_grad(true));

@@ -14,9 +14,6 @@
 
 namespace fedlora::lora {
 
-/// The layout of an adapter of rank `rank` on `targets` for this base.
-AdapterLayout make_adapter_layout(const LlamaConfig& cfg, int rank, float alpha, std::vector<TargetModule> targets);
-
 /// LoRA tensors as LibTorch leaves, one per AdapterLayout entry (same order).
 class LoraAdapter {
  public:

@@ -9,7 +9,8 @@ namespace fedlora::privacy::sqlite {
 void Database::Closer::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 void Statement::Finalizer::operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 
-Database::Database(const std::filesystem::path& path, bool create) : path_(path.string()) {
+Database::Database(const std::filesystem::path& path, bool create, std::string label)
+    : path_(path.string()), label_(std::move(label)) {
   sqlite3* raw = nullptr;
   const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
                     SQLITE_OPEN_FULLMUTEX;
@@ -24,12 +25,12 @@ Database::~Database() = default;
 
 void Database::fail(int rc, std::string_view what) const {
   const std::string detail = db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc);
-  const std::string msg = "privacy ledger '" + path_ + "': " + std::string(what) +
+  const std::string msg = label_ + " '" + path_ + "': " + std::string(what) +
                           " failed: " + detail + " (SQLite code " + std::to_string(rc) + ")";
   const int primary = rc & 0xFF;
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
-    throw LedgerCorruptError(msg + "; the ledger is damaged: restore it from a backup, never "
-                                   "delete it (that would reset the spent privacy budget)");
+    throw LedgerCorruptError(msg + "; the " + label_ + " is damaged: restore it from a backup, never "
+                                   "delete it (that would reset the privacy spent)");
   }
   throw LedgerError(msg);
 }

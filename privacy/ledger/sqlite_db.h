@@ -1,5 +1,6 @@
-// Minimal RAII wrapper over the SQLite C API for the privacy ledger (internal).
-// Errors become LedgerError, or LedgerCorruptError for SQLITE_CORRUPT / SQLITE_NOTADB.
+// Minimal RAII wrapper over the SQLite C API for the privacy ledger and the coordinator's
+// state store. Errors become LedgerError, or LedgerCorruptError for SQLITE_CORRUPT /
+// SQLITE_NOTADB; the message starts with the database's label and path.
 #pragma once
 
 #include <cstdint>
@@ -48,8 +49,9 @@ class Statement {
 
 class Database {
  public:
-  /// Opens (create = true: creating if missing) the database at `path`.
-  Database(const std::filesystem::path& path, bool create);
+  /// Opens (create = true: creating if missing) the database at `path`. `label` names it in
+  /// error messages ("privacy ledger", "coordinator store").
+  Database(const std::filesystem::path& path, bool create, std::string label = "privacy ledger");
   Database(Database&&) noexcept = default;
   Database& operator=(Database&&) noexcept = default;
   ~Database();
@@ -68,6 +70,7 @@ class Database {
   };
   std::unique_ptr<sqlite3, Closer> db_;
   std::string path_;
+  std::string label_;
 };
 
 /// Runs `BEGIN IMMEDIATE`; rolls back in the destructor unless commit() succeeded.

@@ -1,7 +1,7 @@
 #pragma once
 // One simulated federated run: a population of virtual devices (one per user), each training
 // a LoRA adapter on its own text over the shared frozen base, driven round by round by the
-// coordinator through an in-process transport, with metrics and reports on disk.
+// coordinator's RoundDriver through the in-process transport, with metrics and reports on disk.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -12,7 +12,6 @@
 
 namespace fedlora::sim {
 
-
 struct SimulationSummary {
   std::filesystem::path run_dir;
   EvalPoint before, after;
@@ -20,8 +19,9 @@ struct SimulationSummary {
   double wall_s = 0.0;
   long peak_rss_bytes = 0;
   int64_t bytes_up = 0, bytes_down = 0;
+  bool private_run = false;  ///< DP on with OS-entropy noise: the ε below may be reported
   double user_delta = 0.0;   ///< δ of the user-level guarantee (0 without user-level DP)
-  double user_epsilon = 0.0; ///< ε after the last round (0 without user-level DP)
+  double user_epsilon = 0.0; ///< ε after the last round (0 without user-level DP or if not private)
 };
 
 /// Progress lines for the terminal (one per round, plus set-up messages).
@@ -31,12 +31,9 @@ using ProgressFn = std::function<void(const std::string&)>;
 /// run.output_dir/run.name/: metrics.jsonl (one JSON object per round), summary.json
 /// (config, seed, before/after metrics, wall time, peak RSS), adapter/ (final global adapter,
 /// PEFT safetensors + adapter_config.json) and checkpoint/ (rewritten every round).
-/// Deterministic: the same config and seed give the same metrics (timings aside).
+/// Deterministic for non-private runs and reproducible-noise runs: the same config and seed
+/// give the same metrics (timings aside). Private runs draw their noise from the OS.
 /// Throws ConfigError, data/format errors naming the file, or std::runtime_error.
 SimulationSummary run_simulation(const SimConfig& config, const ProgressFn& progress);
-
-/// Derives a 64-bit stream seed from the run seed and a path of ids (round, client, purpose),
-/// with SplitMix64 finalisation, so streams of different (round, client) never collide in practice.
-uint64_t derive_seed(uint64_t run_seed, std::initializer_list<uint64_t> path);
 
 }  // namespace fedlora::sim

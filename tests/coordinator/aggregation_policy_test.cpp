@@ -7,6 +7,7 @@
 #include "coordinator/strategy/aggregation_policy.h"
 #include "coordinator/strategy/client_fit_config.h"
 #include "coordinator/strategy/errors.h"
+#include "tests/support/weighted_upload.h"
 
 namespace fedlora::coordinator {
 namespace {
@@ -24,8 +25,8 @@ Eigen::VectorXf vec(std::initializer_list<float> v) {
 // in a round configured for K = 4 clients (two dropped out).
 UpdateAggregate two_clients(const AggregationPolicy& policy) {
   Aggregator agg(3, 4);
-  agg.add(1, vec({1, 2, -1}), policy.client_weight(1));
-  agg.add(2, vec({3, -2, 0.5f}), policy.client_weight(3));
+  agg.add_upload(1, test::weighted(vec({1, 2, -1}), policy.client_weight(1)), policy.client_weight(1));
+  agg.add_upload(2, test::weighted(vec({3, -2, 0.5f}), policy.client_weight(3)), policy.client_weight(3));
   return agg.aggregate();
 }
 

@@ -9,6 +9,7 @@
 #include "coordinator/cohort/sample_cohort.h"
 #include "coordinator/strategy/errors.h"
 #include "coordinator/strategy/fedopt_strategy.h"
+#include "tests/support/weighted_upload.h"
 
 namespace fedlora::coordinator {
 namespace {
@@ -70,8 +71,8 @@ TEST(FedOptStrategy, AggregateFitAppliesExampleWeightedFedAvg) {
   const FitPlan plan = strategy.configure_fit(0, std::vector<std::uint64_t>{1, 2, 3, 4, 5}, {});
 
   Aggregator agg(3, 4);
-  agg.add(plan.cohort[0], vecf({1, 2, -1}), plan.client_config.weight(1));
-  agg.add(plan.cohort[1], vecf({3, -2, 0.5f}), plan.client_config.weight(3));
+  agg.add_upload(plan.cohort[0], test::weighted(vecf({1, 2, -1}), plan.client_config.weight(1)), plan.client_config.weight(1));
+  agg.add_upload(plan.cohort[1], test::weighted(vecf({3, -2, 0.5f}), plan.client_config.weight(3)), plan.client_config.weight(3));
   Eigen::VectorXf theta = vecf({0.5f, 0.5f, 0.5f});
   const FitOutcome out = strategy.aggregate_fit(0, agg.aggregate(), theta);
   EXPECT_EQ(theta, vecf({1.75f, 0.0f, 0.5625f}));
@@ -89,8 +90,8 @@ TEST(FedOptStrategy, FixedDenominatorIgnoresDropouts) {
   c.aggregation = AggregationPolicy::fixed_denominator_uniform();
   FedOptStrategy strategy(c, 3);
   Aggregator agg(3, 4);
-  agg.add(1, vecf({1, 2, -1}), 1.0);
-  agg.add(2, vecf({3, -2, 0.5f}), 1.0);
+  agg.add_upload(1, test::weighted(vecf({1, 2, -1}), 1.0), 1.0);
+  agg.add_upload(2, test::weighted(vecf({3, -2, 0.5f}), 1.0), 1.0);
   Eigen::VectorXf theta = Eigen::VectorXf::Zero(3);
   strategy.aggregate_fit(0, agg.aggregate(), theta);
   EXPECT_EQ(theta, vecf({1.0f, 0.0f, -0.125f}));

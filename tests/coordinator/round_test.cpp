@@ -9,6 +9,7 @@
 #include "coordinator/strategy/update_aggregate.h"
 #include "lora/adapter/adapter_io.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/weighted_upload.h"
 
 namespace fedlora::coordinator {
 namespace {
@@ -39,8 +40,8 @@ TEST(Coordinator, CloseAppliesWeightedMeanTimesServerLr) {
   ASSERT_EQ(task.cohort.size(), 2u);
   EXPECT_EQ(*task.theta, Eigen::VectorXf::Constant(20, 1.0f));
   Aggregator agg(20, 2);
-  agg.add(task.cohort[0], Eigen::VectorXf::Constant(20, 2.0f), 1.0);  // weight 1
-  agg.add(task.cohort[1], Eigen::VectorXf::Constant(20, 5.0f), 3.0);  // weight 3
+  agg.add_upload(task.cohort[0], test::weighted(Eigen::VectorXf::Constant(20, 2.0f), 1.0), 1.0);  // weight 1
+  agg.add_upload(task.cohort[1], test::weighted(Eigen::VectorXf::Constant(20, 5.0f), 3.0), 3.0);  // weight 3
   const auto rec = c.close_round(agg.aggregate());
   EXPECT_FALSE(rec.aborted);
   // Δ̄ = (1·2 + 3·5) / 4 = 4.25; θ = 1 + 0.5 · 4.25 = 3.125.
@@ -54,7 +55,7 @@ TEST(Coordinator, TooFewContributorsAbortsAndKeepsTheta) {
   Coordinator c(small_layout(), Eigen::VectorXf::Constant(20, 1.0f), strategy("fedavg", 1.0, 3, 2), {});
   const auto task = c.open_round(kClients);
   Aggregator agg(20, 3);
-  agg.add(task.cohort[0], Eigen::VectorXf::Constant(20, 9.0f), 1.0);
+  agg.add_upload(task.cohort[0], test::weighted(Eigen::VectorXf::Constant(20, 9.0f), 1.0), 1.0);
   const auto rec = c.close_round(agg.aggregate());
   EXPECT_TRUE(rec.aborted);
   EXPECT_FALSE(rec.abort_reason.empty());
@@ -94,7 +95,7 @@ void run_rounds(Coordinator& c, int rounds) {
     for (size_t i = 0; i < task.cohort.size(); ++i) {
       Eigen::VectorXf d(20);
       for (int j = 0; j < 20; ++j) d[j] = std::sin(0.1f * j + static_cast<float>(task.round) + static_cast<float>(task.cohort[i]));
-      agg.add(task.cohort[i], d, 1.0 + static_cast<double>(i));
+      agg.add_upload(task.cohort[i], test::weighted(d, 1.0 + static_cast<double>(i)), 1.0 + static_cast<double>(i));
     }
     ASSERT_FALSE(c.close_round(agg.aggregate()).aborted);
   }

@@ -1,8 +1,8 @@
-#include "simulator/config/toml_reader.h"
+#include "coordinator/config/toml_reader.h"
 
 #include <sstream>
 
-namespace fedlora::sim {
+namespace fedlora::config {
 
 namespace {
 std::string full_key(std::string_view section, std::string_view key) {
@@ -135,4 +135,4 @@ void TomlReader::reject_unknown_keys() const {
   throw ConfigError(source_ + ": unknown key(s) " + list + " (check the spelling against configs/shakespeare.toml)");
 }
 
-}  // namespace fedlora::sim
+}  // namespace fedlora::config

@@ -1,7 +1,7 @@
 #pragma once
-// Typed, strict reading of a TOML run configuration: every key has a default, a wrong type
-// or an unknown key is an error naming "section.key", and `--set section.key=value`
-// overrides are applied on top of the file.
+// Typed, strict reading of a TOML configuration (simulator runs, the coordinator service):
+// every key has a default, a wrong type or an unknown key is an error naming "section.key",
+// and `--set section.key=value` overrides are applied on top of the file.
 #include <cstdint>
 #include <filesystem>
 #include <set>
@@ -12,7 +12,7 @@
 
 #include <toml++/toml.h>
 
-namespace fedlora::sim {
+namespace fedlora::config {
 
 /// Thrown for an unreadable file, a TOML syntax error, a bad --set, a wrong type, an
 /// invalid value or an unknown key. The message names the key and what to do.
@@ -55,4 +55,4 @@ class TomlReader {
   std::set<std::string> read_;
 };
 
-}  // namespace fedlora::sim
+}  // namespace fedlora::config

@@ -1,0 +1,43 @@
+#include "coordinator/round/job_setup.h"
+
+#include <cmath>
+
+namespace fedlora::coordinator {
+
+StrategyConfig strategy_config_for(const config::JobConfig& job, std::uint64_t cohort_seed, double over_selection,
+                                   std::int64_t population) {
+  StrategyConfig sc;
+  sc.over_selection = over_selection;
+  sc.population = population;
+  sc.cohort_size = static_cast<std::size_t>(job.federation.cohort_size);
+  sc.seed = cohort_seed;
+  if (job.user_dp.enabled) {
+    sc.sampling = CohortSampling::kPoisson;
+    sc.aggregation = AggregationPolicy::fixed_denominator_uniform();
+  } else {
+    sc.aggregation = job.server.weighting == config::UpdateWeighting::examples ? AggregationPolicy::example_weighted()
+                                                                               : AggregationPolicy::uniform();
+  }
+  sc.server_optimizer = job.server.optimizer;
+  sc.fedprox.mu = job.client.fedprox_mu;
+  sc.min_contributors = job.federation.min_contributors;
+  return sc;
+}
+
+UserDpSettings user_dp_settings_for(const config::JobConfig& job, std::int64_t population) {
+  const auto& u = job.user_dp;
+  UserDpSettings us;
+  us.mode = u.mode == "distributed" ? privacy::NoiseMode::kDistributed : privacy::NoiseMode::kCentral;
+  us.noise_multiplier = u.noise_multiplier;
+  us.l2_norm_clip = u.l2_norm_clip;
+  us.adaptive_clipping = u.adaptive_clipping;
+  us.target_quantile = u.target_quantile;
+  us.clip_learning_rate = u.clip_learning_rate;
+  us.count_noise_stddev = u.count_noise_stddev;
+  us.expected_cohort = job.federation.cohort_size;
+  us.population = population;
+  us.delta = u.delta > 0 ? u.delta : std::pow(static_cast<double>(population), -1.1);
+  return us;
+}
+
+}  // namespace fedlora::coordinator

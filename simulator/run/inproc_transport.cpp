@@ -1,0 +1,122 @@
+#include "simulator/run/inproc_transport.h"
+
+#include <algorithm>
+
+#include "coordinator/protocol/errors.h"
+#include "coordinator/protocol/instructions_wire.h"
+#include "coordinator/protocol/seeds.h"
+
+namespace fedlora::sim {
+namespace {
+
+using secagg::Stage;
+
+bool draws_below(std::uint64_t seed, double p) { return static_cast<double>(seed >> 11) * 0x1.0p-53 < p; }
+
+}  // namespace
+
+InprocTransport::InprocTransport(WorkerPool& pool, VirtualFleet fleet, double dropout_rate, std::uint64_t run_seed)
+    : pool_(pool), fleet_(std::move(fleet)), dropout_rate_(dropout_rate), run_seed_(run_seed) {}
+
+InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::span<const std::uint64_t> available,
+                                       const std::unordered_set<std::uint64_t>& ineligible) {
+  const Fleet& fleet = fleet_.fleet;
+  const auto& opened = driver.open_round(available, ineligible, [&](std::uint64_t id) {
+    return static_cast<std::int64_t>(fleet.devices.at(id).train.size());
+  });
+  const std::size_t k = opened.cohort.size();
+  InprocRound out;
+  out.devices.resize(k);
+  for (std::size_t i = 0; i < k; ++i) out.devices[i].device = opened.cohort[i];
+  if (opened.setup_failure) {
+    out.report = driver.finish_round();
+    return out;
+  }
+  coordinator::AggregationChannel& channel = *driver.channel();
+  const bool secure = channel.secure();
+  const std::span<const float> theta(opened.theta->data(), static_cast<std::size_t>(opened.theta->size()));
+  driver.add_download_bytes(static_cast<std::int64_t>(k * theta.size() * sizeof(float)));  // θ_t to every member
+
+  // Simulated dropouts: plain rounds drop before uploading; SecAgg rounds before a stage.
+  std::vector<Stage> stages{Stage::kAdvertiseKeys, Stage::kShareKeys, Stage::kMaskedInputCollection};
+  if (secure && opened.instructions[0].secagg->config.consistency_check) stages.push_back(Stage::kConsistencyCheck);
+  stages.push_back(Stage::kUnmasking);
+  std::vector<std::optional<Stage>> silent_from(k);
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::uint64_t s = protocol::derive_seed(run_seed_, {0xD80, opened.round, opened.cohort[i]});
+    if (!draws_below(s, dropout_rate_)) continue;
+    out.devices[i].dropped = true;
+    silent_from[i] = secure ? stages[protocol::derive_seed(s, {1}) % stages.size()] : Stage::kAdvertiseKeys;
+  }
+  auto silent = [&](std::size_t i, Stage at) {
+    return silent_from[i] && static_cast<int>(at) >= static_cast<int>(*silent_from[i]);
+  };
+
+  // Each device checks its instructions as received on the wire.
+  std::vector<client::DeviceContext> contexts(k);
+  std::vector<std::optional<client::DeviceRound>> devices(k);
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::uint64_t id = opened.cohort[i];
+    auto& c = contexts[i];
+    c.base = fleet_.base;
+    c.base_model_sha256 = fleet_.base_model_sha256;
+    c.train_examples = &fleet.devices.at(id).train;
+    c.ledger = fleet_.ledger;
+    if (fleet_.dp_budget) c.privacy = client::DevicePrivacy{std::to_string(id), *fleet_.dp_budget};
+    c.randomness = client::DeviceRandomness{fleet_.research_seed, id};
+    try {
+      devices[i].emplace(c, protocol::from_proto(protocol::to_proto(opened.instructions[i])));
+    } catch (const client::TaskRefused& e) {
+      out.devices[i].refused_task = e.what();
+    } catch (const protocol::ProtocolError& e) {
+      out.devices[i].refused_task = e.what();
+    }
+  }
+
+  // Local training, one device per worker, longest first. A device whose input would never
+  // be used (it goes silent before MaskedInputCollection) does not train.
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < k; ++i)
+    if (devices[i] && !silent(i, Stage::kMaskedInputCollection)) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return fleet.devices[opened.cohort[a]].train_targets() > fleet.devices[opened.cohort[b]].train_targets();
+  });
+  pool_.run(order, [&](std::size_t i, int) { devices[i]->train(theta); });
+
+  auto trained = [&](std::size_t i) { return devices[i] && devices[i]->report().status == client::DeviceStatus::kReady; };
+  if (!secure) {
+    for (std::size_t i = 0; i < k; ++i) {
+      if (trained(i) && !silent(i, Stage::kAdvertiseKeys)) {
+        channel.receive_plain(static_cast<coordinator::MemberIndex>(i), devices[i]->take_plain_upload());
+      } else {
+        channel.drop(static_cast<coordinator::MemberIndex>(i), "no upload");
+      }
+    }
+    channel.close_stage();
+  } else {
+    for (std::size_t i = 0; i < k; ++i) {
+      const bool untrained_but_present = devices[i] && devices[i]->report().status == client::DeviceStatus::kAccepted &&
+                                         silent(i, Stage::kMaskedInputCollection);
+      if ((trained(i) || untrained_but_present) && !silent(i, Stage::kAdvertiseKeys)) {
+        channel.receive_secagg(static_cast<coordinator::MemberIndex>(i), devices[i]->secagg_start());
+      } else {
+        channel.drop(static_cast<coordinator::MemberIndex>(i), "not reporting");
+      }
+    }
+    while (!channel.finished()) {
+      for (auto& down : channel.close_stage()) {
+        const std::size_t i = down.to;
+        const auto stage = static_cast<Stage>(down.message.header().stage());
+        if (!devices[i] || silent(i, stage)) continue;
+        if (auto reply = devices[i]->secagg_handle(down.message))
+          channel.receive_secagg(down.to, std::move(*reply));
+      }
+    }
+  }
+  out.report = driver.finish_round();
+  for (std::size_t i = 0; i < k; ++i)
+    if (devices[i]) out.devices[i].report = devices[i]->report();
+  return out;
+}
+
+}  // namespace fedlora::sim

@@ -1,0 +1,65 @@
+#pragma once
+// The simulator's transport: it carries one round between the coordinator's RoundDriver and
+// the cohort's virtual devices (client::DeviceRound) by function calls, on the worker pool,
+// with simulated dropouts. It holds no round logic of its own: instructions go through their
+// wire form, uploads and SecAgg messages through the driver's aggregation channel, exactly
+// as over gRPC.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "client/round/device_round.h"
+#include "coordinator/round/round_driver.h"
+#include "privacy/ledger/privacy_ledger.h"
+#include "simulator/config/sim_config.h"
+#include "simulator/fleet/fleet.h"
+#include "simulator/fleet/worker_pool.h"
+
+namespace fedlora::sim {
+
+/// What one virtual device did in the round (simulation report).
+struct DeviceOutcome {
+  std::uint64_t device = 0;
+  client::DeviceRoundReport report;
+  bool dropped = false;               ///< went silent (simulated dropout)
+  std::optional<std::string> refused_task;  ///< DeviceRound refused the instructions
+};
+
+struct InprocRound {
+  coordinator::RoundReport report;
+  std::vector<DeviceOutcome> devices;  ///< cohort order
+};
+
+/// The fleet-wide device state the transport needs.
+struct VirtualFleet {
+  const Fleet& fleet;
+  std::shared_ptr<const lora::BaseModel> base;
+  protocol::Sha256Digest base_model_sha256{};
+  privacy::PrivacyLedger* ledger = nullptr;           ///< one ledger for every virtual device (DP-SGD)
+  std::optional<privacy::PrivacyBudget> dp_budget;    ///< each device's example-level budget
+  std::optional<std::uint64_t> research_seed;         ///< reproducible device randomness (non-private runs)
+};
+
+class InprocTransport {
+ public:
+  /// `dropout_rate` ∈ [0, 1): chance that a selected device goes silent, before a protocol
+  /// stage drawn uniformly (plain rounds: before uploading); drawn from seeds derived from
+  /// `run_seed`, so the same seed drops the same devices.
+  InprocTransport(WorkerPool& pool, VirtualFleet fleet, double dropout_rate, std::uint64_t run_seed);
+
+  /// Runs round driver.coordinator().next_round() among `available` minus `ineligible`.
+  InprocRound run_round(coordinator::RoundDriver& driver, std::span<const std::uint64_t> available,
+                        const std::unordered_set<std::uint64_t>& ineligible);
+
+ private:
+  WorkerPool& pool_;
+  VirtualFleet fleet_;
+  double dropout_rate_;
+  std::uint64_t run_seed_;
+};
+
+}  // namespace fedlora::sim

@@ -1,0 +1,45 @@
+#include "simulator/run/round_metrics.h"
+
+#include <algorithm>
+
+#include "coordinator/round/round_report_json.h"
+
+namespace fedlora::sim {
+
+RoundDeviceCounts count_devices(const InprocRound& round) {
+  RoundDeviceCounts c;
+  double loss_sum = 0;
+  for (const auto& d : round.devices) {
+    const auto& r = d.report;
+    c.example_epsilon_max = std::max(c.example_epsilon_max, r.example_epsilon);
+    c.clipped_values += r.clipped_values;
+    if (d.refused_task) ++c.refused_task;
+    if (r.status == client::DeviceStatus::kRejected) ++c.rejected;
+    if (r.status == client::DeviceStatus::kRefusedBudget) ++c.refused_budget;
+    if (d.dropped) ++c.dropped;
+    if (r.tokens > 0 && r.status != client::DeviceStatus::kRejected) {
+      loss_sum += r.train_loss * static_cast<double>(r.tokens);
+      c.train_tokens += r.tokens;
+    }
+  }
+  c.train_loss = c.train_tokens ? loss_sum / static_cast<double>(c.train_tokens) : 0.0;
+  return c;
+}
+
+nlohmann::json eval_json(const EvalPoint& e) {
+  return nlohmann::json{{"accuracy", e.accuracy}, {"loss", e.loss}, {"perplexity", e.perplexity}, {"tokens", e.tokens}};
+}
+
+nlohmann::json round_metrics(const InprocRound& round, const RoundDeviceCounts& c, bool report_epsilon,
+                             double user_delta) {
+  nlohmann::json line = coordinator::round_report_json(round.report, report_epsilon, user_delta);
+  line["dropped"] = c.dropped;
+  line["rejected_updates"] = c.rejected;
+  line["train_loss"] = c.train_loss;
+  line["train_tokens"] = c.train_tokens;
+  if (c.refused_task) line["refused_tasks"] = c.refused_task;
+  if (round.report.secagg) line["secagg"]["clipped_values"] = c.clipped_values;
+  return line;
+}
+
+}  // namespace fedlora::sim

@@ -1,0 +1,31 @@
+#pragma once
+// One metrics.jsonl line per round (the same fields whichever transport ran it), and the
+// terminal progress line.
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "simulator/run/evaluation.h"
+#include "simulator/run/inproc_transport.h"
+
+namespace fedlora::sim {
+
+/// Per-device outcome counts of a round (simulation reports).
+struct RoundDeviceCounts {
+  int dropped = 0, rejected = 0, refused_budget = 0, refused_task = 0;
+  double train_loss = 0.0;   ///< token-weighted mean over devices that trained
+  std::int64_t train_tokens = 0;
+  std::int64_t clipped_values = 0;  ///< SecAgg: upload values outside the fixed-point range
+  double example_epsilon_max = 0.0; ///< largest example-level ε spent by a device of the round
+};
+RoundDeviceCounts count_devices(const InprocRound& round);
+
+nlohmann::json eval_json(const EvalPoint& e);
+
+/// The round's metrics line: round, cohort, contributors, dropped, rejected_updates,
+/// aborted (+ abort_reason), train_loss, train_tokens, update_norm, bytes_up, bytes_down,
+/// user-level DP (ε when `report_epsilon`, δ, clip), SecAgg parameters and CPU time.
+nlohmann::json round_metrics(const InprocRound& round, const RoundDeviceCounts& counts, bool report_epsilon,
+                             double user_delta);
+
+}  // namespace fedlora::sim
