@@ -111,7 +111,10 @@ void DeviceRuntime::participate(const v1::TaskAssignment& task) {
   const std::string bytes = link_.download(task.round(), task.round_token(), task.adapter());
   const auto theta = protocol::decode_floats(bytes, static_cast<std::size_t>(round->layout().size()));
   if (state_) state_->save_global_adapter(task.round(), bytes);
-  const DeviceStatus st = round->train(theta);
+  DeviceStatus st = DeviceStatus::kAccepted;
+  const auto train = [&] { st = round->train(theta); };
+  if (options_.train_gate) options_.train_gate(train);
+  else train();
   p.secure = round->instructions().secagg.has_value();
   if (st == DeviceStatus::kRefusedBudget) {
     say("privacy budget spent: refusing round " + std::to_string(task.round()) + " and stopping");

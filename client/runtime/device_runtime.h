@@ -22,6 +22,9 @@ struct RuntimeOptions {
   int max_rounds = 0;                                 ///< stop after reporting in this many rounds; 0 = until the job ends
   std::chrono::milliseconds min_backoff{200}, max_backoff{60'000};
   std::uint64_t jitter_seed = 0;                      ///< 0 = from the OS (jitter is not privacy randomness)
+  /// Runs local training (default: inline). A host of many virtual devices passes a gate that
+  /// lets only as many of them train at once as it has cores.
+  std::function<void(const std::function<void()>&)> train_gate;
 };
 
 /// Why run() returned.

@@ -121,6 +121,74 @@ void read_job_sections(TomlReader& r, JobConfig& c) {
   sa.consistency_check = r.get_bool("secagg", "consistency_check", sa.consistency_check);
 }
 
+std::string write_job_toml(const JobConfig& c) {
+  toml::table t;
+  auto section = [&](const char* name) -> toml::table& {
+    t.insert_or_assign(name, toml::table{});
+    return *t[name].as_table();
+  };
+  auto& model = section("model");
+  model.insert_or_assign("base", c.model.base.string());
+  model.insert_or_assign("quantize", weight_type_name(c.model.quantize));
+  auto& l = section("lora");
+  l.insert_or_assign("rank", c.lora.rank);
+  l.insert_or_assign("alpha", static_cast<double>(c.lora.alpha));
+  toml::array targets;
+  for (auto m : c.lora.target_modules) targets.push_back(std::string(lora::peft_module_name(m)));
+  l.insert_or_assign("target_modules", targets);
+  auto& f = section("federation");
+  f.insert_or_assign("rounds", c.federation.rounds);
+  f.insert_or_assign("cohort_size", c.federation.cohort_size);
+  f.insert_or_assign("min_contributors", c.federation.min_contributors);
+  auto& cl = section("client");
+  cl.insert_or_assign("epochs", c.client.epochs);
+  cl.insert_or_assign("batch_size", c.client.batch_size);
+  cl.insert_or_assign("lr", c.client.lr);
+  cl.insert_or_assign("optimizer", c.client.optimizer == protocol::LocalOptimizerKind::kAdam ? "adam" : "sgd");
+  cl.insert_or_assign("max_steps", c.client.max_steps);
+  cl.insert_or_assign("fedprox_mu", c.client.fedprox_mu);
+  auto& sv = section("server");
+  const auto& o = c.server.optimizer;
+  sv.insert_or_assign("strategy", o.name);
+  if (o.server_lr) sv.insert_or_assign("server_lr", *o.server_lr);
+  if (o.momentum) sv.insert_or_assign("momentum", *o.momentum);
+  if (o.beta1) sv.insert_or_assign("beta1", *o.beta1);
+  if (o.beta2) sv.insert_or_assign("beta2", *o.beta2);
+  if (o.tau) sv.insert_or_assign("tau", *o.tau);
+  sv.insert_or_assign("weighting", c.server.weighting == UpdateWeighting::examples ? "examples" : "uniform");
+  auto& d = section("dp_sgd");
+  d.insert_or_assign("enabled", c.dp_sgd.enabled);
+  d.insert_or_assign("noise_multiplier", c.dp_sgd.noise_multiplier);
+  d.insert_or_assign("l2_norm_clip", c.dp_sgd.l2_norm_clip);
+  d.insert_or_assign("sampling_rate", c.dp_sgd.sampling_rate);
+  d.insert_or_assign("steps", c.dp_sgd.steps);
+  d.insert_or_assign("per_example_loss", c.dp_sgd.per_example_loss);
+  auto& u = section("user_dp");
+  u.insert_or_assign("enabled", c.user_dp.enabled);
+  u.insert_or_assign("mode", c.user_dp.mode);
+  u.insert_or_assign("noise_multiplier", c.user_dp.noise_multiplier);
+  u.insert_or_assign("l2_norm_clip", c.user_dp.l2_norm_clip);
+  u.insert_or_assign("adaptive_clipping", c.user_dp.adaptive_clipping);
+  u.insert_or_assign("target_quantile", c.user_dp.target_quantile);
+  u.insert_or_assign("clip_learning_rate", c.user_dp.clip_learning_rate);
+  u.insert_or_assign("count_noise_stddev", c.user_dp.count_noise_stddev);
+  u.insert_or_assign("delta", c.user_dp.delta);
+  auto& sa = section("secagg");
+  sa.insert_or_assign("enabled", c.secagg.enabled);
+  sa.insert_or_assign("graph", c.secagg.graph);
+  sa.insert_or_assign("degree", c.secagg.degree);
+  sa.insert_or_assign("threshold", c.secagg.threshold);
+  sa.insert_or_assign("corrupt_fraction", c.secagg.corrupt_fraction);
+  sa.insert_or_assign("dropout_fraction", c.secagg.dropout_fraction);
+  sa.insert_or_assign("clip_range", c.secagg.clip_range);
+  sa.insert_or_assign("bits", c.secagg.bits);
+  sa.insert_or_assign("word_bits", c.secagg.word_bits);
+  sa.insert_or_assign("consistency_check", c.secagg.consistency_check);
+  std::ostringstream out;
+  out << t << "\n";
+  return out.str();
+}
+
 void JobConfig::validate() const {
   auto bad = [](const std::string& what) { throw ConfigError("config: " + what); };
   if (lora.rank < 1) bad("lora.rank must be >= 1");

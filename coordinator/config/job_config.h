@@ -114,6 +114,10 @@ void read_job_sections(TomlReader& r, JobConfig& job);
 /// The shared sections as "section.key" = value strings (summary.json, logs).
 std::vector<std::pair<std::string, std::string>> describe_job(const JobConfig& job);
 
+/// The shared sections as a TOML document that read_job_sections reads back to the same
+/// JobConfig (simulator-only keys left out), e.g. to start a coordinator for a simulated job.
+std::string write_job_toml(const JobConfig& job);
+
 /// "f32", "f16", "q8_0", "q4_0" ↔ GgmlType. Throws ConfigError for other names.
 lora::GgmlType parse_weight_type(const std::string& name);
 std::string weight_type_name(lora::GgmlType type);

@@ -53,11 +53,13 @@ void CheckpointStore::restore(Coordinator& coordinator, std::uint64_t round) con
   coordinator.restore_checkpoint(dir);
 }
 
-void CheckpointStore::prune(std::uint64_t keep) const {
+void CheckpointStore::prune(std::uint64_t newest, int count) const {
   for (const auto& e : fs::directory_iterator(root_)) {
     const std::string name = e.path().filename().string();
-    if (name == dir_of(keep).filename().string()) continue;
-    if (keep > 0 && name == dir_of(keep - 1).filename().string()) continue;
+    bool keep = false;
+    for (int i = 0; i < count && static_cast<std::uint64_t>(i) <= newest; ++i)
+      keep = keep || name == dir_of(newest - static_cast<std::uint64_t>(i)).filename().string();
+    if (keep) continue;
     std::error_code ec;
     fs::remove_all(e.path(), ec);
   }

@@ -22,8 +22,9 @@ class CheckpointStore {
   /// Restores the coordinator from round `round`'s checkpoint (round 0: nothing to restore).
   /// Throws if that checkpoint is missing or does not fit the coordinator's layout.
   void restore(Coordinator& coordinator, std::uint64_t round) const;
-  /// Deletes checkpoints other than `keep` and `keep - 1`, and leftover temporaries.
-  void prune(std::uint64_t keep) const;
+  /// Deletes checkpoints other than the `count` newest up to round `newest`, checkpoints of
+  /// later (never committed) rounds, and leftover temporaries.
+  void prune(std::uint64_t newest, int count = 2) const;
   std::filesystem::path dir_of(std::uint64_t round) const;
 
  private:

@@ -113,7 +113,7 @@ RoundService::RoundService(const ServeConfig& config, Clock clock)
   policy.run_seed = seed;
   driver_ = std::make_unique<RoundDriver>(*coordinator_, std::move(dp), policy,
                                           std::make_unique<secagg::crypto::SystemRandom>());
-  checkpoints_.prune(committed);
+  checkpoints_.prune(committed, config_.serve.keep_checkpoints);
   if (committed > 0) spdlog::info("resumed after round {} (state in {})", committed, config_.serve.state_dir.string());
   std::lock_guard g(mu_);
   commit_metrics_file_locked();
@@ -434,7 +434,7 @@ void RoundService::commit_locked(const RoundReport& report) {
   if (driver_->user_dp()) row.privacy_state_json = privacy_state_json(driver_->user_dp()->state()).dump();
   store_.commit_round(row);
   commit_metrics_file_locked();
-  checkpoints_.prune(round);
+  checkpoints_.prune(round, config_.serve.keep_checkpoints);
 }
 
 void RoundService::commit_metrics_file_locked() {

@@ -34,6 +34,7 @@ ServeConfig load_serve_config(const std::filesystem::path& path, const std::vect
   s.train_deadline_ms = to_int(r, "train_deadline_ms", s.train_deadline_ms);
   s.stage_deadline_ms = to_int(r, "stage_deadline_ms", s.stage_deadline_ms);
   s.round_pause_ms = to_int(r, "round_pause_ms", s.round_pause_ms);
+  s.keep_checkpoints = to_int(r, "keep_checkpoints", s.keep_checkpoints);
   s.seed = static_cast<std::uint64_t>(r.get_int("serve", "seed", static_cast<std::int64_t>(s.seed)));
   s.reproducible_noise = r.get_bool("serve", "reproducible_noise", s.reproducible_noise);
   r.reject_unknown_keys();
@@ -57,6 +58,7 @@ void ServeConfig::validate() const {
   if (serve.available_ttl_ms < serve.checkin_retry_ms) bad("available_ttl_ms must be >= checkin_retry_ms");
   if (serve.train_deadline_ms < 1 || serve.stage_deadline_ms < 1) bad("deadlines must be >= 1 ms");
   if (serve.round_pause_ms < 0) bad("round_pause_ms must be >= 0");
+  if (serve.keep_checkpoints < 1) bad("keep_checkpoints must be >= 1");
   if (serve.tokens_file.empty() && serve.client_ca.empty())
     bad("tokens_file or client_ca must be set: devices authenticate with a bearer token or a client certificate");
   JobConfig::validate();

@@ -26,6 +26,7 @@ struct ServeSection {
   int train_deadline_ms = 600000;               ///< task hand-out to upload / AdvertiseKeys
   int stage_deadline_ms = 60000;                ///< each later SecAgg stage
   int round_pause_ms = 0;                       ///< wait between a round's end and the next selection
+  int keep_checkpoints = 2;                     ///< round checkpoints kept (the newest ones)
   std::uint64_t seed = 1;                       ///< local batch orders (not privacy randomness)
   /// Research opt-in, as run.reproducible_noise in the simulator: central noise and Poisson
   /// cohorts from the seed. Such a job is NOT private and reports no ε.

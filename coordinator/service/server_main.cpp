@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -54,6 +55,7 @@ int serve(const ServeOptions& options) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);  // wakes the waiter when the job ends on its own
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const ServeConfig cfg = load_serve_config(options.config_path, options.overrides);
@@ -84,7 +86,15 @@ int serve(const ServeOptions& options) {
     stop = true;
   });
   rounds.run(stop);
-  if (signalled) rounds.drain("coordinator shutting down (signal)");
+  if (signalled) {
+    rounds.drain("coordinator shutting down (signal)");
+  } else {
+    // Job done: keep answering "the job is finished" for a few retry windows so that
+    // devices can stop cleanly instead of backing off against a closed port.
+    const auto linger = std::chrono::milliseconds(std::min(3 * cfg.serve.checkin_retry_ms, 10'000));
+    const auto until = std::chrono::steady_clock::now() + linger;
+    while (!stop && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   server->GetHealthCheckService()->SetServingStatus(false);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (!signalled) pthread_kill(waiter.native_handle(), SIGUSR1);

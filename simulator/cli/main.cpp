@@ -1,21 +1,50 @@
 // fedlora-sim: run a simulated federated fine-tuning job from a TOML configuration.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "simulator/config/sim_config.h"
+#include "simulator/grpc/device_worker.h"
+#include "simulator/grpc/grpc_run.h"
 #include "simulator/run/simulation.h"
+
+namespace {
+std::filesystem::path own_dir() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw std::runtime_error("cannot locate the fedlora-sim binary (/proc/self/exe)");
+  buf[n] = '\0';
+  return std::filesystem::path(buf).parent_path();
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"fedlora-sim: simulate federated LoRA fine-tuning over a fleet of virtual devices"};
   app.require_subcommand(1);
-  std::string config_path, name;
+  std::string config_path, name, transport = "inproc";
   std::vector<std::string> sets;
   auto* run = app.add_subcommand("run", "run the job described by a TOML config (see configs/)");
   run->add_option("config", config_path, "TOML run configuration")->required();
   run->add_option("--set", sets, "override a key: --set section.key=value (repeatable)");
   run->add_option("--name", name, "run name: outputs go to runs/<name>/");
+  run->add_option("--transport", transport,
+                  "inproc: devices in this process; grpc: a fedlora-coordinator process and device worker "
+                  "processes on 127.0.0.1")
+      ->check(CLI::IsMember({"inproc", "grpc"}));
+
+  fedlora::sim::WorkerOptions w;
+  std::string devices;
+  auto* worker = app.add_subcommand("worker", "host virtual devices against a coordinator (started by --transport grpc)");
+  worker->add_option("config", config_path, "TOML run configuration")->required();
+  worker->add_option("--set", sets, "override a key (as given to run)");
+  worker->add_option("--devices", devices, "device indices BEGIN:END")->required();
+  worker->add_option("--coordinator", w.coordinator, "coordinator host:port")->required();
+  worker->add_option("--tokens", w.tokens_file, "device token file")->required();
+  worker->add_option("--report", w.report, "JSONL report of participations")->required();
+  worker->add_option("--state", w.state_dir, "worker state directory")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -23,7 +52,16 @@ int main(int argc, char** argv) {
   }
   try {
     const auto cfg = fedlora::sim::load_sim_config(config_path, sets, name);
-    const auto s = fedlora::sim::run_simulation(cfg, [](const std::string& line) { std::cout << line << std::endl; });
+    if (*worker) {
+      const auto colon = devices.find(':');
+      if (colon == std::string::npos) throw std::runtime_error("--devices must be BEGIN:END");
+      w.begin = std::stoul(devices.substr(0, colon));
+      w.end = std::stoul(devices.substr(colon + 1));
+      return fedlora::sim::run_device_worker(cfg, w);
+    }
+    auto print = [](const std::string& line) { std::cout << line << std::endl; };
+    const auto s = transport == "grpc" ? fedlora::sim::run_simulation_grpc(cfg, print, own_dir())
+                                       : fedlora::sim::run_simulation(cfg, print);
     std::printf("done: next-token accuracy %.4f -> %.4f (%+.4f), perplexity %.2f -> %.2f, %.1f s, peak RSS %.0f MB\n",
                 s.before.accuracy, s.after.accuracy, s.after.accuracy - s.before.accuracy, s.before.perplexity,
                 s.after.perplexity, s.wall_s, static_cast<double>(s.peak_rss_bytes) / 1e6);

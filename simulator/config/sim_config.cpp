@@ -47,6 +47,9 @@ SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<s
 
   r.reject_unknown_keys();
   c.validate();
+  c.source_path = path;
+  c.source_overrides = overrides;
+  if (!name_override.empty()) c.source_overrides.push_back("run.name=\"" + name_override + "\"");
   return c;
 }
 

@@ -41,6 +41,10 @@ struct DataSection {
 struct SimConfig : config::JobConfig {
   RunSection run;
   DataSection data;
+  /// Where it was read from, so that child processes (--transport grpc workers) load the
+  /// very same configuration.
+  std::filesystem::path source_path;
+  std::vector<std::string> source_overrides;  ///< --set assignments, then run.name
 
   /// True when user-level DP or DP-SGD is on (a run whose outputs carry an ε).
   bool dp_enabled() const { return user_dp.enabled || dp_sgd.enabled; }

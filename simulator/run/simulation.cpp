@@ -22,6 +22,7 @@
 #include "lora/tokenizer/gguf_vocab.h"
 #include "simulator/run/inproc_transport.h"
 #include "simulator/run/round_metrics.h"
+#include "simulator/run/sim_setup.h"
 
 namespace fedlora::sim {
 namespace fs = std::filesystem;
@@ -72,26 +73,17 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   if (cfg.dp_enabled() && !cfg.private_run())
     say("NOT PRIVATE: run.reproducible_noise = true draws DP noise from the run seed; no epsilon is reported");
 
-  // The base: loaded once, re-encoded to the configured type, shared read-only by all devices.
-  const auto model_file = lora::gguf::GgufFile::open(cfg.model.base);
-  const lora::SpmTokenizer tokenizer(lora::read_gguf_vocab(model_file));
-  const auto base = lora::load_base_model(cfg.model.base, cfg.model.quantize);
-  say(fmt("base %s: %s, weights %s, %.2f MB resident", cfg.model.base.c_str(), base->config.summary().c_str(),
-          weight_type_name(cfg.model.quantize).c_str(), static_cast<double>(base->resident_bytes()) / 1e6));
-
-  const Fleet fleet = build_fleet(cfg, tokenizer, base->config.context_length, derive_seed(cfg.run.seed, {0xDA7A}),
-                                  derive_seed(cfg.run.seed, {0xE7A1}));
+  const SimSetup setup = set_up_simulation(cfg, progress);
+  const auto& base = setup.base;
+  const Fleet& fleet = *setup.fleet;
   const auto device_ids = fleet.ids();
   const auto population = static_cast<int64_t>(fleet.devices.size());
-  say(fmt("population: %zu users (%zu train / %zu test texts, %zu train tokens) from %s", fleet.devices.size(),
-          fleet.train_texts, fleet.test_texts, fleet.train_tokens, cfg.data.path.c_str()));
-
-  const int threads = cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = worker_threads(cfg);
   WorkerPool pool(threads);
 
   // The coordinator's side: θ_0, the strategy, user-level DP, the round driver.
-  const auto layout = lora::make_adapter_layout(base->config, cfg.lora.rank, cfg.lora.alpha, cfg.lora.target_modules);
-  const auto theta0 = lora::init_adapter_vector(layout, derive_seed(cfg.run.seed, {0xADA9}));
+  const auto& layout = *setup.layout;
+  const auto& theta0 = setup.theta0;
   const Eigen::Index d = layout.size();
   coordinator::Coordinator coord(
       layout, Eigen::Map<const Eigen::VectorXf>(theta0.data(), d),
@@ -194,38 +186,8 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   summary.after = last_eval;
   if (dp && cfg.private_run()) summary.user_epsilon = driver.user_dp()->epsilon().epsilon;
 
-  std::map<std::string, std::string> adapter_meta{{"fedlora.rounds", std::to_string(last_round)}};
-  if (!cfg.dp_enabled()) adapter_meta["fedlora.seed"] = std::to_string(cfg.run.seed);  // never the key to DP noise
-  lora::save_adapter(summary.run_dir / "adapter", layout, std::span<const float>(coord.theta().data(), static_cast<size_t>(d)),
-                     cfg.model.base.filename().string(), adapter_meta);
-  summary.wall_s = seconds_since(t0);
-  summary.peak_rss_bytes = lora::peak_rss_bytes();
-
-  json conf = json::object();
-  for (const auto& [key, v] : describe(cfg)) conf[key] = v;
-  const bool report_user_eps = dp && cfg.private_run();
-  const json s{{"config", conf},
-               {"seed", cfg.run.seed},
-               {"private", cfg.private_run()},
-               {"population", fleet.devices.size()},
-               {"eval_users", fleet.eval_devices.size()},
-               {"adapter_parameters", d},
-               {"base_resident_bytes", base->resident_bytes()},
-               {"before", eval_json(summary.before)},
-               {"after", eval_json(summary.after)},
-               {"accuracy_gain", summary.after.accuracy - summary.before.accuracy},
-               {"user_epsilon", report_user_eps ? json(summary.user_epsilon) : json(nullptr)},
-               {"user_delta", dp ? json(summary.user_delta) : json(nullptr)},
-               {"example_epsilon_max", ledger && cfg.private_run() ? json(example_eps_max) : json(nullptr)},
-               {"example_delta", ledger ? json(cfg.dp_sgd.delta) : json(nullptr)},
-               {"rounds_completed", summary.rounds_completed},
-               {"rounds_aborted", summary.rounds_aborted},
-               {"bytes_up", summary.bytes_up},
-               {"bytes_down", summary.bytes_down},
-               {"wall_s", summary.wall_s},
-               {"peak_rss_bytes", summary.peak_rss_bytes},
-               {"threads", threads}};
-  std::ofstream(summary.run_dir / "summary.json") << s.dump(2) << "\n";
+  write_run_outputs(cfg, setup, std::span<const float>(coord.theta().data(), static_cast<size_t>(d)), last_round, threads,
+                    ledger ? example_eps_max : -1.0, summary, seconds_since(t0));
   return summary;
 }
 

@@ -1,0 +1,99 @@
+#include "simulator/run/sim_setup.h"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "coordinator/protocol/seeds.h"
+#include "lora/adapter/adapter_init.h"
+#include "lora/adapter/adapter_io.h"
+#include "lora/format/gguf_reader.h"
+#include "lora/model/llama_config.h"
+#include "lora/model/runtime.h"
+#include "lora/tokenizer/gguf_vocab.h"
+#include "simulator/run/round_metrics.h"
+
+namespace fedlora::sim {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using protocol::derive_seed;
+
+namespace {
+std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
+std::string fmt(const char* f, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, f);
+  std::vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return buf;
+}
+}  // namespace
+
+int worker_threads(const SimConfig& cfg) {
+  return cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+SimSetup set_up_simulation(const SimConfig& cfg, const ProgressFn& progress) {
+  auto say = [&](const std::string& s) {
+    if (progress) progress(s);
+  };
+  SimSetup s;
+  const auto model_file = lora::gguf::GgufFile::open(cfg.model.base);
+  s.tokenizer = std::make_unique<lora::SpmTokenizer>(lora::read_gguf_vocab(model_file));
+  s.base = lora::load_base_model(cfg.model.base, cfg.model.quantize);
+  say(fmt("base %s: %s, weights %s, %.2f MB resident", cfg.model.base.c_str(), s.base->config.summary().c_str(),
+          weight_type_name(cfg.model.quantize).c_str(), static_cast<double>(s.base->resident_bytes()) / 1e6));
+  s.fleet = std::make_unique<Fleet>(build_fleet(cfg, *s.tokenizer, s.base->config.context_length,
+                                                derive_seed(cfg.run.seed, {0xDA7A}), derive_seed(cfg.run.seed, {0xE7A1})));
+  say(fmt("population: %zu users (%zu train / %zu test texts, %zu train tokens) from %s", s.fleet->devices.size(),
+          s.fleet->train_texts, s.fleet->test_texts, s.fleet->train_tokens, cfg.data.path.c_str()));
+  s.layout = std::make_unique<lora::AdapterLayout>(
+      lora::make_adapter_layout(s.base->config, cfg.lora.rank, cfg.lora.alpha, cfg.lora.target_modules));
+  s.theta0 = lora::init_adapter_vector(*s.layout, derive_seed(cfg.run.seed, {0xADA9}));
+  return s;
+}
+
+void write_run_outputs(const SimConfig& cfg, const SimSetup& setup, std::span<const float> theta,
+                       std::int64_t last_round, int threads, double example_eps_max, SimulationSummary& summary,
+                       double wall_s) {
+  std::map<std::string, std::string> adapter_meta{{"fedlora.rounds", std::to_string(last_round)}};
+  if (!cfg.dp_enabled()) adapter_meta["fedlora.seed"] = std::to_string(cfg.run.seed);  // never the key to DP noise
+  lora::save_adapter(summary.run_dir / "adapter", *setup.layout, theta, cfg.model.base.filename().string(), adapter_meta);
+  summary.wall_s = wall_s;
+  summary.peak_rss_bytes = lora::peak_rss_bytes();
+
+  json conf = json::object();
+  for (const auto& [key, v] : describe(cfg)) conf[key] = v;
+  const bool dp = cfg.user_dp.enabled;
+  const bool report_user_eps = dp && cfg.private_run();
+  const bool ledger = example_eps_max >= 0;
+  const json s{{"config", conf},
+               {"seed", cfg.run.seed},
+               {"private", cfg.private_run()},
+               {"population", setup.fleet->devices.size()},
+               {"eval_users", setup.fleet->eval_devices.size()},
+               {"adapter_parameters", setup.layout->size()},
+               {"base_resident_bytes", setup.base->resident_bytes()},
+               {"before", eval_json(summary.before)},
+               {"after", eval_json(summary.after)},
+               {"accuracy_gain", summary.after.accuracy - summary.before.accuracy},
+               {"user_epsilon", report_user_eps ? json(summary.user_epsilon) : json(nullptr)},
+               {"user_delta", dp ? json(summary.user_delta) : json(nullptr)},
+               {"example_epsilon_max", ledger && cfg.private_run() ? json(example_eps_max) : json(nullptr)},
+               {"example_delta", ledger ? json(cfg.dp_sgd.delta) : json(nullptr)},
+               {"rounds_completed", summary.rounds_completed},
+               {"rounds_aborted", summary.rounds_aborted},
+               {"bytes_up", summary.bytes_up},
+               {"bytes_down", summary.bytes_down},
+               {"wall_s", summary.wall_s},
+               {"peak_rss_bytes", summary.peak_rss_bytes},
+               {"threads", threads}};
+  std::ofstream(summary.run_dir / "summary.json") << s.dump(2) << "\n";
+}
+
+}  // namespace fedlora::sim

@@ -1,0 +1,39 @@
+#pragma once
+// What every simulated run sets up first, whichever transport carries its rounds: the base
+// (loaded once, shared read-only), its tokenizer, the virtual fleet, the worker pool, the
+// adapter layout and θ_0; and the reports it writes at the end (summary.json, adapter/).
+#include <cstdint>
+#include <memory>
+
+#include "lora/adapter/adapter_layout.h"
+#include "lora/model/base_model.h"
+#include "lora/tokenizer/spm_tokenizer.h"
+#include "simulator/config/sim_config.h"
+#include "simulator/fleet/fleet.h"
+#include "simulator/fleet/worker_pool.h"
+#include "simulator/run/simulation.h"
+
+namespace fedlora::sim {
+
+struct SimSetup {
+  std::shared_ptr<const lora::BaseModel> base;
+  std::unique_ptr<lora::SpmTokenizer> tokenizer;
+  std::unique_ptr<Fleet> fleet;
+  std::unique_ptr<lora::AdapterLayout> layout;
+  std::vector<float> theta0;  ///< float32 [layout.size()], seeded from run.seed
+};
+
+/// Loads the base and tokenizer, builds the fleet, the adapter layout and θ_0, printing
+/// progress lines. Throws the loaders' errors (naming the file) and ConfigError.
+SimSetup set_up_simulation(const SimConfig& cfg, const ProgressFn& say);
+
+/// Worker threads of the run: run.threads, or one per core.
+int worker_threads(const SimConfig& cfg);
+
+/// Writes adapter/ (PEFT) and summary.json for a finished run; fills summary.wall_s and
+/// summary.peak_rss_bytes first. `example_eps_max` < 0 when DP-SGD is off.
+void write_run_outputs(const SimConfig& cfg, const SimSetup& setup, std::span<const float> theta,
+                       std::int64_t last_round, int threads, double example_eps_max, SimulationSummary& summary,
+                       double wall_s);
+
+}  // namespace fedlora::sim
