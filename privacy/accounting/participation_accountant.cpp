@@ -58,16 +58,17 @@ ParticipationEpsilon gaussian_participation_epsilon(double participations,
     throw InvalidPrivacyParameter("gaussian_participation_epsilon: participations " +
                                   std::to_string(participations) + " must be finite and >= 0");
   }
-  if (!(noise_multiplier > 0.0) || std::isinf(noise_multiplier)) {
+  if (!(noise_multiplier >= 0.0) || std::isinf(noise_multiplier)) {
     throw InvalidPrivacyParameter("gaussian_participation_epsilon: noise multiplier " +
-                                  std::to_string(noise_multiplier) + " must be finite and > 0");
+                                  std::to_string(noise_multiplier) + " must be finite and >= 0");
   }
   check_delta(delta, "gaussian_participation_epsilon");
   validate_orders(orders);
-  ParticipationEpsilon r =
-      epsilon_for_sum(participations / (noise_multiplier * noise_multiplier), participations,
-                      delta, orders);
-  return r;
+  const double s = participations == 0.0 ? 0.0
+                   : noise_multiplier == 0.0
+                       ? kInf
+                       : participations / (noise_multiplier * noise_multiplier);
+  return epsilon_for_sum(s, participations, delta, orders);
 }
 
 ParticipationAccountant::ParticipationAccountant(double delta, std::int64_t max_participations,

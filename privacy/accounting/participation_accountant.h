@@ -80,8 +80,8 @@ struct CoordinatorEpsilon {
   ParticipationEpsilon worst_case;
 };
 
-/// ε of `participations` Gaussian mechanisms with one noise multiplier σ > 0, at δ ∈ (0, 1)
-/// over `orders`: s = participations/σ². participations ≥ 0 (real-valued, e.g. the expected
+/// ε of `participations` Gaussian mechanisms with one noise multiplier σ ≥ 0 (σ = 0: ε = +∞
+/// unless participations = 0), at δ ∈ (0, 1) over `orders`: s = participations/σ². participations ≥ 0 (real-valued, e.g. the expected
 /// count q·T, is accepted: the formula is the composition for integer values and
 /// interpolates monotonically between them). Throws InvalidPrivacyParameter.
 ParticipationEpsilon gaussian_participation_epsilon(double participations,

@@ -160,8 +160,10 @@ TEST(ParticipationAccountant, RejectsBadInput) {
   EXPECT_EQ(acc.rounds(), 0);
   EXPECT_THROW(gaussian_participation_epsilon(-1, 1.5, 1e-5, default_orders()),
                InvalidPrivacyParameter);
-  EXPECT_THROW(gaussian_participation_epsilon(3, 0.0, 1e-5, default_orders()),
+  EXPECT_THROW(gaussian_participation_epsilon(3, -1.0, 1e-5, default_orders()),
                InvalidPrivacyParameter);
+  EXPECT_TRUE(std::isinf(gaussian_participation_epsilon(3, 0.0, 1e-5, default_orders()).exact));
+  EXPECT_EQ(gaussian_participation_epsilon(0, 0.0, 1e-5, default_orders()).exact, 0.0);
 }
 
 TEST(ParticipationAccountant, StateRoundTrips) {
