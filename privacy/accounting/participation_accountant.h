@@ -22,6 +22,8 @@
 // largest participation count seen, and the worst case for a user picked in every round so
 // far, or in at most max_participations rounds (the largest s achievable with that many).
 //
+// Which σ: as for UserLevelAccountant (with adaptive clipping the total z), provided the
+// noise is distributed and honest-survivor calibrated; 0 in central mode.
 // What counts as a participation: a user whose (masked) update is part of the unmasked sum
 // of the round. Recording the whole selected cohort instead is conservative.
 // Memory: one hash-map entry (id, s_u, count) per user who ever took part, plus one double
