@@ -7,10 +7,16 @@
 // one step of the Poisson-subsampled Gaussian mechanism with noise multiplier σ, accounted
 // with the RDP moments accountant (rdp.h) and reported as (ε, δ) (epsilon.h).
 //
-// What σ to record:
+// Adversary: this ε is amplified by sampling and therefore holds only against someone who
+// sees the released models but not the cohorts. Against the coordinator, which draws the
+// cohorts, use ParticipationAccountant (participation_accountant.h); EpsilonByAdversary
+// (epsilon_by_adversary.h) reports both.
+//
+// What σ to record (the same σ goes to ParticipationAccountant):
 //  * fixed clipping, central or distributed noise: the configured noise multiplier
-//    (distributed noise meets it whenever at least t devices survive; SecAgg refuses to
-//    unmask with fewer);
+//    (distributed noise meets it whenever at least m_min = UserDpConfig::survivor_floor()
+//    devices survive, of which at most a_max collude; finalize_user_dp_average refuses
+//    fewer);
 //  * adaptive clipping (Andrew et al. 2021): the TOTAL multiplier z, i.e.
 //    AdaptiveClipping::accounting_noise_multiplier(). The update itself is noised with the
 //    larger z_Δ, but the noised clip-count is a second query on the same users; the two

@@ -1,7 +1,15 @@
 // fedlora-privacy: privacy accounting from the command line.
 //
 //   fedlora-privacy epsilon --noise-multiplier S --sample-rate Q --steps T --delta D
-//                           [--orders LIST] [--accountant rdp|pld] [--json]
+//                           [--orders LIST] [--accountant rdp|pld] [--max-participations M]
+//                           [--json]
+//       prints ε against the released models (amplified by sampling; valid only while
+//       cohort membership is secret) and ε against the coordinator (no amplification) at
+//       the expected q·T participations, at all T rounds and at the cap M.
+//   fedlora-privacy epsilon --mechanism dp_ftrl --noise-multiplier S --steps T --delta D
+//                           [--restart-every N] [--max-participations P]
+//                           [--min-separation B] [--orders LIST] [--json]
+//       DP-FTRL tree aggregation (Kairouz et al. 2021), no sampling.
 //   fedlora-privacy noise   --epsilon E --delta D --sample-rate Q --steps T
 //                           [--orders LIST] [--json]
 //   fedlora-privacy ledger  --path FILE --device ID [--json]
@@ -23,6 +31,7 @@
 #include "privacy/accounting/epsilon.h"
 #include "privacy/accounting/pld.h"
 #include "privacy/accounting/rdp.h"
+#include "privacy/cli/adversary_report.h"
 #include "privacy/cli/orders_arg.h"
 #include "privacy/errors.h"
 #include "privacy/ledger/privacy_ledger.h"
@@ -55,10 +64,52 @@ struct SgmArgs {
   std::string accountant = "rdp";
   double discretization = 1e-4;
   bool json = false;
+  std::string mechanism = "sampled_gaussian";
+  std::int64_t max_participations = 0;
+  std::int64_t restart_every = 0;
+  std::int64_t min_separation = 0;
+  // Set for options the user gave (CLI11 cannot tell a default from an explicit value).
+  CLI::Option* sample_rate_opt = nullptr;
+  CLI::Option* accountant_opt = nullptr;
+  CLI::Option* max_participations_opt = nullptr;
+  CLI::Option* restart_every_opt = nullptr;
+  CLI::Option* min_separation_opt = nullptr;
 };
+
+bool given(const CLI::Option* o) { return o != nullptr && o->count() > 0; }
 
 std::vector<double> orders_from(const std::string& list) {
   return list.empty() ? default_orders() : cli::parse_orders(list);
+}
+
+json released_model_json(double eps, double order, double sample_rate) {
+  return {{"epsilon", number_or_null(eps)},
+          {"optimal_order", number_or_null(order)},
+          {"adversary", "sees the released models only"},
+          {"assumption", "amplification by Poisson sampling with q = " + fmt(sample_rate) +
+                             "; valid only while cohort membership stays secret (not against "
+                             "the coordinator)"}};
+}
+
+int run_epsilon_ftrl(const SgmArgs& a) {
+  if (given(a.sample_rate_opt)) {
+    throw InvalidPrivacyParameter("--sample-rate does not apply to --mechanism dp_ftrl (no "
+                                  "sampling); drop it");
+  }
+  if (given(a.accountant_opt) && a.accountant != "rdp") {
+    throw InvalidPrivacyParameter("--accountant pld does not apply to --mechanism dp_ftrl; its "
+                                  "exact epsilon (analytic Gaussian) is always reported");
+  }
+  const auto orders = orders_from(a.orders);
+  const auto r = cli::ftrl_report(a.noise_multiplier, a.steps, a.delta, a.restart_every,
+                                  given(a.max_participations_opt) ? a.max_participations : 1,
+                                  a.min_separation, orders);
+  if (a.json) {
+    std::cout << r.json.dump(2) << "\n";
+  } else {
+    std::cout << r.text;
+  }
+  return 0;
 }
 
 int run_epsilon_pld(const SgmArgs& a) {
@@ -71,6 +122,9 @@ int run_epsilon_pld(const SgmArgs& a) {
   PldAccountant acc(options);
   acc.compose_poisson_gaussian(a.sample_rate, a.noise_multiplier, a.steps);
   const double eps = acc.epsilon(a.delta);
+  const auto coordinator = cli::coordinator_report(a.sample_rate, a.noise_multiplier, a.steps,
+                                                   a.delta, a.max_participations,
+                                                   default_orders());
   if (a.json) {
     json out = {{"epsilon", number_or_null(eps)},
                 {"optimal_order", nullptr},
@@ -79,20 +133,34 @@ int run_epsilon_pld(const SgmArgs& a) {
                 {"sample_rate", a.sample_rate},
                 {"steps", a.steps},
                 {"value_discretization_interval", a.discretization},
-                {"accountant", "pld-connect-the-dots"}};
+                {"accountant", "pld-connect-the-dots"},
+                {"mechanism", "sampled_gaussian"},
+                {"released_model", released_model_json(eps, std::nan(""), a.sample_rate)},
+                {"coordinator", coordinator.json}};
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << "epsilon = " << fmt(eps) << " at delta = " << fmt(a.delta)
-              << " (PLD accountant, discretization " << fmt(a.discretization) << ")\n";
+              << " (PLD accountant, discretization " << fmt(a.discretization) << ")\n"
+              << cli::released_model_caveat(a.sample_rate) << coordinator.text;
   }
   return 0;
 }
 
 int run_epsilon(const SgmArgs& a) {
+  if (a.mechanism == "dp_ftrl") return run_epsilon_ftrl(a);
+  if (!given(a.sample_rate_opt)) {
+    throw InvalidPrivacyParameter("--sample-rate is required for --mechanism sampled_gaussian");
+  }
+  if (given(a.restart_every_opt) || given(a.min_separation_opt)) {
+    throw InvalidPrivacyParameter("--restart-every and --min-separation apply to --mechanism "
+                                  "dp_ftrl only");
+  }
   if (a.accountant == "pld") return run_epsilon_pld(a);
   const auto orders = orders_from(a.orders);
   const auto rdp = compute_rdp(a.sample_rate, a.noise_multiplier, a.steps, orders);
   const EpsilonResult r = epsilon_from_rdp(orders, rdp, a.delta);
+  const auto coordinator = cli::coordinator_report(a.sample_rate, a.noise_multiplier, a.steps,
+                                                   a.delta, a.max_participations, orders);
   if (a.json) {
     json out = {{"epsilon", number_or_null(r.epsilon)},
                 {"optimal_order", number_or_null(r.optimal_order)},
@@ -102,11 +170,15 @@ int run_epsilon(const SgmArgs& a) {
                 {"steps", a.steps},
                 {"num_orders", orders.size()},
                 {"accountant", "rdp-poisson-subsampled-gaussian"},
-                {"conversion", "balle2020-thm21"}};
+                {"conversion", "balle2020-thm21"},
+                {"mechanism", "sampled_gaussian"},
+                {"released_model", released_model_json(r.epsilon, r.optimal_order, a.sample_rate)},
+                {"coordinator", coordinator.json}};
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << "epsilon = " << fmt(r.epsilon) << " at delta = " << fmt(a.delta)
-              << " (optimal RDP order " << fmt(r.optimal_order) << ")\n";
+              << " (optimal RDP order " << fmt(r.optimal_order) << ")\n"
+              << cli::released_model_caveat(a.sample_rate) << coordinator.text;
   }
   return 0;
 }
@@ -167,10 +239,11 @@ int run_ledger(const LedgerArgs& a) {
   return 0;
 }
 
-void add_sgm_options(CLI::App* cmd, SgmArgs& a) {
-  cmd->add_option("--sample-rate,-q", a.sample_rate,
-                  "Poisson sampling rate q per step (e.g. batch/dataset size)")
-      ->required();
+void add_sgm_options(CLI::App* cmd, SgmArgs& a, bool sample_rate_required) {
+  a.sample_rate_opt = cmd->add_option("--sample-rate,-q", a.sample_rate,
+                                      "Poisson sampling rate q per step (e.g. batch/dataset "
+                                      "size; cohort/population)");
+  if (sample_rate_required) a.sample_rate_opt->required();
   cmd->add_option("--steps,-T", a.steps, "number of steps (or rounds)")->required();
   cmd->add_option("--delta,-d", a.delta, "target delta, in (0, 1)")->required();
   cmd->add_option("--orders", a.orders,
@@ -193,11 +266,27 @@ int main(int argc, char** argv) {
   eps_cmd->add_option("--noise-multiplier,-s", eps_args.noise_multiplier,
                       "noise multiplier sigma (noise std / L2 sensitivity)")
       ->required();
-  add_sgm_options(eps_cmd, eps_args);
-  eps_cmd->add_option("--accountant", eps_args.accountant,
-                      "rdp (Mironov et al. 2019 + Balle et al. 2020, default) or pld "
-                      "(connect-the-dots privacy loss distribution, tighter)")
-      ->check(CLI::IsMember({"rdp", "pld"}));
+  add_sgm_options(eps_cmd, eps_args, /*sample_rate_required=*/false);
+  eps_args.accountant_opt =
+      eps_cmd
+          ->add_option("--accountant", eps_args.accountant,
+                       "rdp (Mironov et al. 2019 + Balle et al. 2020, default) or pld "
+                       "(connect-the-dots privacy loss distribution, tighter)")
+          ->check(CLI::IsMember({"rdp", "pld"}));
+  eps_cmd->add_option("--mechanism", eps_args.mechanism,
+                      "sampled_gaussian (DP-SGD / DP-FedAvg with Poisson sampling, default; "
+                      "--sample-rate required) or dp_ftrl (tree aggregation, no sampling)")
+      ->check(CLI::IsMember({"sampled_gaussian", "dp_ftrl"}));
+  eps_args.max_participations_opt = eps_cmd->add_option(
+      "--max-participations", eps_args.max_participations,
+      "sampled_gaussian: cap on participations per user for the coordinator figure (0 = none, "
+      "default); dp_ftrl: participations per user per tree (default 1)");
+  eps_args.restart_every_opt = eps_cmd->add_option(
+      "--restart-every", eps_args.restart_every,
+      "dp_ftrl: rounds per tree before a restart (default 0 = one tree)");
+  eps_args.min_separation_opt = eps_cmd->add_option(
+      "--min-separation", eps_args.min_separation,
+      "dp_ftrl: rounds at least between two participations of a user (default 0)");
   eps_cmd->add_option("--discretization", eps_args.discretization,
                       "PLD grid spacing of privacy-loss values (default 1e-4)")
       ->check(CLI::PositiveNumber);
@@ -206,7 +295,7 @@ int main(int argc, char** argv) {
   auto* noise_cmd =
       app.add_subcommand("noise", "smallest noise multiplier reaching a target epsilon (bisection)");
   noise_cmd->add_option("--epsilon,-e", noise_args.epsilon, "target epsilon > 0")->required();
-  add_sgm_options(noise_cmd, noise_args);
+  add_sgm_options(noise_cmd, noise_args, /*sample_rate_required=*/true);
 
   LedgerArgs ledger_args;
   auto* ledger_cmd = app.add_subcommand("ledger", "show a device's spent budget from its ledger");

@@ -126,28 +126,7 @@ bool NoiseSource::bernoulli(double p) {
 }
 
 double NoiseSource::gaussian() {
-  const auto& t = ziggurat::tables();
-  for (;;) {
-    const std::uint64_t bits = next_u64();
-    const unsigned layer = static_cast<unsigned>(bits & 0xFFu);
-    const bool negative = (bits >> 8) & 1u;
-    const double u = static_cast<double>(bits >> 11) * kTwoPowMinus53;
-    const double x = u * t.x[layer];
-    if (x < t.x[layer + 1]) return negative ? -x : x;  // inside the layer's core rectangle
-    if (layer == 0) {
-      // Tail beyond r (Marsaglia 1964): exact.
-      double a, b;
-      do {
-        a = -std::log(uniform_open_zero()) / ziggurat::kR;
-        b = -std::log(uniform_open_zero());
-      } while (b + b < a * a);
-      const double z = ziggurat::kR + a;
-      return negative ? -z : z;
-    }
-    // Wedge between the layer's core rectangle and the density.
-    const double y = t.f[layer] + uniform() * (t.f[layer + 1] - t.f[layer]);
-    if (y < std::exp(-0.5 * x * x)) return negative ? -x : x;
-  }
+  return ziggurat::standard_normal([this] { return next_u64(); });
 }
 
 void NoiseSource::fill_gaussian(std::span<float> out, double stddev) {

@@ -3,7 +3,11 @@
 //
 // Bits: AES-256 in counter mode (OpenSSL EVP, NIST SP 800-38A) encrypting zeros from
 // counter 0 under a 256-bit key. Normals: the 256-layer ziggurat (ziggurat.h) on 53-bit
-// uniforms, exact in the tails (Marsaglia's tail method), largest attainable |z| ≈ 9.
+// uniforms, exact in the tails (Marsaglia's tail method). The largest attainable |z| is
+// 12.225414447225950 (ziggurat::kMaxAbsSample): the tail returns r + a with
+// a = −ln(U1)/r, accepted only if −2 ln U2 ≥ a², and −ln U2 ≤ 53 ln 2 for a 53-bit U2, so
+// a ≤ √(106 ln 2); the largest such a on the grid U1 = k·2^−53 is at k = 225 (derivation in
+// ziggurat.h). Tail mass beyond it, ≈ 2e−34, is what the sampler cannot produce.
 //
 // Which constructor is used where:
 //  * from_os_entropy()  — PRODUCTION. The key comes from OpenSSL RAND_bytes (the OS

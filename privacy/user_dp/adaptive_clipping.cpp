@@ -78,6 +78,18 @@ double AdaptiveClipping::count_noise_stddev(NoiseMode mode, std::int64_t min_con
   return config_.count_noise_stddev / std::sqrt(static_cast<double>(min_contributors));
 }
 
+double AdaptiveClipping::count_noise_stddev_honest(std::int64_t min_survivors,
+                                                   std::int64_t max_corrupt_clients) const {
+  if (max_corrupt_clients < 0 || min_survivors <= max_corrupt_clients) {
+    throw InvalidPrivacyParameter(
+        "AdaptiveClipping::count_noise_stddev_honest: need survivor floor m_min (" +
+        std::to_string(min_survivors) + ") > a_max (" + std::to_string(max_corrupt_clients) +
+        ") >= 0");
+  }
+  return config_.count_noise_stddev /
+         std::sqrt(static_cast<double>(min_survivors - max_corrupt_clients));
+}
+
 double AdaptiveClipping::centred_clip_indicator(double pre_clip_norm, double clip) {
   if (!(pre_clip_norm >= 0.0) || std::isinf(pre_clip_norm)) {
     throw NonFiniteValueError("AdaptiveClipping: update norm " + std::to_string(pre_clip_norm) +

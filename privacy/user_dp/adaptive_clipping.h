@@ -14,7 +14,9 @@
 //   z_Δ = (z^−2 − (2σ_b)^−2)^−1/2,          which requires 2σ_b > z.
 // Accounting therefore records z (accounting_noise_multiplier), not z_Δ. The paper
 // suggests σ_b = m/20, η = 0.2, γ = 0.5 and C_0 = 0.1.
-// Distributed mode: each device adds N(0, σ_b²/t) to its centred bit, as for the update.
+// Distributed mode: each device adds N(0, σ_b²/(m_min − a_max)) to its centred bit, the
+// honest-survivor rule of the update (user_level_dp.h); count_noise_stddev(kDistributed, t)
+// is the older σ_b/√t, valid only if no client colludes with the coordinator.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +52,10 @@ class AdaptiveClipping {
   [[nodiscard]] double accounting_noise_multiplier() const { return config_.noise_multiplier; }
   /// σ_b in central mode, σ_b/√t per device in distributed mode.
   [[nodiscard]] double count_noise_stddev(NoiseMode mode, std::int64_t min_contributors) const;
+  /// σ_b/√(m_min − a_max): per-device std of the clip-indicator noise calibrated to honest
+  /// survivors (user_level_dp.h). m_min > a_max ≥ 0, else InvalidPrivacyParameter.
+  [[nodiscard]] double count_noise_stddev_honest(std::int64_t min_survivors,
+                                                 std::int64_t max_corrupt_clients) const;
   [[nodiscard]] const AdaptiveClippingConfig& config() const { return config_; }
 
   /// Device side: b_i − ½ with b_i = 1[pre_clip_norm ≤ clip] (+½ or −½).

@@ -90,5 +90,19 @@ TEST(AdaptiveClipping, RejectsImpossibleSplitAndBadState) {
   EXPECT_THROW(AdaptiveClipping{cfg}, InvalidPrivacyParameter);
 }
 
+// Clip-indicator noise under the honest-survivor rule: σ_b/√(m_min − a_max); by hand
+// σ_b = 5, m_min = 13, a_max = 3 → 5/√10 = 1.5811388300841898.
+TEST(AdaptiveClipping, HonestCountNoiseByHand) {
+  AdaptiveClippingConfig cfg;
+  cfg.noise_multiplier = 1.0;
+  cfg.count_noise_stddev = 5.0;
+  cfg.expected_cohort = 100;
+  const AdaptiveClipping ac(cfg);
+  EXPECT_NEAR(ac.count_noise_stddev_honest(13, 3), 1.5811388300841898, 1e-15);
+  EXPECT_DOUBLE_EQ(ac.count_noise_stddev_honest(25, 0), ac.count_noise_stddev(NoiseMode::kDistributed, 25));
+  EXPECT_THROW((void)ac.count_noise_stddev_honest(3, 3), InvalidPrivacyParameter);
+  EXPECT_THROW((void)ac.count_noise_stddev_honest(5, -1), InvalidPrivacyParameter);
+}
+
 }  // namespace
 }  // namespace fedlora::privacy

@@ -70,6 +70,82 @@ TEST(PrivacyCli, EpsilonWithPldAccountant) {
   EXPECT_NE(run("epsilon -s 0.7 -q 1 -T 2 -d 1e-5 --accountant bogus").exit_code, 0);
 }
 
+// The project's DP config (z = 1.5, 40 rounds, δ = 247^−1.1): the amplified figure keeps
+// its place; the coordinator's figures (no amplification) match the mpmath reference
+// (tests/privacy/reference/coordinator_epsilon_mpmath.py): 16 participations → 11.6093112602573
+// (RDP) / 10.4241306104781 (exact); 40 → 22.0297454155195 / 20.0568428893756.
+TEST(PrivacyCli, EpsilonNamesBothAdversaries) {
+  const CliRun r = run("epsilon -s 1.5 -q 0.4 -T 40 -d 0.002333637265835952 "
+                       "--max-participations 16 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["released_model"]["epsilon"].get<double>(), j["epsilon"].get<double>());
+  EXPECT_NE(j["released_model"]["assumption"].get<std::string>().find("secret"),
+            std::string::npos);
+  const auto& c = j["coordinator"];
+  EXPECT_DOUBLE_EQ(c["expected"]["participations"].get<double>(), 16.0);
+  EXPECT_NEAR(c["expected"]["epsilon"].get<double>(), 11.6093112602573, 1e-9);
+  EXPECT_NEAR(c["expected"]["epsilon_exact"].get<double>(), 10.4241306104781, 1e-9);
+  EXPECT_NEAR(c["every_round"]["epsilon"].get<double>(), 22.0297454155195, 1e-9);
+  EXPECT_NEAR(c["every_round"]["epsilon_exact"].get<double>(), 20.0568428893756, 1e-9);
+  EXPECT_NEAR(c["capped"]["epsilon"].get<double>(), 11.6093112602573, 1e-9);
+  EXPECT_LT(j["epsilon"].get<double>(), c["expected"]["epsilon"].get<double>());
+  // Without a cap the capped figure is null; the PLD accountant reports the same coordinator view.
+  const CliRun p = run("epsilon -s 1.5 -q 0.4 -T 40 -d 0.002333637265835952 --accountant pld --json");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const auto jp = nlohmann::json::parse(p.out);
+  EXPECT_TRUE(jp["coordinator"]["capped"].is_null());
+  EXPECT_NEAR(jp["coordinator"]["every_round"]["epsilon_exact"].get<double>(), 20.0568428893756, 1e-9);
+}
+
+TEST(PrivacyCli, EpsilonTextStatesTheAssumptions) {
+  const CliRun r = run("epsilon -s 1.5 -q 0.4 -T 40 -d 0.002333637265835952 --max-participations 20");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("cohort membership stays secret"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("against the coordinator"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("q*T = 16:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("22.0297"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--max-participations 20"), std::string::npos) << r.out;
+}
+
+// DP-FTRL, StackOverflow setting of Kairouz et al. 2021 as in TF Privacy's
+// tree_aggregation_accountant_test.py (test_compute_eps_tree): 1600 steps, one tree,
+// δ = 1e-6, σ = 1.13 → ε < 19.74 (mpmath: 18.7096098937728 by RDP, 17.6667507612066 exact;
+// tests/privacy/reference/tree_epsilon_mpmath.py).
+TEST(PrivacyCli, DpFtrlStackOverflowSetting) {
+  std::string tf_tree_orders;
+  for (int x = 1; x < 100; ++x) tf_tree_orders += std::to_string(1 + x / 10.0) + ",";
+  for (int a = 12; a < 64; ++a) tf_tree_orders += std::to_string(a) + (a < 63 ? "," : "");
+  const CliRun r = run("epsilon --mechanism dp_ftrl -s 1.13 -T 1600 -d 1e-6 --json --orders " +
+                       tf_tree_orders);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_LT(j["epsilon"].get<double>(), 19.74);
+  EXPECT_NEAR(j["epsilon"].get<double>(), 18.7096098937728, 1e-9);
+  EXPECT_NEAR(j["epsilon_exact"].get<double>(), 17.6667507612066, 1e-9);
+  EXPECT_EQ(j["sensitivity_square_sum"].get<int>(), 11);  // depth of a 1600-leaf tree
+}
+
+TEST(PrivacyCli, DpFtrlRestartsAndParticipations) {
+  // 40 rounds, a tree every 10: four trees of depth 4, Σc² = 16 — the same Gaussian as 16
+  // participations (11.6093112602573 at the project δ).
+  const CliRun r = run("epsilon --mechanism dp_ftrl -s 1.5 -T 40 -d 0.002333637265835952 "
+                       "--restart-every 10 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["trees"], nlohmann::json::array({10, 10, 10, 10}));
+  EXPECT_EQ(j["sensitivity_square_sum"].get<int>(), 16);
+  EXPECT_NEAR(j["epsilon"].get<double>(), 11.6093112602573, 1e-9);
+  // TF Privacy's toy value: 24 leaves, P = 8, B = 2 → Σc² = 88.
+  const CliRun m = run("epsilon --mechanism dp_ftrl -s 2 -T 24 -d 1e-5 --max-participations 8 "
+                       "--min-separation 2 --json");
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_EQ(nlohmann::json::parse(m.out)["sensitivity_square_sum"].get<int>(), 88);
+  const CliRun t = run("epsilon --mechanism dp_ftrl -s 1.5 -T 40 -d 1e-5");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("DP-FTRL"), std::string::npos) << t.out;
+}
+
 TEST(PrivacyCli, NoiseFindsSigmaByBisection) {
   const CliRun r = run("noise --epsilon 0.7242234026109595 --delta 1e-5 --sample-rate 0.0025 "
                     "--steps 6000 --json --orders " + kTfOrders);
@@ -93,6 +169,14 @@ TEST(PrivacyCli, ErrorsAreOneLineOnStderrWithNonZeroExit) {
         std::string("epsilon -s 1 -q 0.1 -T 3 -d 1e-5 --orders 2,0.5"),
         std::string("epsilon -s 1 -q 0.1 -T 3 -d 1e-5 --orders 2,,3"),
         std::string("noise -e -1 -d 1e-5 -q 0.1 -T 10"), std::string("bogus"), std::string(""),
+        std::string("epsilon -s 1 -T 3 -d 1e-5"),  // sampled mechanism without --sample-rate
+        std::string("epsilon -s 1 -q 0.1 -T 3 -d 1e-5 --max-participations -1"),
+        std::string("epsilon -s 1 -q 0.1 -T 3 -d 1e-5 --restart-every 2"),
+        std::string("epsilon --mechanism dp_ftrl -s 1 -q 0.1 -T 3 -d 1e-5"),
+        std::string("epsilon --mechanism dp_ftrl -s 1 -T 3 -d 1e-5 --accountant pld"),
+        std::string("epsilon --mechanism dp_ftrl -s 1 -T 3 -d 1e-5 --max-participations 0"),
+        std::string("epsilon --mechanism dp_ftrl -s 1 -T 0 -d 1e-5"),
+        std::string("epsilon --mechanism bogus -s 1 -T 3 -d 1e-5"),
         std::string("ledger --path /nonexistent/x.sqlite --device a")}) {
     const CliRun r = run(args);
     EXPECT_NE(r.exit_code, 0) << args;

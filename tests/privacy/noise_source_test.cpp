@@ -10,6 +10,8 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -105,6 +107,53 @@ TEST(Ziggurat, TablesSatisfyEqualAreaConstruction) {
   EXPECT_NEAR(r * std::exp(-r * r / 2) + tail, v, v * 1e-9);
   // Top layer (closed by the recursion, not forced): x[255]·(1 − f(x[255])) = v.
   EXPECT_NEAR(t.x[255] * (1.0 - t.f[255]), v, v * 1e-6);
+}
+
+// The largest |z| of the sampler (ziggurat.h): words fed through standard_normal() in the
+// documented layout. Word 1: layer 0, sign +, uniform (2^53 − 1)·2^−53, so x = u·x[0] ≈ 3.91
+// lies beyond r = x[1] and the tail is taken. Then pairs (U1, U2) with Uk = ((w >> 11) + 1)·2^−53.
+// The bound 12.225414447225950 = r − ln(225·2^−53)/r was derived with 50-digit arithmetic
+// (√(106 ln 2) = 8.57167434865 bounds a; k = 225 is the first accepted grid point).
+TEST(Ziggurat, LargestAttainableSampleIsAtTheDocumentedBound) {
+  constexpr std::uint64_t kTailWord = ((std::uint64_t{1} << 53) - 1) << 11;  // layer 0, +
+  auto feed = [](std::vector<std::uint64_t> words) {
+    std::size_t i = 0;
+    const double z = ziggurat::standard_normal([&] {
+      if (i >= words.size()) throw std::runtime_error("sampler asked for more words");
+      return words[i++];
+    });
+    return std::pair{z, i};
+  };
+  const std::uint64_t u2_smallest = 0;                 // U2 = 2^−53: −ln U2 = 53 ln 2
+  const std::uint64_t u1_k225 = std::uint64_t{224} << 11;  // U1 = 225·2^−53
+  const std::uint64_t u1_k224 = std::uint64_t{223} << 11;  // U1 = 224·2^−53
+  const auto [z, used] = feed({kTailWord, u1_k225, u2_smallest});
+  EXPECT_EQ(z, ziggurat::kMaxAbsSample);
+  EXPECT_EQ(z, 12.225414447225950);
+  EXPECT_EQ(used, 3u);
+  // k = 224 is rejected even with the most favourable U2: the sampler draws a new pair.
+  const auto [z2, used2] = feed({kTailWord, u1_k224, u2_smallest, u1_k225, u2_smallest});
+  EXPECT_EQ(z2, ziggurat::kMaxAbsSample);
+  EXPECT_EQ(used2, 5u);
+  // The sign bit mirrors it.
+  const auto [z3, used3] = feed({kTailWord | (1u << 8), u1_k225, u2_smallest});
+  EXPECT_EQ(z3, -ziggurat::kMaxAbsSample);
+  // Any other accepted tail pair is smaller: scan every U1 grid point from k = 225 up to
+  // 2^16 with the most favourable U2 (a decreases with k).
+  double previous = z;
+  for (std::uint64_t k = 226; k < 65536; k += 97) {
+    const double zk = feed({kTailWord, (k - 1) << 11, u2_smallest}).first;
+    ASSERT_LT(zk, previous) << k;
+    previous = zk;
+  }
+}
+
+TEST(Ziggurat, NoiseSourceUsesTheSameSampler) {
+  NoiseSource a = NoiseSource::from_seed(99, {1});
+  NoiseSource words = NoiseSource::from_seed(99, {1});
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_EQ(a.gaussian(), ziggurat::standard_normal([&] { return words.next_u64(); }));
+  }
 }
 
 double phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
