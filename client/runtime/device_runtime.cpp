@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "coordinator/protocol/errors.h"
+#include "coordinator/protocol/failpoint.h"
 #include "coordinator/protocol/instructions_wire.h"
 
 namespace fedlora::client {
@@ -130,7 +131,10 @@ void DeviceRuntime::participate(const v1::TaskAssignment& task) {
     auto stream = link_.open_secagg(task.round(), task.round_token(), deadline);
     stream->send(round->secagg_start());
     while (auto m = stream->receive()) {
-      if (auto reply = round->secagg_handle(m->first)) stream->send(*reply);
+      if (auto reply = round->secagg_handle(m->first)) {
+        stream->send(*reply);
+        if (reply->has_share_keys()) protocol::failpoint("device_secagg_share_keys");
+      }
       if (!round->secagg_awaiting()) break;  // finished or aborted: nothing more to answer
     }
     stream->finish();

@@ -1,5 +1,6 @@
 // fedlora-coordinator: the deployed coordinator (serve) and its status.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  // Logs go to stderr; stdout carries only the "listening on" line that scripts wait for.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("fedlora-coordinator"));
   try {
     if (*serve) return fedlora::coordinator::serve(opts);
     return fedlora::coordinator::print_status(state_dir, json);

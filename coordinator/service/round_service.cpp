@@ -10,6 +10,7 @@
 #include "coordinator/protocol/seeds.h"
 #include "coordinator/round/job_setup.h"
 #include "coordinator/round/round_report_json.h"
+#include "coordinator/protocol/failpoint.h"
 #include "coordinator/service/token_file.h"
 #include "lora/adapter/adapter_init.h"
 #include "lora/format/atomic_file.h"
@@ -377,6 +378,7 @@ void RoundService::open_round_locked() {
   theta_sha256_ = protocol::sha256_of(*bytes);
   theta_bytes_ = std::move(bytes);
   stage_deadline_ms_ = t + config_.serve.train_deadline_ms;
+  protocol::failpoint("round_opened");
   spdlog::info("round {} open: {} devices selected of {} available{}", o.round, o.cohort.size(), available.size(),
                driver_->channel()->secure() ? ", secure aggregation" : "");
   write_progress_locked();
@@ -398,6 +400,7 @@ void RoundService::close_stage_locked() {
   } else {
     spdlog::info("round {}: {} closed, {} open", driver_->opened().round, closing, ch->stage_name());
     write_progress_locked();
+    protocol::failpoint("stage_closed");
   }
 }
 
@@ -419,6 +422,7 @@ void RoundService::commit_locked(const RoundReport& report) {
   const std::uint64_t round = report.record.round;
   // 1. θ and optimizer state, fsync'ed; 2. one SQLite transaction; 3. metrics.jsonl.
   checkpoints_.write(*coordinator_, round);
+  protocol::failpoint("checkpoint_written");
   StoredRound row;
   row.round = round;
   row.aborted = report.record.aborted;
@@ -433,6 +437,7 @@ void RoundService::commit_locked(const RoundReport& report) {
   row.metrics_json = line.dump();
   if (driver_->user_dp()) row.privacy_state_json = privacy_state_json(driver_->user_dp()->state()).dump();
   store_.commit_round(row);
+  protocol::failpoint("round_committed");
   commit_metrics_file_locked();
   checkpoints_.prune(round, config_.serve.keep_checkpoints);
 }
