@@ -75,12 +75,12 @@ struct ArmedFailpoint {
 };
 }  // namespace
 
-std::unique_ptr<sim::ChildProcess> Deployment::start_coordinator(const std::string& failpoint) {
+std::unique_ptr<sim::ChildProcess> Deployment::start_coordinator(const std::string& failpoint, bool insecure) {
   ArmedFailpoint armed(failpoint);
-  auto p = std::make_unique<sim::ChildProcess>(
-      std::vector<std::string>{fs::path(FEDLORA_BIN_DIR) / "fedlora-coordinator", "serve", "--config",
-                               (dir_ / "coordinator.toml").string()},
-      dir_ / "coordinator.log", true);
+  std::vector<std::string> argv{fs::path(FEDLORA_BIN_DIR) / "fedlora-coordinator", "serve", "--config",
+                                (dir_ / "coordinator.toml").string()};
+  if (insecure) argv.push_back("--insecure");
+  auto p = std::make_unique<sim::ChildProcess>(argv, dir_ / "coordinator.log", true);
   while (auto line = p->read_line(std::chrono::seconds(60)))
     if (line->rfind("listening on ", 0) == 0) return p;
   throw std::runtime_error("the coordinator did not start:\n" + log_of("coordinator"));

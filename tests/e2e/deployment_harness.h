@@ -26,7 +26,7 @@ class Deployment {
 
   /// Starts the coordinator (TLS, bearer tokens); `failpoint` arms FEDLORA_FAILPOINT in it.
   /// Waits until it listens. Throws std::runtime_error if it does not start.
-  std::unique_ptr<sim::ChildProcess> start_coordinator(const std::string& failpoint = "");
+  std::unique_ptr<sim::ChildProcess> start_coordinator(const std::string& failpoint = "", bool insecure = false);
   /// Starts device i with its token; `extra` args are appended.
   std::unique_ptr<sim::ChildProcess> start_device(int i, const std::vector<std::string>& extra = {},
                                                   const std::string& failpoint = "");

@@ -11,6 +11,7 @@
 
 #include "coordinator/service/state_store.h"
 #include "tests/e2e/deployment_harness.h"
+#include "tests/e2e/tcp_tap.h"
 
 namespace fedlora::test {
 namespace {
@@ -136,6 +137,48 @@ TEST(Deployment, DevicesWithoutValidCredentialsAreRefused) {
   coordinator->signal(SIGTERM);  // drains and exits 0
   EXPECT_EQ(Deployment::wait_for(*coordinator, 30), 0) << d.log_of("coordinator");
   EXPECT_EQ(coordinator::StateStore::open_existing(d.state_dir()).committed_round(), 0u);
+}
+
+TEST(Deployment, ADeviceSendsOnlyItsCheckInAndItsUpdate) {
+  // Plaintext on loopback through a tap that records every byte the device sends.
+  std::string job = kSecAggJob;
+  job.replace(job.find("[secagg]\nenabled = true"), 23, "[secagg]\nenabled = false");
+  job.replace(job.find("cohort_size = 5"), 15, "cohort_size = 1");
+  job.replace(job.find("rounds = 3"), 10, "rounds = 2");
+  Deployment d(1, job, "over_selection = 1.0\n");
+  auto coordinator = d.start_coordinator("", /*insecure=*/true);
+  const int port = std::stoi(d.address().substr(d.address().rfind(':') + 1));
+  TcpTap tap(port);
+  auto device = std::make_unique<sim::ChildProcess>(
+      std::vector<std::string>{std::filesystem::path(FEDLORA_BIN_DIR) / "fedlora-client", "run", "--coordinator",
+                               "127.0.0.1:" + std::to_string(tap.port()), "--insecure", "--base",
+                               (d.dir() / "tiny.gguf").string(), "--quantize", "f32", "--data",
+                               (d.dir() / "dev0.txt").string(), "--state", (d.dir() / "state-dev0").string(),
+                               "--device-id", "dev0", "--token", (d.dir() / "dev0.token").string()},
+      d.dir() / "dev0.log", false);
+  ASSERT_EQ(Deployment::wait_for(*coordinator, 120), 0) << d.log_of("coordinator");
+  ASSERT_EQ(Deployment::wait_for(*device, 30), 0) << d.log_of("dev0");
+  const std::string wire = tap.sent();
+  ASSERT_GT(wire.size(), 0u);
+  // The device's text: no 12-byte piece of it is on the wire, as text or as the token ids
+  // the tiny vocabulary gives it (byte b -> id b + 3, int32 little-endian).
+  const std::string text = "the cat sat on the mat and the cat sat again";
+  for (std::size_t i = 0; i + 12 <= text.size(); ++i) {
+    ASSERT_EQ(wire.find(text.substr(i, 12)), std::string::npos) << "raw text on the wire at " << i;
+    std::string ids;
+    for (char c : text.substr(i, 12)) {
+      const std::int32_t id = static_cast<unsigned char>(c) + 3;
+      ids.append(reinterpret_cast<const char*>(&id), 4);
+    }
+    ASSERT_EQ(wire.find(ids), std::string::npos) << "token ids on the wire at " << i;
+  }
+  // What it may send: check-ins and its two uploads (bytes_up in the coordinator's metrics);
+  // 64 KiB covers the check-ins and HTTP/2 framing, far less than any text it holds.
+  std::int64_t uploads = 0;
+  for (const auto& l : metrics_lines(d.state_dir())) uploads += l["bytes_up"].get<std::int64_t>();
+  EXPECT_GT(uploads, 0);
+  EXPECT_LT(static_cast<std::int64_t>(wire.size()), uploads + 64 * 1024)
+      << "the device sent " << wire.size() << " bytes for " << uploads << " bytes of updates";
 }
 
 }  // namespace
