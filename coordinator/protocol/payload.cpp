@@ -80,7 +80,7 @@ PayloadAssembler::PayloadAssembler(std::uint64_t size_bytes, std::string_view sh
                         std::to_string(std::min(max_bytes, kMaxPayloadBytes)));
   if (sha256.size() != expected_.size()) throw ProtocolError("payload SHA-256 must be 32 bytes");
   std::memcpy(expected_.data(), sha256.data(), expected_.size());
-  buffer_.reserve(static_cast<std::size_t>(size_bytes));
+  // No reserve: memory follows the bytes that actually arrived, not what a header claims.
 }
 
 void PayloadAssembler::add(std::uint64_t offset, std::string_view data) {

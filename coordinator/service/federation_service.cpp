@@ -23,7 +23,8 @@ grpc::StatusCode grpc_code(ServiceError::Code code) {
   return grpc::StatusCode::INTERNAL;
 }
 
-FederationService::FederationService(RoundService& rounds, AuthPolicy auth) : rounds_(rounds), auth_(auth) {}
+FederationService::FederationService(RoundService& rounds, AuthPolicy auth, std::size_t payload_slots)
+    : rounds_(rounds), auth_(auth), slots_(payload_slots) {}
 
 grpc::Status FederationService::refuse(const char* rpc, const std::string& device, grpc::StatusCode code,
                                        const std::string& why) {

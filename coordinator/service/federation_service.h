@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "coordinator/service/payload_slots.h"
 #include "coordinator/service/round_service.h"
 #include "proto/fedlora.grpc.pb.h"
 
@@ -25,7 +26,8 @@ grpc::StatusCode grpc_code(ServiceError::Code code);
 
 class FederationService final : public v1::Federation::CallbackService {
  public:
-  FederationService(RoundService& rounds, AuthPolicy auth);
+  /// At most `payload_slots` large payloads (uploads, masked inputs) are assembled at once.
+  FederationService(RoundService& rounds, AuthPolicy auth, std::size_t payload_slots = 16);
 
   grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* ctx, const v1::CheckInRequest* request,
                                     v1::CheckInResponse* response) override;
@@ -42,12 +44,14 @@ class FederationService final : public v1::Federation::CallbackService {
   grpc::Status authenticate(const grpc::CallbackServerContext& ctx, std::string& device) const;
 
   RoundService& rounds() { return rounds_; }
+  PayloadSlots& slots() { return slots_; }
   /// Logs and counts a refused call; returns the status to send.
   grpc::Status refuse(const char* rpc, const std::string& device, grpc::StatusCode code, const std::string& why);
 
  private:
   RoundService& rounds_;
   AuthPolicy auth_;
+  PayloadSlots slots_;
 };
 
 }  // namespace fedlora::coordinator

@@ -40,8 +40,7 @@ class SecAggReactor final : public grpc::ServerBidiReactor<v1::SecAggUp, v1::Sec
       return;
     }
     try {
-      receive();
-      StartRead(&in_);
+      if (receive()) StartRead(&in_);
     } catch (const ServiceError& e) {
       fail(svc_.refuse("SecAggExchange", device_, grpc_code(e.code), e.what()));
     } catch (const protocol::ProtocolError& e) {
@@ -64,6 +63,7 @@ class SecAggReactor final : public grpc::ServerBidiReactor<v1::SecAggUp, v1::Sec
   }
 
   void OnDone() override {
+    slot_.reset();
     {
       std::lock_guard g(proxy_->mu);
       proxy_->reactor = nullptr;
@@ -105,7 +105,8 @@ class SecAggReactor final : public grpc::ServerBidiReactor<v1::SecAggUp, v1::Sec
   }
 
  private:
-  void receive() {
+  // Handles one frame; false when reading must wait for a payload slot.
+  bool receive() {
     if (!attached_) {
       round_ = in_.round();
       token_ = in_.round_token();
@@ -118,6 +119,10 @@ class SecAggReactor final : public grpc::ServerBidiReactor<v1::SecAggUp, v1::Sec
     if (in_.has_header()) {
       if (assembler_) throw ServiceError(ServiceError::Code::kInvalidArgument, "a new message before the last one was complete");
       assembler_.emplace(in_.header().size_bytes(), in_.header().sha256(), max_bytes_);
+      if (in_.header().size_bytes() > kSmallMessageBytes) {  // a masked input: wait for a slot
+        slot_ = svc_.slots().acquire([this] { StartRead(&in_); });
+        return false;
+      }
     } else if (in_.has_chunk()) {
       if (!assembler_) throw ServiceError(ServiceError::Code::kInvalidArgument, "a chunk without a message header");
       assembler_->add(in_.chunk().offset(), in_.chunk().data());
@@ -130,10 +135,13 @@ class SecAggReactor final : public grpc::ServerBidiReactor<v1::SecAggUp, v1::Sec
       secagg::pb::ClientToServer msg;
       if (!msg.ParseFromString(bytes))
         throw ServiceError(ServiceError::Code::kInvalidArgument, "the SecAgg message does not parse");
+      slot_.reset();
       svc_.rounds().count("SecAggExchange.message");
       svc_.rounds().submit_secagg(device_, round_, token_, std::move(msg));
     }
+    return true;
   }
+  static constexpr std::uint64_t kSmallMessageBytes = 64 * 1024;
 
   void fail(const grpc::Status& st) { finish_when_idle(st); }
 
@@ -163,6 +171,7 @@ class SecAggReactor final : public grpc::ServerBidiReactor<v1::SecAggUp, v1::Sec
   v1::SecAggUp in_;
   v1::SecAggDown out_;
   std::optional<protocol::PayloadAssembler> assembler_;
+  std::unique_ptr<PayloadSlots::Ticket> slot_;
   bool attached_ = false;
   std::uint64_t round_ = 0, token_ = 0, max_bytes_ = 0;
   std::mutex mu_;

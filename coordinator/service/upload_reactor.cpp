@@ -31,6 +31,9 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadMessage> {
       if (!assembler_) {
         if (!msg_.has_header()) throw ServiceError(ServiceError::Code::kInvalidArgument, "the first message must be the upload header");
         start(msg_.header());
+        // Read the payload once a slot is free; until then flow control holds the device.
+        slot_ = svc_.slots().acquire([this] { StartRead(&msg_); });
+        return;
       } else {
         if (!msg_.has_chunk()) throw ServiceError(ServiceError::Code::kInvalidArgument, "a second header in one upload");
         assembler_->add(msg_.chunk().offset(), msg_.chunk().data());
@@ -44,7 +47,10 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadMessage> {
       Finish(svc_.refuse("UploadUpdate", device_, grpc::StatusCode::INTERNAL, e.what()));
     }
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    slot_.reset();  // before the reactor goes: a grant must never reach a deleted reactor
+    delete this;
+  }
 
  private:
   void start(const v1::UploadHeader& h) {
@@ -63,11 +69,15 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadMessage> {
   }
   void complete() {
     if (!assembler_) throw ServiceError(ServiceError::Code::kInvalidArgument, "empty upload stream");
-    const std::string bytes = assembler_->take();  // size and SHA-256 checked here
     protocol::PlainUpload up;
-    up.values = protocol::decode_floats(bytes, values_);
+    {
+      const std::string bytes = assembler_->take();  // size and SHA-256 checked here
+      up.values = protocol::decode_floats(bytes, values_);
+    }
     up.weight = weight_;
+    assembler_.reset();
     const std::uint32_t n = svc_.rounds().submit_plain(device_, round_, token_, std::move(up));
+    slot_.reset();
     svc_.rounds().count("UploadUpdate.accepted");
     ack_->set_round(round_);
     ack_->set_accepted_uploads(n);
@@ -79,6 +89,7 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadMessage> {
   std::string device_;
   v1::UploadMessage msg_;
   std::optional<protocol::PayloadAssembler> assembler_;
+  std::unique_ptr<PayloadSlots::Ticket> slot_;
   std::uint64_t round_ = 0, token_ = 0;
   double weight_ = 0;
   std::size_t values_ = 0;

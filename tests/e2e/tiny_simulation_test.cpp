@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "simulator/config/sim_config.h"
+#include "simulator/grpc/grpc_run.h"
 #include "simulator/run/simulation.h"
 #include "tests/e2e/tiny_model.h"
 #include "lora/adapter/adapter_io.h"
@@ -198,6 +199,38 @@ TEST(TinySimulation, DpSgdDevicesStopAtTheirBudget) {
   EXPECT_GT(refused, 0);
   // The ledger persists in the run folder.
   EXPECT_TRUE(fs::exists(s.run_dir / "privacy_ledger.sqlite"));
+}
+
+// The same job through real processes (a fedlora-coordinator and device workers over gRPC
+// on loopback) gives the in-process metrics: exactly with SecAgg (modular sums do not depend
+// on arrival order), within 1e-4 without (float64 plain sums in arrival order).
+void expect_same_metrics(const std::vector<json>& a, const std::vector<json>& b, double tol) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t r = 0; r < a.size(); ++r) {
+    for (const char* key : {"cohort", "contributors", "aborted", "train_tokens"})
+      if (a[r].contains(key)) EXPECT_EQ(a[r][key], b[r][key]) << "round " << r << " " << key;
+    for (const char* key : {"train_loss", "update_norm"})
+      if (a[r].contains(key)) EXPECT_NEAR(a[r][key].get<double>(), b[r][key].get<double>(), tol) << "round " << r << " " << key;
+    if (a[r].contains("eval"))
+      for (const char* key : {"accuracy", "loss"})
+        EXPECT_NEAR(a[r]["eval"][key].get<double>(), b[r]["eval"][key].get<double>(), tol) << "round " << r << " eval " << key;
+  }
+}
+
+TEST(TinySimulation, GrpcTransportGivesTheInProcessMetrics) {
+  TinyRun t;
+  for (const bool secure : {true, false}) {
+    std::vector<std::string> sets{"federation.rounds=2"};
+    if (secure)
+      for (const char* x : {"secagg.enabled=true", "secagg.graph=complete", "secagg.threshold=2"}) sets.emplace_back(x);
+    const std::string tag = secure ? "secure" : "plain";
+    const auto inproc = sim::run_simulation(t.config("inproc-" + tag, 9, sets), nullptr);
+    const auto grpc = sim::run_simulation_grpc(t.config("grpc-" + tag, 9, sets), nullptr, FEDLORA_BIN_DIR);
+    const auto a = metrics_without_timing(inproc.run_dir), b = metrics_without_timing(grpc.run_dir);
+    expect_same_metrics(a, b, secure ? 0.0 : 1e-4);
+    EXPECT_EQ(grpc.rounds_completed, 2);
+    if (secure) EXPECT_EQ(final_adapter(inproc, t.config("x", 9, sets)), final_adapter(grpc, t.config("x", 9, sets)));
+  }
 }
 
 }  // namespace
