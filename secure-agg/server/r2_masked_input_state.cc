@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <set>
 
+#include "secure-agg/crypto/gmac.h"
 #include "secure-agg/errors.h"
 #include "secure-agg/masking.h"
 #include "secure-agg/server/server_states.h"
@@ -13,13 +14,20 @@ ServerR2MaskedInputState::ServerR2MaskedInputState(DataPtr data) : CollectingSta
 }
 
 crypto::Digest32 ServerR2MaskedInputState::fingerprint(const pb::ClientToServer& msg) const {
-  // The masked words (m * w/8 bytes) are hashed in place; the rest of the message is
-  // small. Serializing the whole message would copy the input once more.
+  // SHA-256 of the small rest of the message and of a GMAC of the masked words under a
+  // fixed public key (a GHASH polynomial hash, ~6x faster than SHA-256 here). It needs no
+  // collision resistance: it only decides whether a second message from a client whose
+  // input already counts is logged as a retransmission or as an equivocation, and either
+  // way that message is ignored. Two different honest messages (independent masks)
+  // collide with probability about m / 2^128.
+  static const crypto::Secret32 kKey;  // all zero: public
+  static const crypto::GcmNonce kIv{};
   pb::ClientToServer rest;
   *rest.mutable_header() = msg.header();
   *rest.mutable_masked_input()->mutable_bad_share_senders() = msg.masked_input().bad_share_senders();
   const std::string head = rest.SerializeAsString();
-  return crypto::sha256({crypto::as_bytes(head), crypto::as_bytes(msg.masked_input().words())});
+  const auto words = crypto::gmac_aes256(kKey, kIv, crypto::as_bytes(msg.masked_input().words()));
+  return crypto::sha256({crypto::as_bytes(head), words});
 }
 
 void ServerR2MaskedInputState::accept(ClientId id, pb::ClientToServer& msg) {

@@ -6,6 +6,7 @@
 #include "secure-agg/crypto/aes_ctr_prng.h"
 #include "secure-agg/crypto/aes_gcm.h"
 #include "secure-agg/crypto/ed25519.h"
+#include "secure-agg/crypto/gmac.h"
 #include "secure-agg/crypto/hkdf.h"
 #include "secure-agg/crypto/random.h"
 #include "secure-agg/crypto/scrypt.h"
@@ -229,6 +230,22 @@ TEST(Bytes, HexRoundTripAndErrors) {
   EXPECT_TRUE(constant_time_equal(Bytes{1, 2}, Bytes{1, 2}));
   EXPECT_FALSE(constant_time_equal(Bytes{1, 2}, Bytes{1, 3}));
   EXPECT_FALSE(constant_time_equal(Bytes{1, 2}, Bytes{1}));
+}
+
+// GMAC is GCM with the data as AAD and no plaintext: GCM test case 13 (all-zero key and
+// IV, nothing at all) gives its tag, and for any data the GMAC equals the tag of
+// aes256_gcm_seal(key, iv, {}, data) (the KAT-checked GCM path).
+TEST(Gmac, MatchesGcmTagsOfAssociatedDataOnly) {
+  EXPECT_EQ(to_hex(gmac_aes256(Secret32(), nonce("000000000000000000000000"), {})), "530f8afbc74536b9a963b4f1c4cb738b");
+  DeterministicRandom rng(10, "gmac");
+  const auto key = rng.secret32();
+  GcmNonce iv{};
+  rng.fill(iv);
+  for (std::size_t len : {1u, 15u, 16u, 17u, 4096u, 100003u}) {
+    Bytes data(len);
+    rng.fill(data);
+    EXPECT_EQ(to_hex(gmac_aes256(key, iv, data)), to_hex(aes256_gcm_seal(key, iv, {}, data))) << len;
+  }
 }
 
 // RFC 7748 §5: bit 255 of a u-coordinate is masked and values >= p = 2^255 - 19 are
