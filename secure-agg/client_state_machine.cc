@@ -1,22 +1,32 @@
 #include "secure-agg/client_state_machine.h"
 
 #include "secure-agg/errors.h"
+#include "secure-agg/graph_seed.h"
+#include "secure-agg/identity.h"
 #include "secure-agg/wire.h"
 
 namespace fedlora::secagg {
 
-ClientStateMachine::ClientStateMachine(const RoundConfig& config, ClientId id, std::unique_ptr<crypto::RandomSource> rng) {
+ClientStateMachine::ClientStateMachine(const RoundConfig& config, const crypto::Ed25519PrivateKey& identity,
+                                       const ClientPolicy& policy, std::unique_ptr<crypto::RandomSource> rng) {
   config.validate();
-  if (id >= config.num_clients) {
-    throw ConfigError("client id " + std::to_string(id) + " outside [0, n = " + std::to_string(config.num_clients) + ")");
+  const auto id = config.logical_id_of(identity.public_key());
+  if (!id) {
+    throw ConfigError("this device's identity key " + crypto::to_hex(identity.public_key()) +
+                      " is not in the round's roster");
   }
+  policy.check(config);
+  std::optional<NeighbourGraph> graph;
+  if (config.params.graph == GraphKind::kComplete) graph = build_graph(config, {});
   ctx_ = std::make_shared<client::ClientContext>(client::ClientContext{
-      config, build_graph(config), id, rng ? std::move(rng) : std::make_unique<crypto::SystemRandom>(), std::nullopt});
+      config, config.digest(), policy, policy.min_live_neighbours(config), std::move(graph), *id, identity,
+      rng ? std::move(rng) : std::make_unique<crypto::SystemRandom>(), std::nullopt});
 }
 
-ClientStateMachine::ClientStateMachine(const RoundConfig& config, ClientId id, std::vector<std::uint64_t> input,
+ClientStateMachine::ClientStateMachine(const RoundConfig& config, const crypto::Ed25519PrivateKey& identity,
+                                       std::vector<std::uint64_t> input, const ClientPolicy& policy,
                                        std::unique_ptr<crypto::RandomSource> rng)
-    : ClientStateMachine(config, id, std::move(rng)) {
+    : ClientStateMachine(config, identity, policy, std::move(rng)) {
   set_input(std::move(input));
 }
 
@@ -48,8 +58,10 @@ pb::ClientToServer ClientStateMachine::start() {
   *out.mutable_header() = make_header(ctx_->config, Stage::kAdvertiseKeys);
   const auto c_pk = c_key.public_key();
   const auto s_pk = s_key.public_key();
+  const auto sig = sign_round_keys(ctx_->identity, ctx_->config_digest, ctx_->id, c_pk, s_pk);
   out.mutable_advertise_keys()->set_c_pk(c_pk.data(), c_pk.size());
   out.mutable_advertise_keys()->set_s_pk(s_pk.data(), s_pk.size());
+  out.mutable_advertise_keys()->set_signature(sig.data(), sig.size());
   state_ = std::make_unique<client::ClientR1ShareKeysState>(ctx_, std::move(c_key), std::move(s_key));
   return out;
 }

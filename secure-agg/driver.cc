@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "secure-agg/errors.h"
+#include "secure-agg/identity.h"
 
 namespace fedlora::secagg {
 namespace {
@@ -19,19 +20,64 @@ struct Clock {
   }
 };
 double seconds_since(double t0) { return Clock::now() - t0; }
+
+// The roster and the identity key of each logical id (see DriverOptions::identities).
+std::vector<crypto::Ed25519PrivateKey> fill_identities(RoundConfig& config, const DriverOptions& options,
+                                                       std::uint64_t seed) {
+  const std::uint32_t n = config.num_clients;
+  std::vector<crypto::Ed25519PrivateKey> keys = options.identities;
+  if (!config.roster.empty()) {
+    if (keys.size() != config.roster.size()) {
+      throw ConfigError("driver: the roster has " + std::to_string(config.roster.size()) + " entries but " +
+                        std::to_string(keys.size()) + " identity keys were given");
+    }
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i].public_key() != config.roster[i].identity) {
+        throw ConfigError("driver: identity key " + std::to_string(i) + " does not match roster entry " + std::to_string(i));
+      }
+    }
+    return keys;
+  }
+  if (keys.empty()) {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      crypto::DeterministicRandom rng(seed, "identity " + std::to_string(i));
+      keys.push_back(crypto::Ed25519PrivateKey::generate(rng));
+    }
+  }
+  if (keys.size() != n) {
+    throw ConfigError("driver: " + std::to_string(keys.size()) + " identity keys for n = " + std::to_string(n));
+  }
+  std::vector<RosterEntry> entries;
+  for (const auto& k : keys) {
+    RosterEntry e{k.public_key(), std::nullopt};
+    if (options.enrolment_authority) e.enrolment = sign_enrolment(*options.enrolment_authority, e.identity);
+    entries.push_back(e);
+  }
+  config.roster = make_roster(std::move(entries));
+  std::sort(keys.begin(), keys.end(), [](const crypto::Ed25519PrivateKey& a, const crypto::Ed25519PrivateKey& b) {
+    return a.public_key() < b.public_key();
+  });
+  return keys;
+}
+
 }  // namespace
 
 DriverReport run_secagg_round_encoded(const RoundConfig& config, const std::vector<std::vector<std::uint64_t>>& inputs,
-                                      const DropoutSchedule& schedule, std::uint64_t seed, const DriverHooks& hooks) {
+                                      const DropoutSchedule& schedule, std::uint64_t seed, const DriverHooks& hooks,
+                                      const DriverOptions& options) {
   if (inputs.size() != config.num_clients) {
     throw ConfigError("driver: " + std::to_string(inputs.size()) + " inputs for n = " +
                       std::to_string(config.num_clients) + " clients");
   }
-  return run_secagg_round_streaming(config, [&](ClientId u) { return inputs[u]; }, schedule, seed, hooks);
+  return run_secagg_round_streaming(config, [&](ClientId u) { return inputs[u]; }, schedule, seed, hooks, options);
 }
 
-DriverReport run_secagg_round_streaming(const RoundConfig& config, const InputProvider& inputs,
-                                        const DropoutSchedule& schedule, std::uint64_t seed, const DriverHooks& hooks) {
+DriverReport run_secagg_round_streaming(const RoundConfig& config_in, const InputProvider& inputs,
+                                        const DropoutSchedule& schedule, std::uint64_t seed, const DriverHooks& hooks,
+                                        const DriverOptions& options) {
+  RoundConfig config = config_in;
+  const std::vector<crypto::Ed25519PrivateKey> identities = fill_identities(config, options, seed);
+  const ClientPolicy policy = options.policy.value_or(ClientPolicy::unchecked());
   const std::uint32_t n = config.num_clients;
   if (!schedule.drop_before.empty() && schedule.drop_before.size() != n) {
     throw ConfigError("driver: dropout schedule has " + std::to_string(schedule.drop_before.size()) + " entries, n = " +
@@ -48,10 +94,16 @@ DriverReport run_secagg_round_streaming(const RoundConfig& config, const InputPr
   rep.server_seconds += seconds_since(t0);
 
   std::vector<std::unique_ptr<ClientStateMachine>> clients(n);
+  std::vector<char> offline(n, 0);  // refused the round or went silent per the schedule
   for (ClientId u = 0; u < n; ++u) {
     t0 = Clock::now();
-    clients[u] = std::make_unique<ClientStateMachine>(
-        config, u, std::make_unique<crypto::DeterministicRandom>(seed, "client " + std::to_string(u)));
+    try {
+      clients[u] = std::make_unique<ClientStateMachine>(
+          config, identities[u], policy, std::make_unique<crypto::DeterministicRandom>(seed, "client " + std::to_string(u)));
+    } catch (const PolicyError& e) {
+      rep.client_errors[u] = e.what();
+      offline[u] = 1;
+    }
     client_time[u] += seconds_since(t0);
   }
 
@@ -64,14 +116,15 @@ DriverReport run_secagg_round_streaming(const RoundConfig& config, const InputPr
   };
   auto close = [&](Stage s) {
     if (hooks.before_close) hooks.before_close(server, s);
+    rep.max_server_buffered_bytes = std::max(rep.max_server_buffered_bytes, server.buffered_bytes());
     const auto t = Clock::now();
     auto out = server.close_stage();
     rep.server_seconds += seconds_since(t);
     return out;
   };
 
-  std::vector<char> offline(n, 0);  // went silent per the schedule
   for (ClientId u = 0; u < n; ++u) {
+    if (offline[u]) continue;
     if (schedule.silent_at(u, Stage::kAdvertiseKeys)) {
       offline[u] = 1;
       continue;
@@ -103,7 +156,9 @@ DriverReport run_secagg_round_streaming(const RoundConfig& config, const InputPr
     if (!stage) break;
     outgoing = close(*stage);
   }
-  for (ClientId u = 0; u < n; ++u) rep.client_errors[u] = clients[u]->abort_reason();
+  for (ClientId u = 0; u < n; ++u) {
+    if (clients[u]) rep.client_errors[u] = clients[u]->abort_reason();
+  }
   rep.client_seconds = client_time;
   for (double t : client_time) {
     rep.client_seconds_total += t;
@@ -111,12 +166,15 @@ DriverReport run_secagg_round_streaming(const RoundConfig& config, const InputPr
   }
   rep.outcome = server.outcome();
   rep.offences = server.offences();
+  if (server.graph() != nullptr) rep.graph = *server.graph();
+  rep.config = std::move(config);
   return rep;
 }
 
 SecAggSummary run_secagg_round(const RoundConfig& config, const FixedPointCodec& codec,
                                const std::vector<std::vector<float>>& inputs, std::span<const double> weights,
-                               const DropoutSchedule& schedule, std::uint64_t seed, const DriverHooks& hooks) {
+                               const DropoutSchedule& schedule, std::uint64_t seed, const DriverHooks& hooks,
+                               const DriverOptions& options) {
   const bool weighted = codec.params().weight_clip.has_value();
   if (weighted && weights.size() != inputs.size()) {
     throw ConfigError("driver: the codec has a weight coordinate; give one weight per client");
@@ -141,7 +199,7 @@ SecAggSummary run_secagg_round(const RoundConfig& config, const FixedPointCodec&
     encoded[u] = codec.encode(inputs[u], rng, weighted ? std::optional<double>(weights[u]) : std::nullopt);
   }
   SecAggSummary s;
-  s.report = run_secagg_round_encoded(config, encoded, schedule, seed, hooks);
+  s.report = run_secagg_round_encoded(config, encoded, schedule, seed, hooks, options);
   if (const auto* ab = std::get_if<RoundAborted>(&s.report.outcome)) {
     s.aborted = true;
     s.abort_reason = ab->reason;

@@ -29,4 +29,11 @@ class ProtocolError : public SecAggError {
   explicit ProtocolError(const std::string& what) : SecAggError("secagg protocol: " + what) {}
 };
 
+/// A client refuses a round whose parameters or conduct fall below its ClientPolicy
+/// (threshold too low for the threat model, isolation, missing consistency check, ...).
+class PolicyError : public SecAggError {
+ public:
+  explicit PolicyError(const std::string& what) : SecAggError("secagg policy: " + what) {}
+};
+
 }  // namespace fedlora::secagg

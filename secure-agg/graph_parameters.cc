@@ -27,12 +27,7 @@ std::uint32_t floor_count(double rate, std::uint32_t n) {
   return static_cast<std::uint32_t>(std::floor((rate + kSmall) * n));
 }
 
-// Admissible threshold range (t_lo, t_hi) for a Harary graph of degree k, or nullopt if
-// the disconnection bound already fails.
-struct Range {
-  std::int64_t t_min;  // smallest secure t
-  std::int64_t t_max;  // largest correct t
-};
+using Range = ThresholdRange;
 
 std::optional<Range> harary_range(std::uint32_t n, std::uint32_t k, const ThreatModel& th) {
   const double log_sec = -(kSecurityBits + 1) * std::log(2.0);  // 2^-40 split over two events
@@ -75,6 +70,10 @@ Range complete_range(std::uint32_t n, const ThreatModel& th) {
   std::int64_t t_min = std::int64_t{adv} + 1;
   if (th.adversary == AdversaryModel::kSemiMalicious) t_min = (std::int64_t{n} + adv) / 2 + 1;
   return Range{std::max<std::int64_t>(t_min, 2), std::int64_t{n} - drop};
+}
+
+std::string range_text(const Range& r) {
+  return "[" + std::to_string(r.t_min) + ", " + std::to_string(r.t_max) + "]";
 }
 
 }  // namespace
@@ -139,6 +138,100 @@ SecAggParameters choose_parameters(std::uint32_t n, const ThreatModel& threat, G
   }
 }
 
+std::optional<ThresholdRange> admissible_thresholds(std::uint32_t n, GraphKind graph, std::uint32_t k,
+                                                    const ThreatModel& threat) {
+  validate_threat(threat);
+  validate_parameters(n, SecAggParameters{graph, k, 2});
+  if (graph == GraphKind::kComplete) return complete_range(n, threat);
+  return harary_range(n, k, threat);
+}
+
+void check_security_against(std::uint32_t n, const SecAggParameters& p, const ThreatModel& threat) {
+  validate_parameters(n, p);
+  const auto r = admissible_thresholds(n, p.graph, p.degree, threat);
+  if (!r) {
+    throw ConfigError("Harary degree k = " + std::to_string(p.degree) + " is too small for n = " + std::to_string(n) +
+                      ": corrupt and dropped clients disconnect the honest survivors' graph with probability "
+                      ">= 2^-40 under this threat model");
+  }
+  if (p.threshold < r->t_min) {
+    throw ConfigError("threshold t = " + std::to_string(p.threshold) + " is below the smallest secure t = " +
+                      std::to_string(r->t_min) + " for n = " + std::to_string(n) + ", k = " + std::to_string(p.degree) +
+                      ", corrupt_fraction = " + std::to_string(threat.corrupt_fraction) +
+                      (threat.adversary == AdversaryModel::kSemiMalicious ? " (semi-malicious)" : " (semi-honest)"));
+  }
+}
+
+std::uint32_t min_live_neighbours(std::uint32_t k, double dropout_fraction) {
+  if (!(dropout_fraction >= 0 && dropout_fraction < 1)) {
+    throw ConfigError("dropout_fraction must be in [0, 1), got " + std::to_string(dropout_fraction));
+  }
+  return k - floor_count(dropout_fraction, k);
+}
+
+SecAggParameters plan_parameters(std::uint32_t n, const ParameterRequest& request) {
+  ThreatModel th = request.threat;
+  validate_threat(th);
+  if (n < 2) throw ConfigError("SecAgg needs at least n = 2 clients, got " + std::to_string(n));
+  if (request.consistency_check) {
+    th.adversary = AdversaryModel::kSemiMalicious;
+  } else if (th.adversary == AdversaryModel::kSemiMalicious) {
+    throw ConfigError("the semi-malicious model relies on the consistency round: set consistency_check = true");
+  }
+  const std::uint32_t k_req = request.degree, t_req = request.threshold;
+  const std::string cohort = " for this cohort of n = " + std::to_string(n);
+  if (k_req == 0 && t_req == 0) return choose_parameters(n, th, request.graph);
+
+  SecAggParameters p;
+  const bool complete = request.graph == GraphChoice::kComplete ||
+                        (request.graph == GraphChoice::kAuto && k_req != 0 && k_req == n - 1);
+  if (complete) {
+    if (k_req != 0 && k_req != n - 1) {
+      throw ConfigError("the complete graph has degree n - 1 = " + std::to_string(n - 1) + cohort +
+                        ", but degree = " + std::to_string(k_req) + " was configured");
+    }
+    p = {GraphKind::kComplete, n - 1, t_req};
+  } else if (k_req != 0) {
+    p = {GraphKind::kHarary, k_req, t_req};
+  } else {
+    // Explicit t, automatic Harary degree: the smallest even k whose range holds t.
+    std::optional<SecAggParameters> found;
+    for (std::uint32_t k = 2; n >= 4 && k <= n - 2 && !found; k += 2) {
+      const auto r = harary_range(n, k, th);
+      if (r && r->t_min <= t_req && t_req <= r->t_max) found = SecAggParameters{GraphKind::kHarary, k, t_req};
+    }
+    if (!found && request.graph == GraphChoice::kAuto) {
+      const Range r = complete_range(n, th);
+      if (r.t_min <= t_req && t_req <= r.t_max) found = SecAggParameters{GraphKind::kComplete, n - 1, t_req};
+    }
+    if (!found) {
+      throw ConfigError("no graph admits the configured threshold t = " + std::to_string(t_req) + cohort +
+                        " under corrupt_fraction = " + std::to_string(th.corrupt_fraction) +
+                        ", dropout_fraction = " + std::to_string(th.dropout_fraction) +
+                        "; set threshold = 0 (automatic) or change the fractions");
+    }
+    p = *found;
+  }
+  if (p.threshold == 0) {
+    const auto r = admissible_thresholds(n, p.graph, p.degree, th);
+    if (!r || r->t_min > r->t_max) {
+      throw ConfigError("degree k = " + std::to_string(p.degree) + cohort + " admits no threshold" +
+                        (r ? " (secure t >= " + std::to_string(r->t_min) + " but the dropout budget needs t <= " +
+                                 std::to_string(r->t_max) + ")"
+                           : " (the graph disconnects with probability >= 2^-40)") +
+                        "; choose a larger degree or degree = 0 (automatic)");
+    }
+    p.threshold = static_cast<std::uint32_t>(r->t_min);
+  }
+  if (p.threshold > p.degree + 1) {
+    throw ConfigError("configured threshold t = " + std::to_string(p.threshold) + " exceeds k + 1 = " +
+                      std::to_string(p.degree + 1) + " shareholders" + cohort +
+                      "; it is never lowered silently: lower it or enlarge the cohort");
+  }
+  check_parameters_against(n, p, th);
+  return p;
+}
+
 void check_parameters_against(std::uint32_t n, const SecAggParameters& p, const ThreatModel& threat) {
   validate_threat(threat);
   validate_parameters(n, p);
@@ -154,9 +247,8 @@ void check_parameters_against(std::uint32_t n, const SecAggParameters& p, const 
     }
   }
   if (p.threshold < r->t_min || p.threshold > r->t_max) {
-    throw ConfigError("threshold t = " + std::to_string(p.threshold) + " outside the admissible range [" +
-                      std::to_string(r->t_min) + ", " + std::to_string(r->t_max) +
-                      "] for n = " + std::to_string(n) + ", k = " + std::to_string(p.degree) +
+    throw ConfigError("threshold t = " + std::to_string(p.threshold) + " outside the admissible range " +
+                      range_text(*r) + " for n = " + std::to_string(n) + ", k = " + std::to_string(p.degree) +
                       " under the given corrupt/dropout fractions");
   }
 }

@@ -91,13 +91,4 @@ crypto::Digest32 view_hash(const RoundConfig& cfg, std::span<const ClientId> sur
   return crypto::sha256({b});
 }
 
-crypto::Secret32 graph_permutation_seed(const RoundConfig& cfg) {
-  auto info = context("graph-permutation", cfg);
-  put_u32(info, cfg.num_clients);
-  put_u32(info, cfg.params.degree);
-  crypto::Secret32 out;
-  crypto::hkdf_sha256(cfg.session_id, {}, info, out.mutable_span());
-  return out;
-}
-
 }  // namespace fedlora::secagg

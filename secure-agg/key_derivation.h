@@ -31,7 +31,5 @@ crypto::Secret32 consistency_mac_key(const crypto::Secret32& c_shared, const Rou
 /// Hash of the server's view (sorted survivors U3, sorted dropped U2 \ U3).
 crypto::Digest32 view_hash(const RoundConfig& cfg, std::span<const ClientId> survivors,
                            std::span<const ClientId> dropped);
-/// Seed of the Harary label permutation.
-crypto::Secret32 graph_permutation_seed(const RoundConfig& cfg);
 
 }  // namespace fedlora::secagg

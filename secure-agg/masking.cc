@@ -74,6 +74,7 @@ void apply_masks(std::span<std::uint64_t> v, std::span<const MaskSpec> masks, un
       }
     }
   }
+  crypto::cleanse(buf, sizeof buf);  // the last chunk of keystream (e.g. of PRG(b_u))
 }
 
 void reduce(std::span<std::uint64_t> v, unsigned word_bits) {

@@ -7,7 +7,7 @@ namespace fedlora::secagg {
 
 ServerStateMachine::ServerStateMachine(const RoundConfig& config) {
   config.validate();
-  data_ = std::make_shared<server::RoundData>(config, build_graph(config));
+  data_ = std::make_shared<server::RoundData>(config);
   state_ = std::make_unique<server::ServerR0AdvertiseKeysState>(data_);
 }
 
@@ -19,6 +19,8 @@ ReceiveResult ServerStateMachine::receive(ClientId from, pb::ClientToServer msg)
   }
   auto drop = [&](const std::string& why, bool offence) {
     state_->drop(from, why, offence);
+    // A client whose masked input already counts is never removed (see header).
+    if (state_->is_participant(from)) return ReceiveResult{ReceiveStatus::kConflictIgnored, why};
     return ReceiveResult{ReceiveStatus::kClientDropped, why};
   };
   if (auto why = session_mismatch(msg.header(), data_->config)) return drop(*why, true);

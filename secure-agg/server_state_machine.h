@@ -9,14 +9,18 @@
 //   if (auto* r = std::get_if<RoundResult>(&s.outcome())) ...  // sum of survivors only
 //
 // The caller's transport must authenticate client ids: a message attributed to a client
-// is treated as that client's. A message of another session/round, of a later stage, or
-// that breaks a rule drops its sender (recorded in offences()); a message of an earlier
+// is treated as that client's. AdvertiseKeys must carry the device's signature under its
+// roster identity key. A message of another session/round, of a later stage, or that
+// breaks a rule drops its sender (recorded in offences()); a message of an earlier
 // stage of this round is ignored without penalty (late retransmission).
 // The server never holds both the self-mask seed and the mask key of one client, and
 // on abort it discards the running sum: an aborted round returns nothing partial.
 //
-// Memory: masked inputs are kept until MaskedInputCollection closes (|U2| * m * w/8
-// bytes), so a client excluded at that point can be removed from the sum exactly.
+// Memory: each masked input is added to the running sum when it is accepted; only its
+// fingerprint (retransmission detection) and bad-bundle reports are kept, so the server
+// holds O(m + n k) words, never |U2| inputs at once. A client whose input was accepted
+// therefore stays a survivor; a neighbour that could not decrypt its bundle simply has
+// no share of it (see README, "Streaming server").
 #include <memory>
 #include <vector>
 
@@ -43,9 +47,15 @@ class ServerStateMachine {
   bool finished() const { return !state_->stage().has_value(); }
   /// Result or abort reason; throws SecAggError before finished().
   const RoundOutcome& outcome() const;
-  /// Clients dropped for protocol violations, in order of detection.
+  /// Protocol violations, in order of detection (see Offence).
   const std::vector<Offence>& offences() const { return data_->offences; }
   const RoundConfig& config() const { return data_->config; }
+  /// The round's neighbour graph: complete from the start, Harary once AdvertiseKeys
+  /// closed (nullptr before).
+  const NeighbourGraph* graph() const { return data_->graph_ ? &*data_->graph_ : nullptr; }
+  /// Serialized bytes of client messages the current stage holds (O(n k) at most; no
+  /// masked input is ever among them).
+  std::size_t buffered_bytes() const { return state_->buffered_bytes(); }
 
  private:
   server::DataPtr data_;

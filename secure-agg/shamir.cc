@@ -113,7 +113,7 @@ std::vector<std::uint64_t> lagrange_at_zero(std::span<const std::uint32_t> xs) {
   return lambda;
 }
 
-crypto::Bytes shamir_reconstruct_with(std::span<const ShamirShare> shares,
+crypto::SecretBytes shamir_reconstruct_with(std::span<const ShamirShare> shares,
                                       std::span<const std::uint64_t> lagrange,
                                       std::size_t secret_bytes) {
   if (shares.size() != lagrange.size() || shares.empty()) {
@@ -130,14 +130,13 @@ crypto::Bytes shamir_reconstruct_with(std::span<const ShamirShare> shares,
       if (v >= kShamirPrime) throw ProtocolError("Shamir share element out of field range");
     }
   }
-  crypto::Bytes secret(secret_bytes);
+  crypto::SecretBytes secret(secret_bytes);
   for (std::size_t c = 0; c < chunks; ++c) {
     std::uint64_t acc = 0;
     for (std::size_t i = 0; i < shares.size(); ++i) acc = Gf61::add(acc, Gf61::mul(lagrange[i], shares[i].y[c]));
     const std::size_t begin = c * kShamirChunkBytes;
     const std::size_t width = std::min(secret_bytes, begin + kShamirChunkBytes) - begin;
     if (width < 8 && (acc >> (8 * width)) != 0) {
-      OPENSSL_cleanse(secret.data(), secret.size());
       throw ProtocolError("Shamir reconstruction gave an out-of-range chunk: the shares are "
                           "inconsistent (a shareholder sent a wrong share)");
     }
@@ -146,7 +145,7 @@ crypto::Bytes shamir_reconstruct_with(std::span<const ShamirShare> shares,
   return secret;
 }
 
-crypto::Bytes shamir_reconstruct(std::span<const ShamirShare> shares, std::uint32_t t,
+crypto::SecretBytes shamir_reconstruct(std::span<const ShamirShare> shares, std::uint32_t t,
                                  std::size_t secret_bytes) {
   if (t < 1 || shares.size() < t) {
     throw ConfigError("shamir_reconstruct: need t = " + std::to_string(t) + " shares, got " +
@@ -158,8 +157,71 @@ crypto::Bytes shamir_reconstruct(std::span<const ShamirShare> shares, std::uint3
   return shamir_reconstruct_with(shares.first(t), lambda, secret_bytes);
 }
 
-crypto::Bytes encode_share_elements(const ShamirShare& share) {
-  crypto::Bytes out(share.y.size() * 8);
+std::vector<bool> shamir_consistent_with(std::span<const ShamirShare> basis, std::span<const ShamirShare> others) {
+  const std::size_t t = basis.size();
+  if (t == 0) throw ConfigError("shamir_consistent_with: empty basis");
+  std::vector<std::uint32_t> xs;
+  for (const auto& s : basis) xs.push_back(s.x);
+  for (const auto& s : others) xs.push_back(s.x);
+  check_points(xs, "shamir_consistent_with");
+  const std::size_t chunks = basis[0].y.size();
+  for (const auto* set : {&basis, &others}) {
+    for (const auto& s : *set) {
+      if (s.y.size() != chunks) throw ConfigError("shamir_consistent_with: shares of different lengths");
+      for (std::uint64_t v : s.y) {
+        if (v >= kShamirPrime) throw ConfigError("shamir_consistent_with: element out of field range");
+      }
+    }
+  }
+  // Barycentric form: f(x) = sum_i y_i * N(x) / ((x - x_i) d_i), N(x) = prod_m (x - x_m),
+  // d_i = prod_{m != i} (x_i - x_m). One batched inversion for the d_i, one per point.
+  std::vector<std::uint64_t> inv_d(t);
+  for (std::size_t i = 0; i < t; ++i) {
+    std::uint64_t d = 1;
+    for (std::size_t m = 0; m < t; ++m) {
+      if (m != i) d = Gf61::mul(d, Gf61::sub(basis[i].x, basis[m].x));
+    }
+    inv_d[i] = d;
+  }
+  auto batch_invert = [](std::vector<std::uint64_t>& v) {
+    std::vector<std::uint64_t> prefix(v.size());
+    std::uint64_t acc = 1;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      prefix[i] = acc;
+      acc = Gf61::mul(acc, v[i]);
+    }
+    std::uint64_t inv = Gf61::inv(acc);
+    for (std::size_t i = v.size(); i-- > 0;) {
+      const std::uint64_t vi = v[i];
+      v[i] = Gf61::mul(inv, prefix[i]);
+      inv = Gf61::mul(inv, vi);
+    }
+  };
+  batch_invert(inv_d);
+  std::vector<bool> out;
+  out.reserve(others.size());
+  std::vector<std::uint64_t> w(t);
+  for (const auto& s : others) {
+    std::uint64_t big_n = 1;
+    for (std::size_t i = 0; i < t; ++i) {
+      w[i] = Gf61::sub(s.x, basis[i].x);
+      big_n = Gf61::mul(big_n, w[i]);
+    }
+    batch_invert(w);
+    for (std::size_t i = 0; i < t; ++i) w[i] = Gf61::mul(Gf61::mul(big_n, w[i]), inv_d[i]);
+    bool ok = true;
+    for (std::size_t c = 0; c < chunks && ok; ++c) {
+      std::uint64_t f = 0;
+      for (std::size_t i = 0; i < t; ++i) f = Gf61::add(f, Gf61::mul(w[i], basis[i].y[c]));
+      ok = f == s.y[c];
+    }
+    out.push_back(ok);
+  }
+  return out;
+}
+
+crypto::SecretBytes encode_share_elements(const ShamirShare& share) {
+  crypto::SecretBytes out(share.y.size() * 8);
   for (std::size_t i = 0; i < share.y.size(); ++i) {
     for (int b = 0; b < 8; ++b) out[i * 8 + static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(share.y[i] >> (8 * b));
   }

@@ -27,10 +27,13 @@ struct Gf61 {
   static std::uint64_t inv(std::uint64_t a);
 };
 
+/// Field elements of one share; wiped when freed (a share is secret).
+using ShareElements = std::vector<std::uint64_t, crypto::CleansingAllocator<std::uint64_t>>;
+
 /// One share: the evaluation point x (>= 1) and one field element per chunk.
 struct ShamirShare {
   std::uint32_t x = 0;
-  std::vector<std::uint64_t> y;
+  ShareElements y;
 };
 
 /// Number of field elements per share for a secret of secret_bytes bytes.
@@ -52,17 +55,23 @@ std::vector<std::uint64_t> lagrange_at_zero(std::span<const std::uint32_t> xs);
 /// must be t of them with the coefficients of lagrange_at_zero over their xs.
 /// Throws ProtocolError if a share has the wrong number of elements, an element >= p,
 /// or the interpolated chunk does not fit in its byte width (inconsistent shares).
-crypto::Bytes shamir_reconstruct_with(std::span<const ShamirShare> shares,
+crypto::SecretBytes shamir_reconstruct_with(std::span<const ShamirShare> shares,
                                       std::span<const std::uint64_t> lagrange,
                                       std::size_t secret_bytes);
 
 /// Reconstructs from the first t of shares (which must have distinct x).
 /// Throws ConfigError if fewer than t shares are given, ProtocolError as above.
-crypto::Bytes shamir_reconstruct(std::span<const ShamirShare> shares, std::uint32_t t,
+crypto::SecretBytes shamir_reconstruct(std::span<const ShamirShare> shares, std::uint32_t t,
                                  std::size_t secret_bytes);
 
+/// For each share in `others`: true iff it lies, in every chunk, on the degree-(t-1)
+/// polynomials through the t shares of `basis` (Lagrange evaluation at its x). Used after
+/// a verified reconstruction to name holders whose shares disagree. All xs distinct and
+/// non-zero, all shares with the same number of elements < p (ConfigError otherwise).
+std::vector<bool> shamir_consistent_with(std::span<const ShamirShare> basis, std::span<const ShamirShare> others);
+
 /// Wire encoding of a share's elements: 8 bytes little-endian each (x is implicit).
-crypto::Bytes encode_share_elements(const ShamirShare& share);
+crypto::SecretBytes encode_share_elements(const ShamirShare& share);
 /// Inverse of encode_share_elements. Throws ProtocolError unless bytes has exactly
 /// chunks*8 bytes and every element is < p.
 ShamirShare decode_share_elements(std::uint32_t x, crypto::ByteSpan bytes, std::size_t chunks);

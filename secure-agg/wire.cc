@@ -45,7 +45,8 @@ std::optional<std::string> session_mismatch(const pb::Header& h, const RoundConf
 }
 
 namespace {
-void put_u32(crypto::Bytes& b, std::uint32_t v) {
+template <class ByteVector>
+void put_u32(ByteVector& b, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 std::uint32_t get_u32(crypto::ByteSpan b, std::size_t off) {
@@ -56,8 +57,8 @@ std::uint32_t get_u32(crypto::ByteSpan b, std::size_t off) {
 constexpr std::uint8_t kBundleVersion = 1;
 }  // namespace
 
-crypto::Bytes encode_bundle(const ShareBundle& b) {
-  crypto::Bytes out;
+crypto::SecretBytes encode_bundle(const ShareBundle& b) {
+  crypto::SecretBytes out;
   out.reserve(kShareBundleBytes);
   out.push_back(kBundleVersion);
   put_u32(out, b.sender);

@@ -35,7 +35,8 @@ struct ShareBundle {
 
 inline constexpr std::size_t kShareBundleBytes = 1 + 4 + 4 + 2 * kSecretShareBytes;
 
-crypto::Bytes encode_bundle(const ShareBundle& b);
+/// Plaintext bundle (secret: wiped when freed).
+crypto::SecretBytes encode_bundle(const ShareBundle& b);
 /// Throws ProtocolError on wrong length, version or out-of-field elements.
 ShareBundle decode_bundle(crypto::ByteSpan bytes);
 

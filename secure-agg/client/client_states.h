@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "proto/secagg.pb.h"
+#include "secure-agg/client_policy.h"
+#include "secure-agg/crypto/ed25519.h"
 #include "secure-agg/crypto/random.h"
 #include "secure-agg/crypto/x25519.h"
 #include "secure-agg/graph.h"
@@ -23,8 +25,13 @@ namespace fedlora::secagg::client {
 /// What every state of one client shares.
 struct ClientContext {
   RoundConfig config;
-  NeighbourGraph graph;
+  crypto::Digest32 config_digest{};  ///< config.digest(), signed with the round keys
+  ClientPolicy policy;
+  std::uint32_t min_live = 0;        ///< policy.min_live_neighbours(config)
+  /// Complete graph: known from the start. Harary: recomputed from the ShareKeysRequest.
+  std::optional<NeighbourGraph> graph;
   ClientId id = 0;
+  crypto::Ed25519PrivateKey identity;
   std::unique_ptr<crypto::RandomSource> rng;
   /// The encoded input (m words < 2^w); may be set late, but before round 2 is handled.
   std::optional<std::vector<std::uint64_t>> input;
@@ -60,8 +67,11 @@ class ClientState {
 
 using ContextPtr = std::shared_ptr<ClientContext>;
 
-/// Round 1: has advertised (c_pk, s_pk); waits for the neighbours' keys, then
-/// secret-shares s_sk and a fresh b among them and encrypts one bundle to each.
+/// Round 1: has advertised (c_pk, s_pk); waits for the neighbours' keys. Recomputes the
+/// Harary graph from the advertised-keys list (which must hold its own keys), checks
+/// each neighbour's signature (and enrolment, if the policy names an authority), refuses
+/// repeated keys (compared in canonical form) and isolation (fewer than min_live
+/// neighbours), then secret-shares s_sk and a fresh b and encrypts one bundle to each.
 class ClientR1ShareKeysState final : public ClientState {
  public:
   ClientR1ShareKeysState(ContextPtr ctx, crypto::X25519PrivateKey c_key, crypto::X25519PrivateKey s_key);
@@ -159,8 +169,8 @@ class ClientAbortedState final : public ClientState {
 };
 
 /// Parses and checks a (survivors, dropped) view: strictly increasing ids < n, disjoint,
-/// self among the survivors, every live neighbour in exactly one list, and at least t
-/// surviving holders (self + live surviving neighbours). Throws ProtocolError.
+/// self among the survivors, every live neighbour in exactly one list (ProtocolError),
+/// and at least ctx.min_live surviving neighbours (PolicyError: isolation).
 View parse_view(const ClientContext& ctx, const std::vector<ClientId>& live,
                 const google::protobuf::RepeatedField<std::uint32_t>& survivors,
                 const google::protobuf::RepeatedField<std::uint32_t>& dropped);

@@ -4,20 +4,49 @@
 #include "secure-agg/client/client_states.h"
 #include "secure-agg/crypto/aes_gcm.h"
 #include "secure-agg/errors.h"
+#include "secure-agg/graph_seed.h"
+#include "secure-agg/identity.h"
 #include "secure-agg/key_derivation.h"
 #include "secure-agg/shamir.h"
 
 namespace fedlora::secagg::client {
 namespace {
 
-crypto::X25519PublicKey key_from(const std::string& s, ClientId peer, const char* which) {
-  if (s.size() != 32) {
-    throw ProtocolError(std::string("ShareKeysRequest: ") + which + " of client " + std::to_string(peer) +
-                        " has " + std::to_string(s.size()) + " bytes, expected 32");
+template <std::size_t N>
+std::array<std::uint8_t, N> fixed_from(const std::string& s, ClientId peer, const char* which) {
+  if (s.size() != N) {
+    throw ProtocolError(std::string("ShareKeysRequest: ") + which + " of client " + std::to_string(peer) + " has " +
+                        std::to_string(s.size()) + " bytes, expected " + std::to_string(N));
   }
-  crypto::X25519PublicKey k{};
+  std::array<std::uint8_t, N> k{};
   std::copy(s.begin(), s.end(), k.begin());
   return k;
+}
+
+// The advertised-keys list of a Harary round: strictly increasing ids < n, 32 bytes each.
+AdvertisedKeys parse_advertised(const pb::ShareKeysRequest& req, std::uint32_t n) {
+  AdvertisedKeys a;
+  a.ids.assign(req.advertised_ids().begin(), req.advertised_ids().end());
+  for (std::size_t i = 0; i < a.ids.size(); ++i) {
+    if (a.ids[i] >= n || (i > 0 && a.ids[i] <= a.ids[i - 1])) {
+      throw ProtocolError("ShareKeysRequest: advertised ids are not strictly increasing ids below n");
+    }
+  }
+  if (req.advertised_digests().size() != 32 * a.ids.size()) {
+    throw ProtocolError("ShareKeysRequest: " + std::to_string(req.advertised_digests().size()) +
+                        " bytes of advertised digests for " + std::to_string(a.ids.size()) + " ids");
+  }
+  a.digests.resize(a.ids.size());
+  for (std::size_t i = 0; i < a.ids.size(); ++i) {
+    std::copy_n(req.advertised_digests().begin() + static_cast<std::ptrdiff_t>(32 * i), 32, a.digests[i].begin());
+  }
+  return a;
+}
+
+const crypto::Digest32* digest_of(const AdvertisedKeys& a, ClientId id) {
+  const auto it = std::lower_bound(a.ids.begin(), a.ids.end(), id);
+  if (it == a.ids.end() || *it != id) return nullptr;
+  return &a.digests[static_cast<std::size_t>(it - a.ids.begin())];
 }
 
 }  // namespace
@@ -33,18 +62,54 @@ ClientTransition ClientR1ShareKeysState::handle(const pb::ServerToClient& msg) {
   const auto own_c = c_key_.public_key();
   const auto own_s = s_key_.public_key();
 
+  // Harary: the graph follows from what the server says it accepted, which must include
+  // this client's own keys unchanged (else the seed was fixed without them).
+  std::optional<AdvertisedKeys> advertised;
+  if (cfg.params.graph == GraphKind::kHarary) {
+    advertised = parse_advertised(req, cfg.num_clients);
+    const crypto::Digest32* own = digest_of(*advertised, self);
+    if (own == nullptr || *own != advertised_entry_digest(self, own_c, own_s)) {
+      throw ProtocolError("the server's advertised-keys list omits or alters this client's keys; the neighbour "
+                          "graph would not depend on them");
+    }
+    ctx_->graph = build_graph(cfg, *advertised);
+  }
+  const NeighbourGraph& graph = *ctx_->graph;
+
   std::map<ClientId, PeerKeys> peers;
-  std::set<crypto::X25519PublicKey> seen_keys{own_c, own_s};
+  // Keys compared in canonical form: two encodings of one u-coordinate are one key.
+  std::set<crypto::X25519PublicKey> seen_keys{crypto::x25519_canonical(own_c), crypto::x25519_canonical(own_s)};
   for (const auto& nb : req.neighbours()) {
     const ClientId v = nb.client_id();
-    if (v >= cfg.num_clients || v == self || !ctx_->graph.are_neighbours(self, v)) {
+    if (v >= cfg.num_clients || v == self || !graph.are_neighbours(self, v)) {
       throw ProtocolError("ShareKeysRequest lists client " + std::to_string(v) + ", which is not a neighbour of " +
-                          std::to_string(self));
+                          std::to_string(self) + " in the round's graph");
     }
-    PeerKeys pk{key_from(nb.c_pk(), v, "c_pk"), key_from(nb.s_pk(), v, "s_pk")};
+    PeerKeys pk{fixed_from<32>(nb.c_pk(), v, "c_pk"), fixed_from<32>(nb.s_pk(), v, "s_pk")};
+    const auto sig = fixed_from<64>(nb.signature(), v, "signature");
+    if (!verify_round_keys(cfg.roster[v].identity, ctx_->config_digest, v, pk.c_pk, pk.s_pk, sig)) {
+      throw ProtocolError("the keys relayed for client " + std::to_string(v) +
+                          " do not carry its identity key's signature for this session, round and configuration "
+                          "(altered, replayed or invented by the server)");
+    }
+    if (ctx_->policy.enrolment_authority) {
+      const auto& entry = cfg.roster[v];
+      if (!entry.enrolment || !verify_enrolment(*ctx_->policy.enrolment_authority, entry.identity, *entry.enrolment)) {
+        throw PolicyError("neighbour " + std::to_string(v) +
+                          "'s identity key has no valid enrolment signature from the configured authority");
+      }
+    }
+    if (advertised) {
+      const crypto::Digest32* d = digest_of(*advertised, v);
+      if (d == nullptr || *d != advertised_entry_digest(v, pk.c_pk, pk.s_pk)) {
+        throw ProtocolError("neighbour " + std::to_string(v) +
+                            "'s keys are not the ones the graph seed commits to");
+      }
+    }
     // A repeated key (own key reflected back, or two peers with one key) would let pairwise
     // masks or share keys collide; an honest server never sends one.
-    if (!seen_keys.insert(pk.c_pk).second || !seen_keys.insert(pk.s_pk).second) {
+    if (!seen_keys.insert(crypto::x25519_canonical(pk.c_pk)).second ||
+        !seen_keys.insert(crypto::x25519_canonical(pk.s_pk)).second) {
       throw ProtocolError("ShareKeysRequest repeats a public key (client " + std::to_string(v) + ")");
     }
     if (!peers.emplace(v, pk).second) {
@@ -52,9 +117,10 @@ ClientTransition ClientR1ShareKeysState::handle(const pb::ServerToClient& msg) {
     }
   }
   const std::uint32_t t = cfg.params.threshold;
-  if (peers.size() + 1 < t) {
-    throw ProtocolError("only " + std::to_string(peers.size()) + " neighbours advertised keys; threshold t = " +
-                        std::to_string(t) + " cannot be met");
+  if (peers.size() < ctx_->min_live) {
+    throw PolicyError("isolation: only " + std::to_string(peers.size()) + " of " + std::to_string(graph.degree()) +
+                      " neighbours advertised keys; this client proceeds with at least " +
+                      std::to_string(ctx_->min_live) + " (threshold t = " + std::to_string(t) + ")");
   }
 
   crypto::RandomSource& rng = *ctx_->rng;

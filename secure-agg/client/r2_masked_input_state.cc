@@ -62,10 +62,10 @@ ClientTransition ClientR2MaskedInputState::handle(const pb::ServerToClient& msg)
     }
   }
   std::sort(m.live.begin(), m.live.end());
-  const std::uint32_t t = cfg.params.threshold;
-  if (m.live.size() + 1 < t) {
-    throw ProtocolError("only " + std::to_string(m.live.size()) + " neighbours shared keys; threshold t = " +
-                        std::to_string(t) + " cannot be met, so the input would be under-protected");
+  if (m.live.size() < ctx_->min_live) {
+    throw PolicyError("isolation: only " + std::to_string(m.live.size()) + " neighbours shared keys; this client " +
+                      "masks its input only with at least " + std::to_string(ctx_->min_live) +
+                      " live neighbours (threshold t = " + std::to_string(cfg.params.threshold) + ")");
   }
 
   // y = x + PRG(b) + sum_{v live} (+PRG(s_uv) if u < v, -PRG(s_uv) if u > v)  (mod 2^w)

@@ -39,17 +39,20 @@ View parse_view(const ClientContext& ctx, const std::vector<ClientId>& live,
   if (!contains(view.survivors, ctx.id)) {
     throw ProtocolError("server does not list this client (" + std::to_string(ctx.id) + ") as a survivor");
   }
-  std::size_t holders = 1;  // self
+  std::size_t surviving = 0;
   for (ClientId v : live) {
     const bool s = contains(view.survivors, v), d = contains(view.dropped, v);
     if (!s && !d) {
       throw ProtocolError("server's view omits neighbour " + std::to_string(v) + ", which shared keys");
     }
-    if (s) ++holders;
+    if (s) ++surviving;
   }
-  if (holders < ctx.config.params.threshold) {
-    throw ProtocolError("only " + std::to_string(holders) + " surviving holders in this neighbourhood, below t = " +
-                        std::to_string(ctx.config.params.threshold));
+  // Isolation: a server that marks honest neighbours as dropped could unmask this input
+  // with the pairwise keys it rebuilds; below min_live (>= t - 1) the client refuses.
+  if (surviving < ctx.min_live) {
+    throw PolicyError("isolation: only " + std::to_string(surviving) + " neighbours survive in the server's view; "
+                      "this client unmasks only with at least " + std::to_string(ctx.min_live) +
+                      " (threshold t = " + std::to_string(ctx.config.params.threshold) + ")");
   }
   return view;
 }

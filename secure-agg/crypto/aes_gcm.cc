@@ -61,7 +61,7 @@ Bytes aes256_gcm_seal(const Secret32& key, const GcmNonce& nonce, ByteSpan plain
   return out;
 }
 
-std::optional<Bytes> aes256_gcm_open(const Secret32& key, const GcmNonce& nonce,
+std::optional<SecretBytes> aes256_gcm_open(const Secret32& key, const GcmNonce& nonce,
                                      ByteSpan ciphertext_and_tag, ByteSpan aad) {
   if (ciphertext_and_tag.size() < kGcmTagBytes) return std::nullopt;
   check_len(ciphertext_and_tag.size(), "ciphertext");
@@ -77,7 +77,7 @@ std::optional<Bytes> aes256_gcm_open(const Secret32& key, const GcmNonce& nonce,
       EVP_DecryptUpdate(ctx.get(), nullptr, &outl, aad.data(), static_cast<int>(aad.size())) != 1) {
     throw CryptoError("AES-GCM: adding associated data failed");
   }
-  Bytes out(ct_len);
+  SecretBytes out(ct_len);
   int len = 0;
   if (ct_len > 0 && EVP_DecryptUpdate(ctx.get(), out.data(), &len, ciphertext_and_tag.data(),
                                       static_cast<int>(ct_len)) != 1) {
@@ -90,8 +90,7 @@ std::optional<Bytes> aes256_gcm_open(const Secret32& key, const GcmNonce& nonce,
   }
   int fin = 0;
   if (EVP_DecryptFinal_ex(ctx.get(), out.data() + len, &fin) != 1) {
-    OPENSSL_cleanse(out.data(), out.size());
-    return std::nullopt;  // authentication failure
+    return std::nullopt;  // authentication failure (out is wiped as it is freed)
   }
   return out;
 }

@@ -17,10 +17,11 @@ using GcmNonce = std::array<std::uint8_t, kGcmNonceBytes>;
 /// A (key, nonce) pair must never be used twice. Throws CryptoError on failure.
 Bytes aes256_gcm_seal(const Secret32& key, const GcmNonce& nonce, ByteSpan plaintext, ByteSpan aad);
 
-/// Verifies and decrypts ciphertext || tag. Returns std::nullopt when the input is
+/// Verifies and decrypts ciphertext || tag (plaintext wiped when freed: it carries
+/// secret shares). Returns std::nullopt when the input is
 /// shorter than a tag or authentication fails (wrong key, nonce, aad, or tampered
 /// bytes): untrusted input never throws. Throws CryptoError only if OpenSSL fails.
-std::optional<Bytes> aes256_gcm_open(const Secret32& key, const GcmNonce& nonce,
+std::optional<SecretBytes> aes256_gcm_open(const Secret32& key, const GcmNonce& nonce,
                                      ByteSpan ciphertext_and_tag, ByteSpan aad);
 
 }  // namespace fedlora::secagg::crypto

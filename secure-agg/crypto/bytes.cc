@@ -8,6 +8,12 @@
 
 namespace fedlora::secagg::crypto {
 
+void cleanse(void* p, std::size_t bytes) {
+  if (p != nullptr && bytes != 0) OPENSSL_cleanse(p, bytes);
+}
+
+void cleanse(std::string& s) { cleanse(s.data(), s.size()); }
+
 Secret32::Secret32(ByteSpan b) {
   if (b.size() != 32) {
     throw CryptoError("a 32-byte secret was constructed from " + std::to_string(b.size()) +

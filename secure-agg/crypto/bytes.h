@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,6 +13,32 @@ namespace fedlora::secagg::crypto {
 
 using Bytes = std::vector<std::uint8_t>;
 using ByteSpan = std::span<const std::uint8_t>;
+
+/// OPENSSL_cleanse on a raw buffer (defined in bytes.cc so headers need no OpenSSL).
+void cleanse(void* p, std::size_t bytes);
+
+/// std::allocator that wipes memory with OPENSSL_cleanse before releasing it, so a
+/// container of secrets leaves nothing behind when it is destroyed, shrunk or regrown.
+template <class T>
+struct CleansingAllocator {
+  using value_type = T;
+  CleansingAllocator() = default;
+  template <class U>
+  CleansingAllocator(const CleansingAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept {
+    cleanse(p, n * sizeof(T));
+    ::operator delete(p);
+  }
+  template <class U>
+  bool operator==(const CleansingAllocator<U>&) const noexcept { return true; }
+};
+
+/// Bytes that hold secrets (share bundles, reconstructed secrets, key files): wiped when freed.
+using SecretBytes = std::vector<std::uint8_t, CleansingAllocator<std::uint8_t>>;
+
+/// Wipes a std::string in place (protobuf bytes fields that carried shares).
+void cleanse(std::string& s);
 
 /// 32 secret bytes (symmetric key, X25519 private key, seed). Wiped with
 /// OPENSSL_cleanse when destroyed or overwritten by assignment.

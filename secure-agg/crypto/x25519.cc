@@ -76,6 +76,21 @@ Secret32 X25519PrivateKey::agree(const X25519PublicKey& peer) const {
   return out;
 }
 
+X25519PublicKey x25519_canonical(const X25519PublicKey& pk) {
+  X25519PublicKey c = pk;
+  c[31] &= 0x7f;
+  // v >= p = 2^255 - 19 iff bytes 1..30 are 0xff, byte 31 is 0x7f and byte 0 >= 0xed;
+  // then v - p = byte0 - 0xed < 19.
+  bool ge_p = c[31] == 0x7f && c[0] >= 0xed;
+  for (std::size_t i = 1; ge_p && i < 31; ++i) ge_p = c[i] == 0xff;
+  if (ge_p) {
+    const auto low = static_cast<std::uint8_t>(c[0] - 0xed);
+    c.fill(0);
+    c[0] = low;
+  }
+  return c;
+}
+
 bool x25519_public_key_is_usable(const X25519PublicKey& pk) {
   // Any clamped scalar maps a small-order point to zero; a fixed test scalar suffices.
   static const X25519PrivateKey probe = [] {

@@ -42,6 +42,12 @@ class X25519PrivateKey {
   evp_pkey_st* pkey_ = nullptr;
 };
 
+/// Canonical encoding of a u-coordinate: bit 255 cleared (RFC 7748 §5: "implementations
+/// MUST mask the most significant bit in the final byte") and the value reduced modulo
+/// p = 2^255 - 19. Two encodings are the same key iff their canonical forms are equal;
+/// duplicate-key checks compare these, never raw bytes.
+X25519PublicKey x25519_canonical(const X25519PublicKey& pk);
+
 /// True if X25519 with this public key yields a non-zero shared secret, i.e. the point
 /// is not of small order. Used by the server to reject degenerate advertised keys.
 bool x25519_public_key_is_usable(const X25519PublicKey& pk);

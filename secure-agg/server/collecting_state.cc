@@ -7,37 +7,83 @@
 
 namespace fedlora::secagg::server {
 
+RoundData::RoundData(RoundConfig c) : config(std::move(c)), config_digest(config.digest()) {
+  if (config.params.graph == GraphKind::kComplete) graph_ = build_graph(config, {});
+}
+
+const NeighbourGraph& RoundData::graph() const {
+  if (!graph_) throw SecAggError("the Harary graph is fixed only when AdvertiseKeys closes");
+  return *graph_;
+}
+
 CollectingState::CollectingState(DataPtr data, const std::vector<ClientId>& asked)
     : data_(std::move(data)), asked_(membership(asked, data_->config.num_clients)) {}
 
+CollectingState::~CollectingState() { discard_all(); }
+
 bool CollectingState::is_participant(ClientId id) const { return id < asked_.size() && asked_[id]; }
+
+crypto::Digest32 CollectingState::fingerprint(const pb::ClientToServer& msg) const {
+  std::string bytes = msg.SerializeAsString();
+  const auto d = crypto::sha256({crypto::as_bytes(bytes)});
+  crypto::cleanse(bytes);  // may hold key shares
+  return d;
+}
 
 ReceiveResult CollectingState::receive(ClientId id, pb::ClientToServer&& msg) {
   if (!is_participant(id)) return {ReceiveStatus::kNotParticipating, "client is not a participant of this stage"};
-  if (const auto it = accepted_.find(id); it != accepted_.end()) {
-    if (it->second.SerializeAsString() == msg.SerializeAsString()) {
-      return {ReceiveStatus::kDuplicateIgnored, "identical retransmission"};
-    }
+  const crypto::Digest32 fp = fingerprint(msg);
+  if (const auto it = fingerprints_.find(id); it != fingerprints_.end()) {
+    scrub(msg);
+    if (it->second == fp) return {ReceiveStatus::kDuplicateIgnored, "identical retransmission"};
     const std::string why = std::string("sent two different messages in stage ") + stage_name(*stage()) +
                             " (duplicated client id or equivocation)";
+    if (committed(id)) {
+      data_->offences.push_back(Offence{id, *stage(), why + "; the first one counts"});
+      return {ReceiveStatus::kConflictIgnored, why};
+    }
     drop(id, why, true);
     return {ReceiveStatus::kClientDropped, why};
   }
   try {
     accept(id, msg);
   } catch (const SecAggError& e) {
+    scrub(msg);
     drop(id, e.what(), true);
     return {ReceiveStatus::kClientDropped, e.what()};
   }
   accepted_.emplace(id, std::move(msg));
+  fingerprints_.emplace(id, fp);
   return {ReceiveStatus::kAccepted, ""};
 }
 
 void CollectingState::drop(ClientId id, const std::string& reason, bool offence) {
   if (!is_participant(id)) return;
+  if (committed(id)) {
+    // Its masked input is already in the running sum and cannot be taken out again; it
+    // stays a survivor (its self mask is removed from its neighbours' shares).
+    if (offence) data_->offences.push_back(Offence{id, *stage(), reason + " (input already counted; kept)"});
+    return;
+  }
   asked_[id] = 0;
-  accepted_.erase(id);
+  if (auto it = accepted_.find(id); it != accepted_.end()) {
+    scrub(it->second);
+    accepted_.erase(it);
+  }
+  fingerprints_.erase(id);
   if (offence) data_->offences.push_back(Offence{id, *stage(), reason});
+}
+
+std::size_t CollectingState::buffered_bytes() const {
+  std::size_t total = 0;
+  for (const auto& [id, m] : accepted_) total += m.ByteSizeLong();
+  return total;
+}
+
+void CollectingState::discard_all() {
+  for (auto& [id, m] : accepted_) scrub(m);
+  accepted_.clear();
+  fingerprints_.clear();
 }
 
 std::vector<ClientId> CollectingState::responders() const {
@@ -57,7 +103,7 @@ ServerTransition CollectingState::abort(const std::string& reason) {
     tr.outgoing.push_back(std::move(o));
   }
   // Nothing partial survives an abort: the running sum and all stored messages go.
-  accepted_.clear();
+  discard_all();
   std::fill(data_->sum.begin(), data_->sum.end(), 0);
   data_->sum.clear();
   tr.next = std::make_unique<ServerFinishedState>(RoundAborted{*stage(), reason});
@@ -82,7 +128,7 @@ std::vector<ClientId> prune_to_threshold(const RoundData& d, std::vector<ClientI
     std::vector<ClientId> kept;
     for (ClientId u : members) {
       std::size_t live = 0;
-      for (ClientId v : d.graph.neighbours(u)) live += in[v] ? 1 : 0;
+      for (ClientId v : d.graph().neighbours(u)) live += in[v] ? 1 : 0;
       if (live + 1 >= t) {
         kept.push_back(u);
       } else {
@@ -124,8 +170,11 @@ std::optional<std::string> reconstruction_infeasible(const RoundData& d, const s
   const std::uint32_t t = d.config.params.threshold;
   const auto in = membership(holders, d.config.num_clients);
   for (ClientId u : d.u3) {
+    const auto acc = d.accusers.find(u);
     std::size_t h = in[u] ? 1 : 0;
-    for (ClientId v : d.graph.neighbours(u)) h += in[v] ? 1 : 0;
+    for (ClientId v : d.graph().neighbours(u)) {
+      if (in[v] && (acc == d.accusers.end() || !acc->second.count(v))) ++h;
+    }
     if (h < t) {
       return "survivor " + std::to_string(u) + " has " + std::to_string(h) +
              " shareholders of its self-mask seed left, below t = " + std::to_string(t);
@@ -134,7 +183,7 @@ std::optional<std::string> reconstruction_infeasible(const RoundData& d, const s
   for (ClientId x : d.dropped) {
     const auto acc = d.accusers.find(x);
     std::size_t h = 0;
-    for (ClientId v : d.graph.neighbours(x)) {
+    for (ClientId v : d.graph().neighbours(x)) {
       if (in[v] && (acc == d.accusers.end() || !acc->second.count(v))) ++h;
     }
     if (h < t) {

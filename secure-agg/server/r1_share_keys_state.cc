@@ -9,12 +9,12 @@ namespace fedlora::secagg::server {
 
 ServerR1ShareKeysState::ServerR1ShareKeysState(DataPtr data) : CollectingState(data, data->u1) {}
 
-void ServerR1ShareKeysState::accept(ClientId id, const pb::ClientToServer& msg) {
+void ServerR1ShareKeysState::accept(ClientId id, pb::ClientToServer& msg) {
   const RoundData& d = *data_;
   const auto& resp = msg.share_keys();
   const auto in = membership(d.u1, d.config.num_clients);
   std::set<ClientId> expected;
-  for (ClientId v : d.graph.neighbours(id)) {
+  for (ClientId v : d.graph().neighbours(id)) {
     if (in[v]) expected.insert(v);
   }
   if (static_cast<std::size_t>(resp.shares_size()) != expected.size()) {
@@ -63,7 +63,7 @@ ServerTransition ServerR1ShareKeysState::close() {
       fwd->set_ciphertext(e.ciphertext());
     }
   }
-  accepted_.clear();
+  discard_all();
   for (auto& [u, o] : out) tr.outgoing.push_back(std::move(o));
   tr.next = std::make_unique<ServerR2MaskedInputState>(data_);
   return tr;

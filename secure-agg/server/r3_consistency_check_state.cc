@@ -8,13 +8,13 @@ namespace fedlora::secagg::server {
 
 ServerR3ConsistencyCheckState::ServerR3ConsistencyCheckState(DataPtr data) : CollectingState(data, data->u3) {}
 
-void ServerR3ConsistencyCheckState::accept(ClientId id, const pb::ClientToServer& msg) {
+void ServerR3ConsistencyCheckState::accept(ClientId id, pb::ClientToServer& msg) {
   const RoundData& d = *data_;
   const auto in3 = membership(d.u3, d.config.num_clients);
   std::set<ClientId> seen;
   for (const auto& tag : msg.consistency_check().tags()) {
     const ClientId v = tag.peer_id();
-    if (v >= d.config.num_clients || !in3[v] || !d.graph.are_neighbours(id, v) || !seen.insert(v).second ||
+    if (v >= d.config.num_clients || !in3[v] || !d.graph().are_neighbours(id, v) || !seen.insert(v).second ||
         tag.tag().size() != 32) {
       throw ProtocolError("consistency tag for client " + std::to_string(v) +
                           " is malformed, duplicated or not addressed to a surviving neighbour");
@@ -45,7 +45,7 @@ ServerTransition ServerR3ConsistencyCheckState::close() {
       fwd->set_tag(tag.tag());
     }
   }
-  accepted_.clear();
+  discard_all();
   for (auto& [u, o] : out) tr.outgoing.push_back(std::move(o));
   tr.next = std::make_unique<ServerR4UnmaskingState>(data_, u4);
   return tr;

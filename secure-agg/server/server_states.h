@@ -16,15 +16,19 @@
 
 #include "proto/secagg.pb.h"
 #include "secure-agg/client/client_states.h"
+#include "secure-agg/crypto/ed25519.h"
 #include "secure-agg/crypto/sha256.h"
 #include "secure-agg/graph.h"
+#include "secure-agg/graph_seed.h"
 #include "secure-agg/round_config.h"
 
 namespace fedlora::secagg {
 
 enum class ReceiveStatus {
-  kAccepted,          ///< stored for this stage
+  kAccepted,          ///< taken for this stage
   kDuplicateIgnored,  ///< identical copy of an accepted message (retransmission)
+  kConflictIgnored,   ///< a different second message from a client whose masked input
+                      ///< already counts: recorded as an offence, the client stays
   kStale,             ///< belongs to an earlier stage of this round; ignored, no penalty
   kNotParticipating,  ///< sender unknown, already dropped, or not asked in this stage
   kClientDropped,     ///< the message broke a rule; its sender is out of the round
@@ -35,7 +39,9 @@ struct ReceiveResult {
   std::string detail;
 };
 
-/// A client dropped for a protocol violation (not for silence).
+/// A protocol violation (not silence). Usually its client was dropped; a client whose
+/// masked input already counts stays in the round, and a holder that sent one bad share
+/// only loses that share (the reason says which).
 struct Offence {
   ClientId client;
   Stage stage;
@@ -61,17 +67,23 @@ struct Outgoing {
 
 namespace server {
 
-/// Everything the server learns about the round, handed from state to state.
+/// Everything the server learns about the round, handed from state to state. It holds
+/// no per-client masked input: each is added to `sum` when accepted.
 struct RoundData {
-  RoundData(RoundConfig c, NeighbourGraph g) : config(std::move(c)), graph(std::move(g)) {}
+  explicit RoundData(RoundConfig c);
   RoundConfig config;
-  NeighbourGraph graph;
+  crypto::Digest32 config_digest;                     ///< config.digest(): what round keys are signed over
+  std::optional<NeighbourGraph> graph_;               ///< complete: from the start; Harary: after R0
+  AdvertisedKeys advertised;                          ///< U1 before pruning (the graph seed's input)
   std::vector<std::optional<client::PeerKeys>> keys;   ///< by id, clients in U1
+  std::vector<crypto::Ed25519Signature> signatures;   ///< by id, relayed with the keys
   std::vector<crypto::Digest32> commitments;          ///< by id, commitment to b (U2)
   std::vector<ClientId> u1, u2, u3, dropped;          ///< sorted; dropped = U2 \ U3
   std::map<ClientId, std::set<ClientId>> accusers;    ///< accused -> who reported a bad bundle
-  std::vector<std::uint64_t> sum;                     ///< sum of U3's masked inputs (after R2)
+  std::vector<std::uint64_t> sum;                     ///< running sum of accepted masked inputs (R2 on)
   std::vector<Offence> offences;
+  /// The round's graph; throws SecAggError before AdvertiseKeys closed (Harary).
+  const NeighbourGraph& graph() const;
 };
 using DataPtr = std::shared_ptr<RoundData>;
 
@@ -92,32 +104,49 @@ class ServerState {
   /// Precondition: session, round and stage of msg checked. See ReceiveStatus.
   virtual ReceiveResult receive(ClientId id, pb::ClientToServer&& msg) = 0;
   /// Removes a participant (violation detected outside the state, or client abort).
+  /// A client whose masked input already counts cannot be removed: only the offence is
+  /// recorded.
   virtual void drop(ClientId id, const std::string& reason, bool offence) = 0;
   /// Deadline: finish the stage.
   virtual ServerTransition close() = 0;
+  /// Serialized bytes of client messages this state holds (memory diagnostics, tests).
+  virtual std::size_t buffered_bytes() const { return 0; }
 };
 
 /// Shared bookkeeping of the collecting states: who was asked, who answered, duplicate
-/// detection, and dropping on violations. Subclasses validate in accept().
+/// detection (by a fingerprint of each accepted message), and dropping on violations.
+/// Subclasses validate in accept().
 class CollectingState : public ServerState {
  public:
   CollectingState(DataPtr data, const std::vector<ClientId>& asked);
+  ~CollectingState() override;
   std::optional<Stage> stage() const override = 0;
   bool is_participant(ClientId id) const override;
   ReceiveResult receive(ClientId id, pb::ClientToServer&& msg) final;
   void drop(ClientId id, const std::string& reason, bool offence) override;
+  std::size_t buffered_bytes() const override;
 
  protected:
-  /// Validates msg (body of this stage); throws ProtocolError to drop the sender.
-  virtual void accept(ClientId id, const pb::ClientToServer& msg) = 0;
+  /// Validates msg (body of this stage); throws ProtocolError to drop the sender. May
+  /// consume parts of msg (R2 folds the masked words into the sum and keeps the rest).
+  virtual void accept(ClientId id, pb::ClientToServer& msg) = 0;
+  /// Retransmission fingerprint of a message; default SHA-256 of its serialization.
+  virtual crypto::Digest32 fingerprint(const pb::ClientToServer& msg) const;
+  /// True once id's message entered the round irrevocably (R2: its input is in the sum).
+  virtual bool committed(ClientId) const { return false; }
+  /// Wipes secrets in a stored message before it is freed (R4: key shares).
+  virtual void scrub(pb::ClientToServer&) const {}
   /// Abort: an Abort message to every remaining participant, and the aborted state.
   ServerTransition abort(const std::string& reason);
   /// Participants that answered, sorted.
   std::vector<ClientId> responders() const;
+  /// Scrubs and frees every stored message.
+  void discard_all();
 
   DataPtr data_;
   std::vector<char> asked_;                          ///< by id: asked and not dropped
-  std::map<ClientId, pb::ClientToServer> accepted_;  ///< accepted message per client
+  std::map<ClientId, pb::ClientToServer> accepted_;  ///< accepted (possibly stripped) message per client
+  std::map<ClientId, crypto::Digest32> fingerprints_;
 };
 
 class ServerR0AdvertiseKeysState final : public CollectingState {
@@ -128,7 +157,7 @@ class ServerR0AdvertiseKeysState final : public CollectingState {
   ServerTransition close() override;
 
  protected:
-  void accept(ClientId id, const pb::ClientToServer& msg) override;
+  void accept(ClientId id, pb::ClientToServer& msg) override;
 };
 
 class ServerR1ShareKeysState final : public CollectingState {
@@ -139,9 +168,11 @@ class ServerR1ShareKeysState final : public CollectingState {
   ServerTransition close() override;
 
  protected:
-  void accept(ClientId id, const pb::ClientToServer& msg) override;
+  void accept(ClientId id, pb::ClientToServer& msg) override;
 };
 
+/// Adds each masked input to the running sum as it is accepted and keeps only its
+/// fingerprint and bad-bundle reports: memory O(m + n k), not O(|U2| m).
 class ServerR2MaskedInputState final : public CollectingState {
  public:
   explicit ServerR2MaskedInputState(DataPtr data);
@@ -150,7 +181,9 @@ class ServerR2MaskedInputState final : public CollectingState {
   ServerTransition close() override;
 
  protected:
-  void accept(ClientId id, const pb::ClientToServer& msg) override;
+  void accept(ClientId id, pb::ClientToServer& msg) override;
+  crypto::Digest32 fingerprint(const pb::ClientToServer& msg) const override;
+  bool committed(ClientId id) const override { return accepted_.count(id) != 0; }
 };
 
 class ServerR3ConsistencyCheckState final : public CollectingState {
@@ -161,9 +194,12 @@ class ServerR3ConsistencyCheckState final : public CollectingState {
   ServerTransition close() override;
 
  protected:
-  void accept(ClientId id, const pb::ClientToServer& msg) override;
+  void accept(ClientId id, pb::ClientToServer& msg) override;
 };
 
+/// Rebuilds each survivor's b and each dropped client's s_sk from any t shares that
+/// reproduce its commitment / public key; a malformed or inconsistent share is dropped
+/// (offence for its holder) and the round goes on while t good shares remain.
 class ServerR4UnmaskingState final : public CollectingState {
  public:
   ServerR4UnmaskingState(DataPtr data, const std::vector<ClientId>& asked);
@@ -172,7 +208,8 @@ class ServerR4UnmaskingState final : public CollectingState {
   ServerTransition close() override;
 
  protected:
-  void accept(ClientId id, const pb::ClientToServer& msg) override;
+  void accept(ClientId id, pb::ClientToServer& msg) override;
+  void scrub(pb::ClientToServer& msg) const override;
 };
 
 /// Terminal state holding the outcome.
@@ -205,7 +242,8 @@ std::vector<ClientId> prune_to_threshold(const RoundData& d, std::vector<ClientI
 /// Number of connected components of the graph induced on members.
 std::size_t components(const NeighbourGraph& g, const std::vector<ClientId>& members);
 /// Checks that every survivor (b) and dropped client (s_sk) still has >= t shareholders
-/// among `holders`; returns a reason if not.
+/// among `holders`, not counting holders that reported the owner's bundle as bad (they
+/// have no share of it); returns a reason if not.
 std::optional<std::string> reconstruction_infeasible(const RoundData& d, const std::vector<ClientId>& holders);
 
 }  // namespace server

@@ -5,8 +5,11 @@
 
 #include "secure-agg/crypto/aes_ctr_prng.h"
 #include "secure-agg/crypto/aes_gcm.h"
+#include "secure-agg/crypto/ed25519.h"
+#include "secure-agg/crypto/gmac.h"
 #include "secure-agg/crypto/hkdf.h"
 #include "secure-agg/crypto/random.h"
+#include "secure-agg/crypto/scrypt.h"
 #include "secure-agg/crypto/sha256.h"
 #include "secure-agg/crypto/x25519.h"
 #include "secure-agg/errors.h"
@@ -114,7 +117,7 @@ TEST(AesGcm, NistTestCase14) {
   EXPECT_EQ(to_hex(ct), "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919");
   const auto pt = aes256_gcm_open(key, nonce("000000000000000000000000"), ct, {});
   ASSERT_TRUE(pt.has_value());
-  EXPECT_EQ(*pt, Bytes(16, 0));
+  EXPECT_EQ(Bytes(pt->begin(), pt->end()), Bytes(16, 0));
 }
 
 TEST(AesGcm, NistTestCase16WithAssociatedData) {
@@ -131,7 +134,7 @@ TEST(AesGcm, NistTestCase16WithAssociatedData) {
             "76fc6ece0f4e1768cddf8853bb2d551b");
   const auto back = aes256_gcm_open(key, iv, ct, aad);
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(*back, pt);
+  EXPECT_EQ(Bytes(back->begin(), back->end()), pt);
 }
 
 TEST(AesGcm, TamperingWrongAadOrKeyFailsClosed) {
@@ -227,6 +230,151 @@ TEST(Bytes, HexRoundTripAndErrors) {
   EXPECT_TRUE(constant_time_equal(Bytes{1, 2}, Bytes{1, 2}));
   EXPECT_FALSE(constant_time_equal(Bytes{1, 2}, Bytes{1, 3}));
   EXPECT_FALSE(constant_time_equal(Bytes{1, 2}, Bytes{1}));
+}
+
+// GMAC is GCM with the data as AAD and no plaintext: GCM test case 13 (all-zero key and
+// IV, nothing at all) gives its tag, and for any data the GMAC equals the tag of
+// aes256_gcm_seal(key, iv, {}, data) (the KAT-checked GCM path).
+TEST(Gmac, MatchesGcmTagsOfAssociatedDataOnly) {
+  EXPECT_EQ(to_hex(gmac_aes256(Secret32(), nonce("000000000000000000000000"), {})), "530f8afbc74536b9a963b4f1c4cb738b");
+  DeterministicRandom rng(10, "gmac");
+  const auto key = rng.secret32();
+  GcmNonce iv{};
+  rng.fill(iv);
+  for (std::size_t len : {1u, 15u, 16u, 17u, 4096u, 100003u}) {
+    Bytes data(len);
+    rng.fill(data);
+    EXPECT_EQ(to_hex(gmac_aes256(key, iv, data)), to_hex(aes256_gcm_seal(key, iv, {}, data))) << len;
+  }
+}
+
+// RFC 7748 §5: bit 255 of a u-coordinate is masked and values >= p = 2^255 - 19 are
+// taken mod p, so these encodings are the same key; X25519 itself agrees (same shared
+// secret), which is the truth the canonical form must match.
+TEST(X25519, CanonicalFormMergesEncodingsOfOneKey) {
+  DeterministicRandom rng(9, "x25519-canonical");
+  const auto me = X25519PrivateKey::generate(rng);
+  const auto peer = X25519PrivateKey::generate(rng).public_key();
+  X25519PublicKey top = peer;
+  top[31] ^= 0x80;
+  EXPECT_NE(top, peer);
+  EXPECT_EQ(to_hex(me.agree(top).span()), to_hex(me.agree(peer).span()));
+  EXPECT_EQ(x25519_canonical(top), x25519_canonical(peer));
+  EXPECT_EQ(x25519_canonical(peer), peer);  // OpenSSL's own encodings are canonical
+  // u = 9 (the base point) and u = 9 + p = 2^255 - 10: f6 ff .. ff 7f.
+  const auto nine = pub("0900000000000000000000000000000000000000000000000000000000000000");
+  const auto nine_p = pub("f6ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+  EXPECT_EQ(to_hex(me.agree(nine_p).span()), to_hex(me.agree(nine).span()));
+  EXPECT_EQ(x25519_canonical(nine_p), nine);
+  // p - 1 = ec ff .. ff 7f is canonical (below p) and stays as it is.
+  const auto p_minus_1 = pub("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+  EXPECT_EQ(x25519_canonical(p_minus_1), p_minus_1);
+  X25519PublicKey other = peer;
+  other[0] ^= 1;
+  EXPECT_NE(x25519_canonical(other), x25519_canonical(peer));
+}
+
+// RFC 8032 §7.1, TEST 1, 2, 3 and SHA(abc).
+struct Ed25519Vector {
+  const char* seed;
+  const char* pk;
+  const char* msg;
+  const char* sig;
+};
+
+TEST(Ed25519, Rfc8032Vectors) {
+  const Ed25519Vector vectors[] = {
+      {"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+       "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
+       "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe2465"
+       "5141438e7a100b"},
+      {"4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+       "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "72",
+       "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aee"
+       "b00d291612bb0c00"},
+      {"c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+       "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025", "af82",
+       "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28d"
+       "c027beceea1ec40a"},
+      {"833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42",
+       "ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf",
+       "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a"
+       "9ac94fa54ca49f",
+       "dc2a4459e7369633a52b1bf277839a00201009a3efbf3ecb69bea2186c26b58909351fc9ac90b3ecfdfbc7c66431e0303dca179c138ac17ad9"
+       "bef1177331a704"},
+  };
+  for (const auto& v : vectors) {
+    const auto key = Ed25519PrivateKey::from_seed(secret(v.seed));
+    EXPECT_EQ(to_hex(key.public_key()), v.pk);
+    const auto msg = from_hex(v.msg);
+    const auto sig = key.sign(msg);
+    EXPECT_EQ(to_hex(sig), v.sig);
+    EXPECT_TRUE(ed25519_verify(key.public_key(), msg, sig));
+  }
+}
+
+TEST(Ed25519, VerificationFailsClosed) {
+  const auto key = Ed25519PrivateKey::from_seed(secret("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"));
+  const Bytes msg = {0x72};
+  const auto sig = key.sign(msg);
+  for (std::size_t i = 0; i < sig.size(); i += 7) {
+    auto bad = sig;
+    bad[i] ^= 0x10;
+    EXPECT_FALSE(ed25519_verify(key.public_key(), msg, bad)) << "flipped signature byte " << i;
+  }
+  EXPECT_FALSE(ed25519_verify(key.public_key(), Bytes{0x73}, sig));
+  auto other = key.public_key();
+  other[3] ^= 1;
+  EXPECT_FALSE(ed25519_verify(other, msg, sig));
+  // S >= L (group order) is rejected: add L to the S half of a valid signature.
+  // L = 2^252 + 27742317777372353535851937790883648493, little-endian.
+  const auto ell = from_hex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+  auto malleable = sig;
+  unsigned carry = 0;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const unsigned s = malleable[32 + i] + ell[i] + carry;
+    malleable[32 + i] = static_cast<std::uint8_t>(s);
+    carry = s >> 8;
+  }
+  EXPECT_FALSE(ed25519_verify(key.public_key(), msg, malleable));
+}
+
+// RFC 8410 §10.3: the example PKCS#8 private key; its public key is the one of §10.1.
+TEST(Ed25519, Rfc8410PemKeyAndPemRoundTrip) {
+  const std::string pem =
+      "-----BEGIN PRIVATE KEY-----\n"
+      "MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n"
+      "-----END PRIVATE KEY-----\n";
+  const auto key = Ed25519PrivateKey::from_pem(as_bytes(pem));
+  EXPECT_EQ(to_hex(key.public_key()), "19bf44096984cdfe8541bac167dc3b96c85086aa30b6b6cb0c5c38ad703166e1");
+  const auto again = key.to_pem();
+  EXPECT_EQ(std::string(again.begin(), again.end()), pem);
+  EXPECT_THROW(Ed25519PrivateKey::from_pem(as_bytes("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")),
+               CryptoError);
+  // An X25519 key in PKCS#8 (RFC 8410 §10.3 form, OID 1.3.101.110) is not an identity key.
+  EXPECT_THROW(Ed25519PrivateKey::from_pem(as_bytes("-----BEGIN PRIVATE KEY-----\n"
+                                                    "MC4CAQAwBQYDK2VuBCIEIDiAPLOIoXjQKdlY7IskZiYoOizmVw5HyhnXazcNaEFn\n"
+                                                    "-----END PRIVATE KEY-----\n")),
+               CryptoError);
+}
+
+// RFC 7914 §12 test vectors (the fourth, N = 2^20, is left out for time).
+TEST(Scrypt, Rfc7914Vectors) {
+  std::array<std::uint8_t, 64> out{};
+  scrypt({}, {}, 4, 1, 1, out);
+  EXPECT_EQ(to_hex(out),
+            "77d6576238657b203b19ca42c18a0497f16b4844e3074ae8dfdffa3fede21442fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d36"
+            "28cf35e20c38d18906");
+  scrypt(as_bytes("password"), as_bytes("NaCl"), 10, 8, 16, out);
+  EXPECT_EQ(to_hex(out),
+            "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee"
+            "6d8360cbdfa2cc0640");
+  scrypt(as_bytes("pleaseletmein"), as_bytes("SodiumChloride"), 14, 8, 1, out);
+  EXPECT_EQ(to_hex(out),
+            "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2d5432955613f0fcf62d49705242a9af9e61e85dc0d651e"
+            "40dfcf017b45575887");
+  EXPECT_THROW(scrypt({}, {}, 0, 1, 1, out), CryptoError);
+  EXPECT_THROW(scrypt({}, {}, kMaxScryptLog2N + 1, 1, 1, out), CryptoError);
 }
 
 }  // namespace

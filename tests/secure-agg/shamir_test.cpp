@@ -13,6 +13,8 @@ namespace {
 
 constexpr std::uint64_t P = kShamirPrime;
 
+crypto::Bytes plain(const crypto::SecretBytes& s) { return crypto::Bytes(s.begin(), s.end()); }
+
 std::uint64_t ref_mul(std::uint64_t a, std::uint64_t b) {
   return static_cast<std::uint64_t>((static_cast<unsigned __int128>(a) * b) % P);
 }
@@ -53,6 +55,22 @@ TEST(Shamir, ReconstructsHandComputedPolynomial) {
   EXPECT_EQ(l[2], 1u);
 }
 
+// Consistency with a basis, against the same hand-computed polynomial: f(5) = 72,
+// f(6) = 97, so (6, 98) is off the curve; a second chunk g(x) = 1 + x + x^2 catches a
+// share that is right in the first chunk only.
+TEST(Shamir, ConsistencyWithABasisNamesTheWrongShares) {
+  const std::vector<ShamirShare> basis = {{1, {12, 3}}, {2, {21, 7}}, {3, {34, 13}}};
+  const std::vector<ShamirShare> others = {{4, {51, 21}}, {5, {72, 31}}, {6, {98, 43}}, {7, {119, 56}}};
+  // g(4) = 21, g(5) = 31, g(6) = 43, g(7) = 57; f(7) = 7 + 21 + 98 = 126 != 119.
+  EXPECT_EQ(shamir_consistent_with(basis, others), (std::vector<bool>{true, true, false, false}));
+  const std::vector<ShamirShare> second_chunk_off = {{7, {126, 56}}};
+  EXPECT_EQ(shamir_consistent_with(basis, second_chunk_off), (std::vector<bool>{false}));
+  const std::vector<ShamirShare> good = {{7, {126, 57}}};
+  EXPECT_EQ(shamir_consistent_with(basis, good), (std::vector<bool>{true}));
+  const std::vector<ShamirShare> repeated = {{2, {21, 7}}};
+  EXPECT_THROW(shamir_consistent_with(basis, repeated), ConfigError);
+}
+
 // Every t-subset of n shares reconstructs the secret, for a range of (t, n).
 TEST(Shamir, AnyTOfNSharesReconstruct) {
   crypto::DeterministicRandom rng(11, "shamir");
@@ -71,7 +89,7 @@ TEST(Shamir, AnyTOfNSharesReconstruct) {
         for (std::uint32_t i = 0; i < n; ++i) {
           if (mask & (1u << i)) s.push_back(shares[i]);
         }
-        EXPECT_EQ(shamir_reconstruct(s, t, 32), secret) << "n=" << n << " t=" << t << " mask=" << mask;
+        EXPECT_EQ(plain(shamir_reconstruct(s, t, 32)), secret) << "n=" << n << " t=" << t << " mask=" << mask;
       }
     }
   }
@@ -87,7 +105,7 @@ TEST(Shamir, LargeThresholdRandomSubsets) {
   auto shares = shamir_split(secret, t, xs, rng);
   for (int trial = 0; trial < 20; ++trial) {
     for (std::size_t i = n - 1; i > 0; --i) std::swap(shares[i], shares[rng.uniform_below(i + 1)]);
-    EXPECT_EQ(shamir_reconstruct(shares, t, 32), secret);
+    EXPECT_EQ(plain(shamir_reconstruct(shares, t, 32)), secret);
   }
 }
 
@@ -100,13 +118,13 @@ TEST(Shamir, TooFewOrBadSharesFail) {
   // t-1 shares interpolate to a different value (the secret stays hidden), or to a value
   // that does not even fit the chunk widths.
   try {
-    EXPECT_NE(shamir_reconstruct(std::span(shares).first(2), 2, 32), secret);
+    EXPECT_NE(plain(shamir_reconstruct(std::span(shares).first(2), 2, 32)), secret);
   } catch (const ProtocolError&) {
   }
   // A corrupted share either trips the range check or yields a different secret.
   shares[0].y[2] = Gf61::add(shares[0].y[2], 1);
   try {
-    EXPECT_NE(shamir_reconstruct(shares, 3, 32), secret);
+    EXPECT_NE(plain(shamir_reconstruct(shares, 3, 32)), secret);
   } catch (const ProtocolError&) {
   }
   const std::uint32_t dup[] = {1, 1, 2};
@@ -124,7 +142,7 @@ TEST(Shamir, ShareEncodingIsStrict) {
   const auto back = decode_share_elements(4, bytes, 5);
   EXPECT_EQ(back.y, s.y);
   EXPECT_THROW(decode_share_elements(4, std::span(bytes).first(39), 5), ProtocolError);
-  auto over = bytes;
+  crypto::Bytes over(bytes.begin(), bytes.end());
   for (int i = 0; i < 8; ++i) over[static_cast<std::size_t>(i)] = 0xff;  // element 2^64-1 >= p
   EXPECT_THROW(decode_share_elements(4, over, 5), ProtocolError);
 }
