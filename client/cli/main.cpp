@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   std::string base_path = "models/base.gguf", data_path, state_dir, token_file, quantize = "q8_0";
   double dp_epsilon = 8.0, dp_delta = 1e-5;
   int threads = 1;
+  double secagg_corrupt = 0.05, secagg_dropout = 0.30;
+  bool require_consistency = false;
   auto* run = app.add_subcommand("run", "check in, train and report until the job ends");
   run->add_option("--coordinator", link.address, "coordinator address host:port")->required();
   run->add_option("--base", base_path, "the base model GGUF (must be the job's: its SHA-256 is checked)");
@@ -59,6 +61,12 @@ int main(int argc, char** argv) {
   run->add_option("--max-rounds", rt.max_rounds, "stop after reporting in N rounds (0 = until the job ends)");
   run->add_option("--threads", threads, "compute threads for local training");
   run->add_option("--quantize", quantize, "weight type the base is held in: f32 | f16 | q8_0 | q4_0");
+  run->add_option("--secagg-corrupt-fraction", secagg_corrupt,
+                  "SecAgg policy: fraction of colluding devices the round's (k, t) must withstand");
+  run->add_option("--secagg-dropout-fraction", secagg_dropout,
+                  "SecAgg policy: dropout budget (sets how many live neighbours this device requires)");
+  run->add_flag("--require-consistency-check", require_consistency,
+                "SecAgg policy: refuse rounds without the consistency check (malicious coordinator)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -84,6 +92,10 @@ int main(int argc, char** argv) {
     auto state = client::DeviceState::open(state_dir, rt.device_id);
     device.ledger = &state.ledger();
     device.privacy = client::DevicePrivacy{rt.device_id, {dp_epsilon, dp_delta}};
+    device.identity = &state.identity();
+    device.secagg_policy = secagg::ClientPolicy::for_threat(secagg::ThreatModel{
+        secagg_corrupt, secagg_dropout,
+        require_consistency ? secagg::AdversaryModel::kSemiMalicious : secagg::AdversaryModel::kSemiHonest});
     std::cout << rt.device_id << ": " << examples.train.size() << " training windows, base sha256 "
               << protocol::to_hex(device.base_model_sha256).substr(0, 16) << "…" << std::endl;
     client::CoordinatorLink coordinator(link);

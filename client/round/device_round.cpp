@@ -58,6 +58,16 @@ DeviceRound::DeviceRound(const DeviceContext& device, protocol::RoundInstruction
   if (!device.train_examples || device.train_examples->empty()) throw TaskRefused("the device has no training examples");
   if (instructions_.dp_sgd && (!device.ledger || !device.privacy))
     throw TaskRefused("the task asks for DP-SGD but this device has no privacy ledger and budget");
+  if (const auto& sa = instructions_.secagg) {
+    if (!device.identity) throw TaskRefused("the task uses secure aggregation but this device has no identity key");
+    try {
+      device.secagg_policy.check(sa->config);
+    } catch (const secagg::SecAggError& e) {
+      throw TaskRefused(std::string("the SecAgg parameters fall below this device's policy: ") + e.what());
+    }
+    if (sa->config.logical_id_of(device.identity->public_key()) != sa->logical_id)
+      throw TaskRefused("the SecAgg roster does not place this device's identity key at its logical id");
+  }
   report_.num_examples = static_cast<std::int64_t>(device.train_examples->size());
 }
 
@@ -79,6 +89,12 @@ std::unique_ptr<secagg::crypto::RandomSource> DeviceRound::secagg_rng(const char
   return std::make_unique<secagg::crypto::DeterministicRandom>(
       *r.research_seed, std::string(purpose) + " round " + std::to_string(instructions_.round) + " device " +
                             std::to_string(r.device_index));
+}
+
+// SecAgg keys and self-mask seeds always come from the OS: they protect the update from the
+// coordinator, and the sum does not depend on them, so even research runs need no seed here.
+std::unique_ptr<secagg::crypto::RandomSource> DeviceRound::key_rng() {
+  return std::make_unique<secagg::crypto::SystemRandom>();
 }
 
 DeviceStatus DeviceRound::train(std::span<const float> theta) {
@@ -140,7 +156,8 @@ DeviceStatus DeviceRound::train(std::span<const float> theta) {
     auto words = codec.encode(upload_->values, *rng, w);
     upload_.reset();
     if (!secagg_)
-      secagg_ = std::make_unique<secagg::ClientStateMachine>(sa->config, sa->logical_id, secagg_rng("keys"));
+      secagg_ = std::make_unique<secagg::ClientStateMachine>(sa->config, *device_->identity, device_->secagg_policy,
+                                                              key_rng());
     secagg_->set_input(std::move(words));
   }
   return report_.status = DeviceStatus::kReady;
@@ -158,7 +175,9 @@ protocol::PlainUpload DeviceRound::take_plain_upload() {
 secagg::pb::ClientToServer DeviceRound::secagg_start() {
   const auto& sa = instructions_.secagg;
   if (!sa) throw std::logic_error("secagg_start: this round has no secure aggregation");
-  if (!secagg_) secagg_ = std::make_unique<secagg::ClientStateMachine>(sa->config, sa->logical_id, secagg_rng("keys"));
+  if (!secagg_)
+    secagg_ = std::make_unique<secagg::ClientStateMachine>(sa->config, *device_->identity, device_->secagg_policy,
+                                                            key_rng());
   return secagg_->start();
 }
 

@@ -23,14 +23,15 @@
 #include "lora/model/base_model.h"
 #include "privacy/ledger/privacy_ledger.h"
 #include "proto/secagg.pb.h"
+#include "secure-agg/client_policy.h"
 #include "secure-agg/client_state_machine.h"
 
 namespace fedlora::client {
 
-/// Where the device's private randomness (DP noise and sampling, fixed-point rounding,
-/// SecAgg keys) comes from. Default: the OS CSPRNG (OpenSSL RAND_bytes), which nobody can
-/// reproduce. `research_seed` set: reproducible streams from (seed, device index, round),
-/// for explicitly non-private research runs only.
+/// Where the device's private randomness (DP noise and sampling, fixed-point rounding) comes
+/// from. Default: the OS CSPRNG (OpenSSL RAND_bytes), which nobody can reproduce.
+/// `research_seed` set: reproducible streams from (seed, device index, round), for
+/// explicitly non-private research runs only. SecAgg keys always come from the OS.
 struct DeviceRandomness {
   std::optional<std::uint64_t> research_seed;
   std::uint64_t device_index = 0;
@@ -44,6 +45,11 @@ struct DeviceContext {
   privacy::PrivacyLedger* ledger = nullptr;            ///< example-level ledger (DP-SGD rounds)
   std::optional<DevicePrivacy> privacy;                ///< ledger id and lifetime budget
   DeviceRandomness randomness;
+  /// Long-term Ed25519 identity: signs the device's SecAgg round keys; its public key is the
+  /// device's place in a round's roster (secure-agg/identity.h). Required for SecAgg rounds.
+  const secagg::crypto::Ed25519PrivateKey* identity = nullptr;
+  /// What SecAgg parameters the device accepts from the coordinator (secure-agg/client_policy.h).
+  secagg::ClientPolicy secagg_policy;
 };
 
 /// The device declines the task before doing anything (other base, other adapter layout,
@@ -78,8 +84,9 @@ struct DeviceRoundReport {
 class DeviceRound {
  public:
   /// Checks the instructions against this device: base model hash, the adapter dimension its
-  /// own base gives for (r, alpha, targets), a ledger and budget when DP-SGD is asked, and
-  /// training data. Throws TaskRefused naming the mismatch.
+  /// own base gives for (r, alpha, targets), a ledger and budget when DP-SGD is asked,
+  /// training data, and for SecAgg its policy (parameters, roster, its own logical id).
+  /// Throws TaskRefused naming the mismatch.
   DeviceRound(const DeviceContext& device, protocol::RoundInstructions instructions);
   ~DeviceRound();
   DeviceRound(DeviceRound&&) noexcept;
@@ -109,6 +116,7 @@ class DeviceRound {
  private:
   std::unique_ptr<privacy::NoiseSource> noise_for(std::uint64_t stream) const;
   std::unique_ptr<secagg::crypto::RandomSource> secagg_rng(const char* purpose) const;
+  static std::unique_ptr<secagg::crypto::RandomSource> key_rng();
   void refresh_secagg_status();
 
   const DeviceContext* device_;

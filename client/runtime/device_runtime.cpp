@@ -57,6 +57,10 @@ std::optional<std::chrono::milliseconds> DeviceRuntime::step() {
   req.set_base_model_sha256(device_.base_model_sha256.data(), device_.base_model_sha256.size());
   req.set_num_examples(static_cast<std::int64_t>(device_.train_examples->size()));
   req.set_runtime_version(options_.runtime_version);
+  if (device_.identity) {
+    const auto pk = device_.identity->public_key();
+    req.set_identity_public_key(pk.data(), pk.size());
+  }
   v1::CheckInResponse resp;
   try {
     resp = link_.check_in(req);

@@ -7,6 +7,7 @@
 
 #include "coordinator/protocol/payload.h"
 #include "lora/format/atomic_file.h"
+#include "secure-agg/identity.h"
 
 namespace fedlora::client {
 namespace fs = std::filesystem;
@@ -29,8 +30,10 @@ std::string read_all(const fs::path& p) {
 
 }  // namespace
 
-DeviceState::DeviceState(fs::path dir, privacy::PrivacyLedger ledger)
-    : dir_(std::move(dir)), ledger_(std::make_unique<privacy::PrivacyLedger>(std::move(ledger))) {}
+DeviceState::DeviceState(fs::path dir, privacy::PrivacyLedger ledger, secagg::crypto::Ed25519PrivateKey identity)
+    : dir_(std::move(dir)),
+      ledger_(std::make_unique<privacy::PrivacyLedger>(std::move(ledger))),
+      identity_(std::make_unique<secagg::crypto::Ed25519PrivateKey>(std::move(identity))) {}
 
 DeviceState DeviceState::open(const fs::path& dir, const std::string& device_id) {
   std::error_code ec;
@@ -50,7 +53,12 @@ DeviceState DeviceState::open(const fs::path& dir, const std::string& device_id)
   } else {
     write_atomically(id_file, json{{"device_id", device_id}}.dump() + "\n");
   }
-  return DeviceState(dir, privacy::PrivacyLedger::open(dir / "ledger.sqlite"));
+  const fs::path key_file = dir / "identity_key.pem";
+  if (!fs::exists(key_file)) {
+    secagg::crypto::SystemRandom os;
+    secagg::save_identity_key(secagg::crypto::Ed25519PrivateKey::generate(os), key_file);
+  }
+  return DeviceState(dir, privacy::PrivacyLedger::open(dir / "ledger.sqlite"), secagg::load_identity_key(key_file));
 }
 
 void DeviceState::save_global_adapter(std::uint64_t round, std::string_view bytes) {

@@ -119,6 +119,7 @@ void read_job_sections(TomlReader& r, JobConfig& c) {
   sa.bits = to_int(r, "secagg", "bits", sa.bits);
   sa.word_bits = to_int(r, "secagg", "word_bits", sa.word_bits);
   sa.consistency_check = r.get_bool("secagg", "consistency_check", sa.consistency_check);
+  sa.graph_seed_work = to_int(r, "secagg", "graph_seed_work", sa.graph_seed_work);
 }
 
 std::string write_job_toml(const JobConfig& c) {
@@ -184,6 +185,7 @@ std::string write_job_toml(const JobConfig& c) {
   sa.insert_or_assign("bits", c.secagg.bits);
   sa.insert_or_assign("word_bits", c.secagg.word_bits);
   sa.insert_or_assign("consistency_check", c.secagg.consistency_check);
+  sa.insert_or_assign("graph_seed_work", c.secagg.graph_seed_work);
   std::ostringstream out;
   out << t << "\n";
   return out.str();
@@ -231,6 +233,8 @@ void JobConfig::validate() const {
   if (!(secagg.clip_range >= 0)) bad("secagg.clip_range must be >= 0 (0 = automatic)");
   if (secagg.word_bits != 32 && secagg.word_bits != 64) bad("secagg.word_bits must be 32 or 64");
   if (secagg.bits < 1 || secagg.bits >= secagg.word_bits) bad("secagg.bits must be in [1, word_bits)");
+  if (secagg.graph_seed_work < 0 || secagg.graph_seed_work > 18)
+    bad("secagg.graph_seed_work must be in [0, 18] (log2 of the scrypt cost; 0 = SHA-256 only)");
 }
 
 std::vector<std::pair<std::string, std::string>> describe_job(const JobConfig& c) {
@@ -294,6 +298,7 @@ std::vector<std::pair<std::string, std::string>> describe_job(const JobConfig& c
     d.emplace_back("secagg.bits", std::to_string(c.secagg.bits));
     d.emplace_back("secagg.word_bits", std::to_string(c.secagg.word_bits));
     d.emplace_back("secagg.consistency_check", c.secagg.consistency_check ? "true" : "false");
+    d.emplace_back("secagg.graph_seed_work", std::to_string(c.secagg.graph_seed_work));
   }
   return d;
 }

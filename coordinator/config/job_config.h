@@ -90,6 +90,9 @@ struct SecAggSection {
   int bits = 20;                    ///< fixed-point bits b per value
   int word_bits = 32;               ///< modulus 2^w (32 or 64)
   bool consistency_check = false;   ///< extra round for the malicious-server setting
+  /// log2 of the scrypt cost of the Harary graph seed (grinding resistance, secure-agg
+  /// README "Graph seed"); devices refuse rounds below their policy's floor (14 by default).
+  int graph_seed_work = 14;
 };
 
 struct JobConfig {

@@ -59,8 +59,7 @@ protocol::RoundInstructions RoundDriver::common_instructions(std::uint64_t round
 }
 
 const OpenedRound& RoundDriver::open_round(std::span<const std::uint64_t> available,
-                                           const std::unordered_set<std::uint64_t>& ineligible,
-                                           const std::function<std::int64_t(std::uint64_t)>& examples_of) {
+                                           const std::unordered_set<std::uint64_t>& ineligible, const DeviceFacts& devices) {
   if (opened_) throw RoundStateError("open_round: round " + std::to_string(opened_->round) + " is still open");
   const RoundTask task = coordinator_.open_round(available, ineligible);
   OpenedRound o;
@@ -75,6 +74,7 @@ const OpenedRound& RoundDriver::open_round(std::span<const std::uint64_t> availa
   const auto k = static_cast<std::uint32_t>(o.cohort.size());
 
   std::optional<secagg::SecAggParameters> params;
+  std::vector<secagg::RosterEntry> roster;
   if (k == 0) {
     o.setup_failure = "empty cohort";
   } else if (job.secagg.enabled) {
@@ -82,14 +82,29 @@ const OpenedRound& RoundDriver::open_round(std::span<const std::uint64_t> availa
       params = plan_secagg_parameters(k, job.secagg);
       secagg_info_ = SecAggRoundInfo{k, params->degree, params->threshold, params->graph == secagg::GraphKind::kHarary};
       t_min_ = params->threshold;
+      // Logical ids follow the identity keys, which the server does not choose.
+      std::vector<std::pair<secagg::crypto::Ed25519PublicKey, std::uint64_t>> keyed;
+      for (auto id : o.cohort) {
+        const auto key = devices.identity ? devices.identity(id) : std::nullopt;
+        if (!key) throw config::ConfigError("device " + std::to_string(id) + " has no identity key for the SecAgg roster");
+        keyed.emplace_back(*key, id);
+      }
+      std::sort(keyed.begin(), keyed.end());
+      for (std::size_t i = 0; i < keyed.size(); ++i) {
+        o.cohort[i] = keyed[i].second;
+        roster.push_back(secagg::RosterEntry{keyed[i].first, std::nullopt});
+      }
+      roster = secagg::make_roster(std::move(roster));
     } catch (const config::ConfigError& e) {
+      o.setup_failure = e.what();
+    } catch (const secagg::SecAggError& e) {
       o.setup_failure = e.what();
     }
   }
   if (!o.setup_failure) {
     double max_weight = 1.0;
     if (task.client_config.weighting == protocol::Weighting::kExampleCount)
-      for (auto id : o.cohort) max_weight = std::max(max_weight, static_cast<double>(examples_of(id)));
+      for (auto id : o.cohort) max_weight = std::max(max_weight, static_cast<double>(devices.examples(id)));
     protocol::RoundInstructions common = common_instructions(o.round, task.client_config, max_weight);
     if (user_dp_) common.user_dp = user_dp_->instructions(t_min_);
     const auto length = static_cast<std::size_t>(common.upload_length());
@@ -112,6 +127,8 @@ const OpenedRound& RoundDriver::open_round(std::span<const std::uint64_t> availa
         rc.word_bits = fp.word_bits;
         rc.params = *params;
         rc.consistency_check = job.secagg.consistency_check;
+        rc.roster = roster;
+        rc.graph_seed_work = static_cast<unsigned>(job.secagg.graph_seed_work);
         sa = protocol::SecAggInstructions{rc, 0, fp};
         channel_ = std::make_unique<SecAggChannel>(rc, fp, length, target);
       } else {

@@ -25,9 +25,18 @@
 #include "coordinator/round/aggregation_channel.h"
 #include "coordinator/round/coordinator.h"
 #include "coordinator/round/user_dp_server.h"
+#include "secure-agg/crypto/ed25519.h"
 #include "secure-agg/crypto/random.h"
 
 namespace fedlora::coordinator {
+
+/// What the coordinator knows of each available device (from its check-ins).
+struct DeviceFacts {
+  /// The device's reported example count (weights and their accepted range).
+  std::function<std::int64_t(std::uint64_t)> examples;
+  /// Its registered Ed25519 identity key (SecAgg rosters); nullopt if it has none.
+  std::function<std::optional<secagg::crypto::Ed25519PublicKey>(std::uint64_t)> identity;
+};
 
 /// Fixed settings of every round of a job.
 struct RoundPolicy {
@@ -74,12 +83,12 @@ class RoundDriver {
 
   /// Opens round coordinator.next_round(): draws the cohort among `available` minus
   /// `ineligible` (strategy; CohortError if too few), plans SecAgg for it, and builds each
-  /// member's instructions. `examples_of(id)` is a device's reported example count (weights
-  /// and their accepted range). A round that cannot run (empty Poisson cohort, SecAgg
-  /// parameters that cannot be met) is returned with setup_failure set and no channel.
+  /// member's instructions. With SecAgg the cohort is listed in roster order (members sorted
+  /// by identity key, secure-agg/round_config.h), so member index = logical id. A round that
+  /// cannot run (empty Poisson cohort, SecAgg parameters that cannot be met, a member
+  /// without an identity key) is returned with setup_failure set and no channel.
   const OpenedRound& open_round(std::span<const std::uint64_t> available,
-                                const std::unordered_set<std::uint64_t>& ineligible,
-                                const std::function<std::int64_t(std::uint64_t)>& examples_of);
+                                const std::unordered_set<std::uint64_t>& ineligible, const DeviceFacts& devices);
 
   bool round_open() const { return opened_.has_value(); }
   const OpenedRound& opened() const;

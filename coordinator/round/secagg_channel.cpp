@@ -61,6 +61,7 @@ Receipt SecAggChannel::receive_secagg(MemberIndex member, secagg::pb::ClientToSe
       }
       return {};
     case secagg::ReceiveStatus::kDuplicateIgnored:
+    case secagg::ReceiveStatus::kConflictIgnored:
     case secagg::ReceiveStatus::kStale:
       return {ReceiptStatus::kDuplicate, r.detail};
     case secagg::ReceiveStatus::kNotParticipating:

@@ -10,25 +10,18 @@ secagg::SecAggParameters plan_secagg_parameters(std::uint32_t n, const config::S
   using namespace secagg;
   if (n < 2) throw config::ConfigError("secure aggregation needs at least 2 devices in a round, the cohort has " +
                                        std::to_string(n));
-  SecAggParameters p;
+  ParameterRequest req;
+  req.threat = ThreatModel{s.corrupt_fraction, s.dropout_fraction, AdversaryModel::kSemiHonest};
+  req.graph = s.graph == "complete" ? GraphChoice::kComplete : s.graph == "harary" ? GraphChoice::kHarary : GraphChoice::kAuto;
+  req.degree = static_cast<std::uint32_t>(s.degree);
+  req.threshold = static_cast<std::uint32_t>(s.threshold);
+  req.consistency_check = s.consistency_check;
   try {
-    if (s.degree > 0 || s.threshold > 0) {
-      p.graph = s.graph == "harary" ? GraphKind::kHarary : GraphKind::kComplete;
-      p.degree = p.graph == GraphKind::kComplete || s.degree == 0 ? n - 1 : static_cast<uint32_t>(s.degree);
-      p.threshold = s.threshold > 0 ? static_cast<uint32_t>(s.threshold) : p.degree / 2 + 1;
-      validate_parameters(n, p);
-    } else {
-      const GraphChoice choice = s.graph == "complete" ? GraphChoice::kComplete
-                                 : s.graph == "harary"  ? GraphChoice::kHarary
-                                                        : GraphChoice::kAuto;
-      const auto adversary = s.consistency_check ? AdversaryModel::kSemiMalicious : AdversaryModel::kSemiHonest;
-      p = choose_parameters(n, ThreatModel{s.corrupt_fraction, s.dropout_fraction, adversary}, choice);
-    }
+    return plan_parameters(n, req);  // checks explicit (k, t); never lowers them to fit
   } catch (const secagg::ConfigError& e) {
     throw config::ConfigError("secagg parameters for a cohort of " + std::to_string(n) + ": " + e.what() +
                               " (adjust secagg.corrupt_fraction / dropout_fraction, or set degree/threshold)");
   }
-  return p;
 }
 
 double secagg_clip_range(const config::SecAggSection& s, const std::optional<protocol::UserDpInstructions>& dp) {

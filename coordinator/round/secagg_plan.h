@@ -11,8 +11,9 @@
 
 namespace fedlora::coordinator {
 
-/// k and t for a cohort of n under [secagg]: explicit (graph, degree, threshold) are checked,
-/// never lowered to fit; otherwise chosen from corrupt_fraction / dropout_fraction.
+/// k and t for a cohort of n under [secagg] (secagg::plan_parameters): explicit (graph,
+/// degree, threshold) are checked, never lowered to fit; otherwise chosen from
+/// corrupt_fraction / dropout_fraction, for the semi-malicious model with consistency_check.
 /// Throws config::ConfigError naming the setting to change when they cannot be met.
 secagg::SecAggParameters plan_secagg_parameters(std::uint32_t n, const config::SecAggSection& s);
 

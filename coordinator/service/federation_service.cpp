@@ -88,6 +88,11 @@ grpc::ServerUnaryReactor* FederationService::CheckIn(grpc::CallbackServerContext
     info.runtime_version = req->runtime_version();
     std::copy(req->base_model_sha256().begin(), req->base_model_sha256().end(), info.base_model_sha256.begin());
     info.num_examples = req->num_examples();
+    if (req->identity_public_key().size() == 32) {
+      secagg::crypto::Ed25519PublicKey k{};
+      std::copy(req->identity_public_key().begin(), req->identity_public_key().end(), k.begin());
+      info.identity_public_key = k;
+    }
     const auto answer = rounds_.check_in(device, info);
     rounds_.count("CheckIn");
     if (const auto* task = std::get_if<TaskOffer>(&answer)) {

@@ -69,6 +69,11 @@ RoundService::RoundService(const ServeConfig& config, Clock clock)
   for (const auto& d : store_.devices()) {
     known_[d.name].id = d.id;
     name_of_[d.id] = d.name;
+    if (d.identity_key.size() == 32) {
+      secagg::crypto::Ed25519PublicKey k{};
+      std::copy(d.identity_key.begin(), d.identity_key.end(), k.begin());
+      known_[d.name].identity = k;
+    }
   }
 
   // The base: only its metadata and hash (the coordinator never loads weights).
@@ -174,6 +179,18 @@ CheckInAnswer RoundService::check_in(const std::string& device, const CheckIn& i
     throw ServiceError(Code::kFailedPrecondition, "this coordinator trains base model sha256 " + protocol::to_hex(base_sha256_) +
                                                       "; the device holds another base");
   Known& k = it->second;
+  if (info.identity_public_key) {
+    if (!k.identity) {
+      store_.register_identity(k.id, std::string(info.identity_public_key->begin(), info.identity_public_key->end()));
+      k.identity = info.identity_public_key;
+    } else if (*k.identity != *info.identity_public_key) {
+      throw ServiceError(Code::kPermissionDenied, "device " + device + " registered another identity key; a device "
+                                                  "identity never changes (re-enrol the device to replace it)");
+    }
+  } else if (config_.secagg.enabled) {
+    throw ServiceError(Code::kFailedPrecondition, "this job uses secure aggregation: check in with the device's "
+                                                  "identity_public_key (Ed25519)");
+  }
   const bool first = k.last_checkin_ms < 0;
   k.last_checkin_ms = now();
   k.num_examples = info.num_examples;
@@ -363,7 +380,10 @@ void RoundService::open_round_locked() {
   const int needed = config_.serve.min_devices > 0 ? config_.serve.min_devices : selection;
   if (static_cast<int>(available.size()) < needed) return;
   flush_seen_locked();
-  const auto& o = driver_->open_round(available, {}, [&](std::uint64_t id) { return known_.at(name_of_.at(static_cast<std::int64_t>(id))).num_examples; });
+  DeviceFacts facts;
+  facts.examples = [&](std::uint64_t id) { return known_.at(name_of_.at(static_cast<std::int64_t>(id))).num_examples; };
+  facts.identity = [&](std::uint64_t id) { return known_.at(name_of_.at(static_cast<std::int64_t>(id))).identity; };
+  const auto& o = driver_->open_round(available, {}, facts);
   round_token_ = secagg::crypto::SystemRandom().next_u64();
   members_.assign(o.cohort.size(), Member{});
   for (std::size_t i = 0; i < o.cohort.size(); ++i) members_[i].name = name_of_.at(static_cast<std::int64_t>(o.cohort[i]));

@@ -31,6 +31,7 @@
 #include "coordinator/service/serve_config.h"
 #include "coordinator/service/state_store.h"
 #include "proto/secagg.pb.h"
+#include "secure-agg/crypto/ed25519.h"
 
 namespace fedlora::coordinator {
 
@@ -53,6 +54,7 @@ struct CheckIn {
   std::string runtime_version;
   protocol::Sha256Digest base_model_sha256{};
   std::int64_t num_examples = 0;
+  std::optional<secagg::crypto::Ed25519PublicKey> identity_public_key;  ///< registered on first use
 };
 
 struct TaskOffer {
@@ -151,6 +153,7 @@ class RoundService {
     std::int64_t last_checkin_ms = -1;
     std::int64_t num_examples = 0;
     std::string runtime_version;
+    std::optional<secagg::crypto::Ed25519PublicKey> identity;
     bool dirty = false;
   };
 

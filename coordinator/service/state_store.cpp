@@ -13,7 +13,7 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS devices(
   id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, token_sha256 BLOB,
-  last_seen_ms INTEGER, num_examples INTEGER, runtime_version TEXT);
+  last_seen_ms INTEGER, num_examples INTEGER, runtime_version TEXT, identity_key BLOB);
 CREATE TABLE IF NOT EXISTS rounds(
   round INTEGER PRIMARY KEY, aborted INTEGER NOT NULL, abort_reason TEXT NOT NULL,
   cohort INTEGER NOT NULL, contributors INTEGER NOT NULL, adapter_sha256 BLOB NOT NULL,
@@ -111,9 +111,33 @@ std::optional<StoredDevice> StateStore::find_device(const std::string& name) con
 std::vector<StoredDevice> StateStore::devices() const {
   return guarded("list devices", [&] {
     std::vector<StoredDevice> out;
-    privacy::sqlite::Statement q(db_, "SELECT id, name FROM devices ORDER BY id");
-    while (q.step()) out.push_back({q.column_int64(0), q.column_text(1)});
+    privacy::sqlite::Statement q(db_, "SELECT id, name, identity_key FROM devices ORDER BY id");
+    while (q.step()) {
+      const auto key = q.column_blob(2);
+      out.push_back({q.column_int64(0), q.column_text(1), std::string(key.begin(), key.end())});
+    }
     return out;
+  });
+}
+
+void StateStore::register_identity(std::int64_t id, const std::string& key) {
+  guarded("register an identity key", [&] {
+    privacy::sqlite::Transaction tx(db_);
+    privacy::sqlite::Statement q(db_, "SELECT identity_key FROM devices WHERE id = ?1");
+    q.bind_int64(1, id);
+    if (!q.step()) throw StoreError("device " + std::to_string(id) + " is not enrolled");
+    const auto old = q.column_blob(0);
+    if (!old.empty()) {
+      if (std::string(old.begin(), old.end()) != key)
+        throw StoreError("device " + std::to_string(id) + " already registered another identity key");
+      return 0;
+    }
+    privacy::sqlite::Statement up(db_, "UPDATE devices SET identity_key = ?1 WHERE id = ?2");
+    up.bind_blob(1, bytes(key));
+    up.bind_int64(2, id);
+    up.step();
+    tx.commit();
+    return 0;
   });
 }
 

@@ -36,6 +36,7 @@ struct StoredRound {
 struct StoredDevice {
   std::int64_t id = 0;   ///< enrolment order, from 0: the id cohorts are drawn over
   std::string name;      ///< certificate CN or token-file id
+  std::string identity_key;  ///< its Ed25519 identity key (32 bytes) once registered, else ""
 };
 
 class StateStore {
@@ -50,6 +51,9 @@ class StateStore {
   /// The device's id, enrolling it (next id) if new. `token_sha256` empty for mTLS devices.
   StoredDevice enrol(const std::string& name, const std::string& token_sha256 = "");
   std::optional<StoredDevice> find_device(const std::string& name) const;
+  /// Registers the device's Ed25519 identity key (first use). Throws StoreError if it already
+  /// has a different one: an identity never changes silently.
+  void register_identity(std::int64_t id, const std::string& key);
   std::vector<StoredDevice> devices() const;
   /// Last check-in facts of devices, in one transaction.
   struct Seen {

@@ -13,6 +13,7 @@
 #include "coordinator/protocol/payload.h"
 #include "coordinator/protocol/seeds.h"
 #include "lora/model/runtime.h"
+#include "simulator/run/inproc_transport.h"
 #include "simulator/run/sim_setup.h"
 
 namespace fedlora::sim {
@@ -48,6 +49,9 @@ int run_device_worker(const SimConfig& cfg, const WorkerOptions& o) {
     std::filesystem::create_directories(o.state_dir);
     ledger.emplace(privacy::PrivacyLedger::open(o.state_dir / "privacy_ledger.sqlite"));
   }
+  const auto research = cfg.private_run() ? std::nullopt : std::optional<std::uint64_t>(cfg.run.seed);
+  const auto identities = virtual_identities(fleet.devices.size(), research);
+  const auto policy = virtual_device_policy(cfg.secagg);
   std::mutex train_mu, report_mu;
   std::ofstream report(o.report, std::ios::app);
   std::vector<std::thread> threads;
@@ -62,8 +66,9 @@ int run_device_worker(const SimConfig& cfg, const WorkerOptions& o) {
       device.train_examples = &fleet.devices[i].train;
       device.ledger = ledger ? &*ledger : nullptr;
       if (ledger) device.privacy = client::DevicePrivacy{std::to_string(i), {cfg.dp_sgd.epsilon, cfg.dp_sgd.delta}};
-      device.randomness = client::DeviceRandomness{
-          cfg.private_run() ? std::nullopt : std::optional<std::uint64_t>(cfg.run.seed), i};
+      device.randomness = client::DeviceRandomness{research, i};
+      device.identity = &identities[i];
+      device.secagg_policy = policy;
       client::LinkOptions lo;
       lo.address = o.coordinator;
       lo.insecure = true;

@@ -15,15 +15,46 @@ bool draws_below(std::uint64_t seed, double p) { return static_cast<double>(seed
 
 }  // namespace
 
+std::vector<secagg::crypto::Ed25519PrivateKey> virtual_identities(std::size_t n, std::optional<std::uint64_t> research_seed) {
+  std::vector<secagg::crypto::Ed25519PrivateKey> keys;
+  keys.reserve(n);
+  secagg::crypto::SystemRandom os;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (research_seed) {
+      secagg::crypto::DeterministicRandom rng(*research_seed, "identity " + std::to_string(i));
+      keys.push_back(secagg::crypto::Ed25519PrivateKey::generate(rng));
+    } else {
+      keys.push_back(secagg::crypto::Ed25519PrivateKey::generate(os));
+    }
+  }
+  return keys;
+}
+
+secagg::ClientPolicy virtual_device_policy(const config::SecAggSection& s) {
+  auto policy = secagg::ClientPolicy::for_threat(secagg::ThreatModel{
+      s.corrupt_fraction, s.dropout_fraction,
+      s.consistency_check ? secagg::AdversaryModel::kSemiMalicious : secagg::AdversaryModel::kSemiHonest});
+  policy.min_graph_seed_work = static_cast<unsigned>(s.graph_seed_work);
+  return policy;
+}
+
+coordinator::DeviceFacts virtual_device_facts(const VirtualFleet& vf) {
+  coordinator::DeviceFacts f;
+  f.examples = [&vf](std::uint64_t id) { return static_cast<std::int64_t>(vf.fleet.devices.at(id).train.size()); };
+  f.identity = [&vf](std::uint64_t id) -> std::optional<secagg::crypto::Ed25519PublicKey> {
+    if (id >= vf.identities.size()) return std::nullopt;
+    return vf.identities[id].public_key();
+  };
+  return f;
+}
+
 InprocTransport::InprocTransport(WorkerPool& pool, VirtualFleet fleet, double dropout_rate, std::uint64_t run_seed)
     : pool_(pool), fleet_(std::move(fleet)), dropout_rate_(dropout_rate), run_seed_(run_seed) {}
 
 InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::span<const std::uint64_t> available,
                                        const std::unordered_set<std::uint64_t>& ineligible) {
   const Fleet& fleet = fleet_.fleet;
-  const auto& opened = driver.open_round(available, ineligible, [&](std::uint64_t id) {
-    return static_cast<std::int64_t>(fleet.devices.at(id).train.size());
-  });
+  const auto& opened = driver.open_round(available, ineligible, virtual_device_facts(fleet_));
   const std::size_t k = opened.cohort.size();
   InprocRound out;
   out.devices.resize(k);
@@ -64,6 +95,8 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
     c.ledger = fleet_.ledger;
     if (fleet_.dp_budget) c.privacy = client::DevicePrivacy{std::to_string(id), *fleet_.dp_budget};
     c.randomness = client::DeviceRandomness{fleet_.research_seed, id};
+    if (id < fleet_.identities.size()) c.identity = &fleet_.identities[id];
+    c.secagg_policy = fleet_.secagg_policy;
     try {
       devices[i].emplace(c, protocol::from_proto(protocol::to_proto(opened.instructions[i])));
     } catch (const client::TaskRefused& e) {

@@ -42,7 +42,20 @@ struct VirtualFleet {
   privacy::PrivacyLedger* ledger = nullptr;           ///< one ledger for every virtual device (DP-SGD)
   std::optional<privacy::PrivacyBudget> dp_budget;    ///< each device's example-level budget
   std::optional<std::uint64_t> research_seed;         ///< reproducible device randomness (non-private runs)
+  std::vector<secagg::crypto::Ed25519PrivateKey> identities;  ///< per device (SecAgg jobs), by device id
+  secagg::ClientPolicy secagg_policy;                 ///< what every virtual device accepts
 };
+
+/// Identity keys for a fleet of `n` virtual devices: drawn from the OS, or for research runs
+/// from DeterministicRandom(seed, "identity <i>") so that rosters repeat.
+std::vector<secagg::crypto::Ed25519PrivateKey> virtual_identities(std::size_t n, std::optional<std::uint64_t> research_seed);
+
+/// The SecAgg policy of virtual devices: the job's threat model (secure-agg/client_policy.h),
+/// with its graph-seed cost as the floor.
+secagg::ClientPolicy virtual_device_policy(const config::SecAggSection& secagg);
+
+/// DeviceFacts of the simulated fleet for the round driver.
+coordinator::DeviceFacts virtual_device_facts(const VirtualFleet& fleet);
 
 class InprocTransport {
  public:

@@ -9,7 +9,9 @@
 
 #include "coordinator/round/plain_sum_channel.h"
 #include "coordinator/round/secagg_channel.h"
+#include "secure-agg/client_policy.h"
 #include "secure-agg/client_state_machine.h"
+#include "secure-agg/crypto/ed25519.h"
 #include "coordinator/strategy/errors.h"
 #include "secure-agg/crypto/random.h"
 #include "secure-agg/errors.h"
@@ -69,12 +71,23 @@ TEST(PlainSumChannel, ClosesEarlyAtTheTargetForOverSelection) {
 // n clients with m-value inputs through SecAggChannel; returns the channel.
 struct SecAggRound {
   secagg::RoundConfig config;
+  std::vector<secagg::crypto::Ed25519PrivateKey> keys;  ///< by logical id
   secagg::FixedPointParams fp{2.0, 16, 6, 32, std::nullopt};
   std::vector<std::vector<float>> inputs;
 };
 
 SecAggRound make_round(std::uint32_t n, std::uint32_t t, std::size_t m) {
   SecAggRound r;
+  std::vector<secagg::RosterEntry> roster;
+  for (std::uint32_t u = 0; u < n; ++u) {
+    secagg::crypto::DeterministicRandom rng(u, "identity");
+    r.keys.push_back(secagg::crypto::Ed25519PrivateKey::generate(rng));
+    roster.push_back({r.keys.back().public_key(), std::nullopt});
+  }
+  r.config.roster = secagg::make_roster(roster);
+  // Logical id u is the u-th key in roster order.
+  std::sort(r.keys.begin(), r.keys.end(),
+            [](const auto& a, const auto& b) { return a.public_key() < b.public_key(); });
   r.config.session_id.fill(0x5A);
   r.config.round = 1;
   r.config.num_clients = n;
@@ -91,7 +104,7 @@ SecAggRound make_round(std::uint32_t n, std::uint32_t t, std::size_t m) {
 }
 
 // Runs the protocol; clients in `silent` never answer after stage `silent_from`.
-ChannelOutcome drive(const SecAggRound& r, const std::vector<std::uint32_t>& silent, secagg::Stage silent_from) {
+void drive(const SecAggRound& r, const std::vector<std::uint32_t>& silent, secagg::Stage silent_from, ChannelOutcome& out) {
   SecAggChannel ch(r.config, r.fp, r.inputs[0].size(), r.config.num_clients);
   const secagg::FixedPointCodec codec(r.fp);
   std::vector<std::unique_ptr<secagg::ClientStateMachine>> clients;
@@ -100,7 +113,9 @@ ChannelOutcome drive(const SecAggRound& r, const std::vector<std::uint32_t>& sil
   };
   for (std::uint32_t u = 0; u < r.config.num_clients; ++u) {
     clients.push_back(std::make_unique<secagg::ClientStateMachine>(
-        r.config, u, std::make_unique<secagg::crypto::DeterministicRandom>(9, "client " + std::to_string(u))));
+        r.config, r.keys[u], secagg::ClientPolicy::unchecked(),
+        std::make_unique<secagg::crypto::DeterministicRandom>(9, "client " + std::to_string(u))));
+    ASSERT_EQ(clients.back()->id(), u);
     secagg::crypto::DeterministicRandom enc(9, "encode " + std::to_string(u));
     clients[u]->set_input(codec.encode(r.inputs[u], enc));
     if (!is_silent(u, secagg::Stage::kAdvertiseKeys)) ch.receive_secagg(u, clients[u]->start());
@@ -114,12 +129,13 @@ ChannelOutcome drive(const SecAggRound& r, const std::vector<std::uint32_t>& sil
   }
   EXPECT_GT(ch.traffic().bytes_up, 0);
   EXPECT_GT(ch.traffic().bytes_down, 0);
-  return ch.outcome();
+  out = ch.outcome();
 }
 
 TEST(SecAggChannel, RevealsTheSurvivorsSumWithinTheFixedPointBound) {
   const auto r = make_round(6, 3, 5);
-  const auto out = drive(r, {1, 4}, secagg::Stage::kMaskedInputCollection);  // two drop before masking
+  ChannelOutcome out;
+  drive(r, {1, 4}, secagg::Stage::kMaskedInputCollection, out);  // two drop before masking
   const auto* sum = std::get_if<ChannelSum>(&out);
   ASSERT_NE(sum, nullptr) << std::get<ChannelAbort>(out).reason;
   EXPECT_EQ(sum->contributors, 4);
@@ -134,7 +150,8 @@ TEST(SecAggChannel, RevealsTheSurvivorsSumWithinTheFixedPointBound) {
 
 TEST(SecAggChannel, BelowThresholdAbortsWithNothingRevealed) {
   const auto r = make_round(5, 4, 3);
-  const auto out = drive(r, {0, 1, 2}, secagg::Stage::kMaskedInputCollection);
+  ChannelOutcome out;
+  drive(r, {0, 1, 2}, secagg::Stage::kMaskedInputCollection, out);
   ASSERT_TRUE(std::holds_alternative<ChannelAbort>(out));
   EXPECT_NE(std::get<ChannelAbort>(out).reason.find("secure aggregation aborted"), std::string::npos);
 }

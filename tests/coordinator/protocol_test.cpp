@@ -10,6 +10,8 @@
 #include "coordinator/protocol/instructions_wire.h"
 #include "coordinator/protocol/payload.h"
 #include "coordinator/protocol/weighting.h"
+#include "secure-agg/crypto/ed25519.h"
+#include "secure-agg/crypto/random.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedlora::protocol {
@@ -41,6 +43,12 @@ RoundInstructions with_secagg_and_dp() {
   sa.config.params = secagg::SecAggParameters{secagg::GraphKind::kComplete, 9, 5};
   sa.fixed_point = secagg::FixedPointParams{4.0, 20, 10, 32, std::nullopt};
   sa.config.vector_length = 1001;  // d + the clip indicator, no weight coordinate
+  std::vector<secagg::RosterEntry> roster;
+  for (int u = 0; u < 10; ++u) {
+    secagg::crypto::DeterministicRandom rng(static_cast<std::uint64_t>(u), "identity");
+    roster.push_back({secagg::crypto::Ed25519PrivateKey::generate(rng).public_key(), std::nullopt});
+  }
+  sa.config.roster = secagg::make_roster(roster);
   sa.logical_id = 6;
   in.secagg = sa;
   return in;
@@ -79,6 +87,7 @@ TEST(RoundInstructions, SurviveTheWireForm) {
   EXPECT_EQ(back.secagg->logical_id, 6u);
   EXPECT_EQ(back.secagg->config.params.threshold, 5u);
   EXPECT_EQ(back.secagg->config.session_id, with_secagg_and_dp().secagg->config.session_id);
+  EXPECT_EQ(back.secagg->config.roster, with_secagg_and_dp().secagg->config.roster);
   EXPECT_EQ(back.upload_length(), 1001);
 }
 

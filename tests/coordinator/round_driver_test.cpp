@@ -5,6 +5,7 @@
 
 #include "coordinator/round/job_setup.h"
 #include "coordinator/round/round_driver.h"
+#include "secure-agg/crypto/ed25519.h"
 #include "secure-agg/crypto/random.h"
 
 namespace fedlora::coordinator {
@@ -43,9 +44,22 @@ struct Fixture {
 const std::vector<std::uint64_t> kDevices{10, 11, 12};
 std::int64_t examples_of(std::uint64_t id) { return static_cast<std::int64_t>(id) - 7; }  // 3, 4, 5
 
+// Identity keys of devices 10, 11, 12 (SecAgg rosters), seeded for the test.
+secagg::crypto::Ed25519PrivateKey key_of(std::uint64_t id) {
+  secagg::crypto::DeterministicRandom rng(id, "identity");
+  return secagg::crypto::Ed25519PrivateKey::generate(rng);
+}
+
+DeviceFacts facts() {
+  DeviceFacts f;
+  f.examples = examples_of;
+  f.identity = [](std::uint64_t id) -> std::optional<secagg::crypto::Ed25519PublicKey> { return key_of(id).public_key(); };
+  return f;
+}
+
 TEST(RoundDriver, FedAvgThroughThePlainChannelByHand) {
   Fixture f(2);
-  const auto& o = f.driver->open_round(kDevices, {}, examples_of);
+  const auto& o = f.driver->open_round(kDevices, {}, facts());
   ASSERT_FALSE(o.setup_failure);
   ASSERT_EQ(o.cohort.size(), 2u);
   ASSERT_EQ(o.instructions.size(), 2u);
@@ -79,7 +93,7 @@ TEST(RoundDriver, FedAvgThroughThePlainChannelByHand) {
 
 TEST(RoundDriver, TooFewContributorsAbortsAndKeepsTheta) {
   Fixture f(2, /*min_contributors=*/2);
-  f.driver->open_round(kDevices, {}, examples_of);
+  f.driver->open_round(kDevices, {}, facts());
   auto* ch = f.driver->channel();
   ch->receive_plain(0, {{1, 1, 1, 1}, 3.0});
   ch->drop(1, "silent");
@@ -93,7 +107,7 @@ TEST(RoundDriver, TooFewContributorsAbortsAndKeepsTheta) {
 
 TEST(RoundDriver, ImpossibleSecAggSettingsAbortTheRoundAtOpen) {
   Fixture f(1, 1, /*secagg=*/true);  // SecAgg needs at least 2 devices
-  const auto& o = f.driver->open_round(kDevices, {}, examples_of);
+  const auto& o = f.driver->open_round(kDevices, {}, facts());
   ASSERT_TRUE(o.setup_failure);
   EXPECT_NE(o.setup_failure->find("at least 2 devices"), std::string::npos);
   EXPECT_EQ(f.driver->channel(), nullptr);
@@ -104,12 +118,14 @@ TEST(RoundDriver, ImpossibleSecAggSettingsAbortTheRoundAtOpen) {
 
 TEST(RoundDriver, SecAggRoundsGiveEveryMemberItsLogicalId) {
   Fixture f(3, 1, /*secagg=*/true);
-  const auto& o = f.driver->open_round(kDevices, {}, examples_of);
+  const auto& o = f.driver->open_round(kDevices, {}, facts());
   ASSERT_FALSE(o.setup_failure) << *o.setup_failure;
   ASSERT_TRUE(f.driver->channel()->secure());
   for (std::uint32_t i = 0; i < 3; ++i) {
     ASSERT_TRUE(o.instructions[i].secagg);
     EXPECT_EQ(o.instructions[i].secagg->logical_id, i);
+    // The member at position i holds roster entry i: the key order, not the server, sets ids.
+    EXPECT_EQ(o.instructions[i].secagg->config.roster[i].identity, key_of(o.cohort[i]).public_key());
     EXPECT_EQ(o.instructions[i].secagg->config.session_id, o.instructions[0].secagg->config.session_id);
     EXPECT_TRUE(o.instructions[i].secagg->fixed_point.weight_clip.has_value());  // example weights ride along
   }

@@ -18,6 +18,8 @@
 #include "lora/adapter/adapter_io.h"
 #include "lora/format/gguf_reader.h"
 #include "lora/model/llama_config.h"
+#include "secure-agg/crypto/ed25519.h"
+#include "secure-agg/crypto/random.h"
 #include "tests/e2e/tiny_model.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
@@ -28,6 +30,12 @@ using coordinator::FederationService;
 using coordinator::RoundService;
 
 std::string token_of(int i) { return "token-of-device-" + std::to_string(i) + "-0123456789"; }
+
+std::string identity_of(int i) {
+  secagg::crypto::DeterministicRandom rng(static_cast<std::uint64_t>(i), "identity");
+  const auto pk = secagg::crypto::Ed25519PrivateKey::generate(rng).public_key();
+  return std::string(pk.begin(), pk.end());
+}
 
 // A coordinator service in this process on an ephemeral port. The test drives its round
 // loop with tick().
@@ -91,6 +99,7 @@ struct LiveService {
     req.set_base_model_sha256(base_sha);
     req.set_num_examples(10 + i);
     req.set_runtime_version("test");
+    req.set_identity_public_key(identity_of(i));
     if (edit) edit(req);
     return stub()->CheckIn(&ctx, req, resp);
   }
@@ -181,6 +190,9 @@ TEST(ServiceInput, CheckInValidatesEveryField) {
   EXPECT_EQ(s.check_in(0, &r, [](auto& q) { q.set_num_examples(-1); }).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.check_in(0, &r, [](auto& q) { q.set_identity_public_key("short"); }).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+  // The identity registered at first check-in never changes silently.
+  EXPECT_EQ(s.check_in(0, &r, [](auto& q) { q.set_identity_public_key(identity_of(1)); }).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST(ServiceInput, BadUploadsGetTheirStatusAndTheSumHoldsOnlyTheGoodOnes) {
