@@ -11,7 +11,7 @@ PACKAGES=(
   libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libsqlite3-dev
-  sentencepiece gnuplot-nox
+  sentencepiece gnuplot-nox openssl
 )
 
 missing=()

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   std::string base_path = "models/base.gguf", data_path, state_dir, token_file, quantize = "q8_0";
   double dp_epsilon = 8.0, dp_delta = 1e-5;
   int threads = 1;
-  double secagg_corrupt = 0.05, secagg_dropout = 0.30;
+  double secagg_corrupt = 0.05, secagg_dropout = 0.10;  // the job defaults of [secagg]
   bool require_consistency = false;
   auto* run = app.add_subcommand("run", "check in, train and report until the job ends");
   run->add_option("--coordinator", link.address, "coordinator address host:port")->required();

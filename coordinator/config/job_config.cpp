@@ -99,6 +99,9 @@ void read_job_sections(TomlReader& r, JobConfig& c) {
 
   auto& u = c.user_dp;
   u.enabled = r.get_bool("user_dp", "enabled", u.enabled);
+  u.mechanism = r.get_string("user_dp", "mechanism", u.mechanism);
+  u.max_participations = to_int(r, "user_dp", "max_participations", u.max_participations);
+  u.restart_every = to_int(r, "user_dp", "restart_every", u.restart_every);
   u.mode = r.get_string("user_dp", "mode", u.mode);
   u.noise_multiplier = r.get_double("user_dp", "noise_multiplier", u.noise_multiplier);
   u.l2_norm_clip = r.get_double("user_dp", "l2_norm_clip", u.l2_norm_clip);
@@ -174,6 +177,9 @@ std::string write_job_toml(const JobConfig& c) {
   u.insert_or_assign("clip_learning_rate", c.user_dp.clip_learning_rate);
   u.insert_or_assign("count_noise_stddev", c.user_dp.count_noise_stddev);
   u.insert_or_assign("delta", c.user_dp.delta);
+  u.insert_or_assign("mechanism", c.user_dp.mechanism);
+  u.insert_or_assign("max_participations", c.user_dp.max_participations);
+  u.insert_or_assign("restart_every", c.user_dp.restart_every);
   auto& sa = section("secagg");
   sa.insert_or_assign("enabled", c.secagg.enabled);
   sa.insert_or_assign("graph", c.secagg.graph);
@@ -221,6 +227,16 @@ void JobConfig::validate() const {
     if (!(user_dp.noise_multiplier >= 0)) bad("user_dp.noise_multiplier must be >= 0");
     if (!(user_dp.l2_norm_clip > 0)) bad("user_dp.l2_norm_clip must be > 0");
     if (!(user_dp.delta >= 0 && user_dp.delta < 1)) bad("user_dp.delta must be in [0, 1) (0 = 1/population^1.1)");
+    if (user_dp.mechanism != "dp_fedavg" && user_dp.mechanism != "dp_ftrl")
+      bad("user_dp.mechanism '" + user_dp.mechanism + "': use dp_fedavg or dp_ftrl");
+    if (user_dp.max_participations < 0) bad("user_dp.max_participations must be >= 0 (0 = no cap)");
+    if (user_dp.restart_every < 0) bad("user_dp.restart_every must be >= 0 (0 = population / cohort)");
+    if (user_dp.mechanism == "dp_ftrl") {
+      if (user_dp.mode != "central") bad("user_dp.mechanism = dp_ftrl adds its tree noise centrally: use user_dp.mode = central");
+      if (user_dp.adaptive_clipping) bad("user_dp.mechanism = dp_ftrl does not support adaptive_clipping");
+      if (server.optimizer.name != "fedavg")
+        bad("user_dp.mechanism = dp_ftrl needs server.strategy = fedavg (plain η·update: the FTRL iterate)");
+    }
     if (user_dp.mode == "distributed" && !secagg.enabled)
       bad("user_dp.mode = distributed adds noise on devices for a sum only secure aggregation reveals; "
           "set secagg.enabled = true or use mode = central");
@@ -286,6 +302,9 @@ std::vector<std::pair<std::string, std::string>> describe_job(const JobConfig& c
       d.emplace_back("user_dp.count_noise_stddev", num(c.user_dp.count_noise_stddev));
     }
     d.emplace_back("user_dp.delta", num(c.user_dp.delta));
+    d.emplace_back("user_dp.mechanism", c.user_dp.mechanism);
+    d.emplace_back("user_dp.max_participations", std::to_string(c.user_dp.max_participations));
+    if (c.user_dp.mechanism == "dp_ftrl") d.emplace_back("user_dp.restart_every", std::to_string(c.user_dp.restart_every));
   }
   d.emplace_back("secagg.enabled", c.secagg.enabled ? "true" : "false");
   if (c.secagg.enabled) {

@@ -68,6 +68,7 @@ struct DpSgdSection {
 /// q = cohort_size / population and the average to uniform weights over the expected K.
 struct UserDpSection {
   bool enabled = false;
+  std::string mechanism = "dp_fedavg"; ///< dp_fedavg (Poisson cohorts) | dp_ftrl (tree aggregation, no sampling)
   std::string mode = "central";     ///< central | distributed (distributed: noise added on devices)
   double noise_multiplier = 1.0;    ///< z
   double l2_norm_clip = 0.5;        ///< S (initial clip with adaptive clipping)
@@ -76,6 +77,8 @@ struct UserDpSection {
   double clip_learning_rate = 0.2;
   double count_noise_stddev = 0.0;  ///< σ_b; 0 = max(K/20, z)
   double delta = 0.0;               ///< 0 = 1 / population^1.1
+  int max_participations = 0;       ///< cap on any user's participations (bounds ε against the coordinator); 0 = none
+  int restart_every = 0;            ///< dp_ftrl: rounds per tree, each user at most once per tree; 0 = ⌊N/K⌋
 };
 
 /// [secagg]: aggregate through SecAgg/SecAgg+ (Bonawitz et al. 2017; Bell et al. 2020).

@@ -51,6 +51,7 @@ struct ChannelSum {
   Eigen::VectorXd values;
   double weight_sum = 0.0;
   int contributors = 0;
+  std::vector<MemberIndex> members;  ///< whose uploads are in the sum (SecAgg: the survivors), sorted
 };
 struct ChannelAbort {
   std::string reason;

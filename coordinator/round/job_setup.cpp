@@ -1,18 +1,21 @@
 #include "coordinator/round/job_setup.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace fedlora::coordinator {
 
 StrategyConfig strategy_config_for(const config::JobConfig& job, std::uint64_t cohort_seed, double over_selection,
-                                   std::int64_t population) {
+                                   std::int64_t population, std::shared_ptr<privacy::NoiseSource> sampling_source) {
   StrategyConfig sc;
+  sc.sampling_source = std::move(sampling_source);
   sc.over_selection = over_selection;
   sc.population = population;
   sc.cohort_size = static_cast<std::size_t>(job.federation.cohort_size);
   sc.seed = cohort_seed;
   if (job.user_dp.enabled) {
-    sc.sampling = CohortSampling::kPoisson;
+    // DP-FedAvg: Poisson cohorts, as its accountant assumes; DP-FTRL needs no sampling.
+    sc.sampling = job.user_dp.mechanism == "dp_ftrl" ? CohortSampling::kFixedSize : CohortSampling::kPoisson;
     sc.aggregation = AggregationPolicy::fixed_denominator_uniform();
   } else {
     sc.aggregation = job.server.weighting == config::UpdateWeighting::examples ? AggregationPolicy::example_weighted()
@@ -37,6 +40,11 @@ UserDpSettings user_dp_settings_for(const config::JobConfig& job, std::int64_t p
   us.expected_cohort = job.federation.cohort_size;
   us.population = population;
   us.delta = u.delta > 0 ? u.delta : std::pow(static_cast<double>(population), -1.1);
+  us.mechanism = u.mechanism == "dp_ftrl" ? UserDpMechanism::kDpFtrl : UserDpMechanism::kDpFedAvg;
+  us.max_participations = u.max_participations;
+  us.corrupt_fraction = job.secagg.enabled ? job.secagg.corrupt_fraction : 0.0;
+  us.ftrl_restart_every = u.restart_every > 0 ? u.restart_every
+                                              : std::max<std::int64_t>(1, population / std::max(1, job.federation.cohort_size));
   return us;
 }
 

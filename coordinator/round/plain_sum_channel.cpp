@@ -66,6 +66,8 @@ std::vector<Downlink> PlainSumChannel::close_stage() {
   s.values = a.weighted_sum;
   s.weight_sum = a.total_weight;
   s.contributors = a.num_contributors;
+  for (MemberIndex m = 0; m < members_.size(); ++m)
+    if (members_[m] == State::kUploaded) s.members.push_back(m);
   outcome_ = std::move(s);
   return {};
 }

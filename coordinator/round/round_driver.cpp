@@ -61,7 +61,11 @@ protocol::RoundInstructions RoundDriver::common_instructions(std::uint64_t round
 const OpenedRound& RoundDriver::open_round(std::span<const std::uint64_t> available,
                                            const std::unordered_set<std::uint64_t>& ineligible, const DeviceFacts& devices) {
   if (opened_) throw RoundStateError("open_round: round " + std::to_string(opened_->round) + " is still open");
-  const RoundTask task = coordinator_.open_round(available, ineligible);
+  std::unordered_set<std::uint64_t> excluded = ineligible;
+  if (user_dp_)  // participation caps, DP-FTRL's once per tree
+    for (auto id : available)
+      if (!user_dp_->can_participate(id)) excluded.insert(id);
+  const RoundTask task = coordinator_.open_round(available, excluded);
   OpenedRound o;
   o.round = task.round;
   o.cohort = task.cohort;
@@ -70,6 +74,7 @@ const OpenedRound& RoundDriver::open_round(std::span<const std::uint64_t> availa
   secagg_info_.reset();
   extra_down_ = 0;
   t_min_ = 1;
+  dp_instructions_.reset();
   const auto& job = policy_.job;
   const auto k = static_cast<std::uint32_t>(o.cohort.size());
 
@@ -106,37 +111,50 @@ const OpenedRound& RoundDriver::open_round(std::span<const std::uint64_t> availa
     if (task.client_config.weighting == protocol::Weighting::kExampleCount)
       for (auto id : o.cohort) max_weight = std::max(max_weight, static_cast<double>(devices.examples(id)));
     protocol::RoundInstructions common = common_instructions(o.round, task.client_config, max_weight);
-    if (user_dp_) common.user_dp = user_dp_->instructions(t_min_);
+    if (user_dp_) {
+      try {
+        common.user_dp = user_dp_->instructions(k, t_min_);
+        common.user_dp->update.validate();
+        dp_instructions_ = common.user_dp;
+      } catch (const privacy::PrivacyError& e) {
+        o.setup_failure = e.what();
+      }
+    }
     const auto length = static_cast<std::size_t>(common.upload_length());
     const auto target = std::min<std::uint32_t>(k, static_cast<std::uint32_t>(job.federation.cohort_size));
     std::optional<protocol::SecAggInstructions> sa;
-    try {
-      if (params) {
-        secagg::FixedPointParams fp;
-        fp.clip = secagg_clip_range(job.secagg, common.user_dp);
-        fp.bits = static_cast<unsigned>(job.secagg.bits);
-        fp.max_contributors = k;
-        fp.word_bits = static_cast<unsigned>(job.secagg.word_bits);
-        if (common.weighting.kind != protocol::Weighting::kUniform) fp.weight_clip = max_weight;
-        const secagg::FixedPointCodec codec(fp);
-        secagg::RoundConfig rc;
-        session_rng_->fill(rc.session_id);
-        rc.round = o.round;
-        rc.num_clients = k;
-        rc.vector_length = codec.encoded_length(length);
-        rc.word_bits = fp.word_bits;
-        rc.params = *params;
-        rc.consistency_check = job.secagg.consistency_check;
-        rc.roster = roster;
-        rc.graph_seed_work = static_cast<unsigned>(job.secagg.graph_seed_work);
-        sa = protocol::SecAggInstructions{rc, 0, fp};
-        channel_ = std::make_unique<SecAggChannel>(rc, fp, length, target);
-      } else {
-        channel_ = std::make_unique<PlainSumChannel>(k, static_cast<Eigen::Index>(length), max_weight, target);
+    if (!o.setup_failure) {
+      try {
+        if (params) {
+          secagg::FixedPointParams fp;
+          fp.clip = secagg_clip_range(job.secagg, common.user_dp);
+          fp.bits = static_cast<unsigned>(job.secagg.bits);
+          fp.max_contributors = k;
+          fp.word_bits = static_cast<unsigned>(job.secagg.word_bits);
+          if (common.weighting.kind != protocol::Weighting::kUniform) fp.weight_clip = max_weight;
+          const secagg::FixedPointCodec codec(fp);
+          secagg::RoundConfig rc;
+          session_rng_->fill(rc.session_id);
+          rc.round = o.round;
+          rc.num_clients = k;
+          rc.vector_length = codec.encoded_length(length);
+          rc.word_bits = fp.word_bits;
+          rc.params = *params;
+          rc.consistency_check = job.secagg.consistency_check;
+          rc.roster = roster;
+          rc.graph_seed_work = static_cast<unsigned>(job.secagg.graph_seed_work);
+          sa = protocol::SecAggInstructions{rc, 0, fp};
+          channel_ = std::make_unique<SecAggChannel>(rc, fp, length, target);
+        } else {
+          channel_ = std::make_unique<PlainSumChannel>(k, static_cast<Eigen::Index>(length), max_weight, target);
+        }
+      } catch (const secagg::SecAggError& e) {
+        o.setup_failure = e.what();
+        channel_.reset();
+      } catch (const config::ConfigError& e) {
+        o.setup_failure = e.what();
+        channel_.reset();
       }
-    } catch (const secagg::SecAggError& e) {
-      o.setup_failure = e.what();
-      channel_.reset();
     }
     if (!o.setup_failure) {
       o.instructions.reserve(k);
@@ -167,8 +185,8 @@ RoundReport RoundDriver::report_from(RoundRecord record) {
   r.traffic.bytes_down += extra_down_;
   r.secagg = secagg_info_;
   if (user_dp_) {
-    r.user_epsilon = user_dp_->epsilon().epsilon;
-    r.clip_norm = user_dp_->clip_norm();
+    r.epsilon = user_dp_->epsilon();
+    r.clip_norm = dp_instructions_ ? dp_instructions_->update.l2_norm_clip : user_dp_->clip_norm();
   }
   r.record = std::move(record);
   opened_.reset();
@@ -178,6 +196,8 @@ RoundReport RoundDriver::report_from(RoundRecord record) {
 
 RoundReport RoundDriver::abort_round(const std::string& reason) {
   if (!opened_) throw RoundStateError("abort_round: no round is open");
+  // The cohort was drawn: whether the round aborts can depend on who was sampled.
+  if (user_dp_) user_dp_->charge_aborted_round();
   return report_from(coordinator_.abort_round(reason));
 }
 
@@ -201,8 +221,11 @@ RoundReport RoundDriver::finish_round() {
   if (user_dp_) {
     std::optional<double> indicator;
     if (sum.values.size() > d) indicator = sum.values[d];
+    std::vector<std::uint64_t> participants;
+    for (MemberIndex m : sum.members) participants.push_back(opened_->cohort.at(m));
+    std::sort(participants.begin(), participants.end());
     try {
-      user_dp_->finalize(agg, t_min_, indicator);
+      user_dp_->finalize(agg, *dp_instructions_, indicator, participants);
     } catch (const privacy::PrivacyError& e) {
       return abort_round(e.what());
     }

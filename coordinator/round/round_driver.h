@@ -69,7 +69,7 @@ struct RoundReport {
   int contributors = 0;
   ChannelTraffic traffic;      ///< channel bytes plus θ downloads the transport reported
   std::optional<SecAggRoundInfo> secagg;
-  std::optional<double> user_epsilon;  ///< ε after the round (user-level DP)
+  std::optional<privacy::EpsilonByAdversary> epsilon;  ///< ε per adversary after the round (user-level DP)
   std::optional<double> clip_norm;     ///< S used this round (user-level DP)
 };
 
@@ -123,7 +123,8 @@ class RoundDriver {
   std::optional<OpenedRound> opened_;
   std::unique_ptr<AggregationChannel> channel_;
   std::optional<SecAggRoundInfo> secagg_info_;
-  std::int64_t t_min_ = 1;  ///< contributors the round's noise is calibrated to
+  std::int64_t t_min_ = 1;  ///< the round's SecAgg threshold (1 without SecAgg)
+  std::optional<protocol::UserDpInstructions> dp_instructions_;  ///< the open round's
   std::int64_t extra_down_ = 0;
 };
 

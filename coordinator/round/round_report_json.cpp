@@ -1,8 +1,10 @@
 #include "coordinator/round/round_report_json.h"
 
+#include "coordinator/round/epsilon_json.h"
+
 namespace fedlora::coordinator {
 
-nlohmann::json round_report_json(const RoundReport& rep, bool report_epsilon, double user_delta) {
+nlohmann::json round_report_json(const RoundReport& rep, const UserDpSettings* user_dp, bool report_epsilon) {
   nlohmann::json line{{"round", rep.record.round}, {"cohort", rep.cohort}};
   line["contributors"] = rep.contributors;
   line["aborted"] = rep.record.aborted;
@@ -11,10 +13,10 @@ nlohmann::json round_report_json(const RoundReport& rep, bool report_epsilon, do
   line["bytes_up"] = rep.traffic.bytes_up;
   line["bytes_down"] = rep.traffic.bytes_down;
   if (rep.traffic.rejected_messages) line["rejected_messages"] = rep.traffic.rejected_messages;
-  if (rep.clip_norm) {
-    if (report_epsilon) line["user_epsilon"] = *rep.user_epsilon;
-    line["user_delta"] = user_delta;
-    line["clip_norm"] = *rep.clip_norm;
+  if (user_dp && rep.clip_norm) {
+    nlohmann::json u{{"clip_norm", *rep.clip_norm}, {"delta", user_dp->delta}};
+    u["epsilon"] = report_epsilon && rep.epsilon ? epsilon_json(*rep.epsilon, *user_dp) : nlohmann::json(nullptr);
+    line["user_dp"] = u;
   }
   if (rep.secagg)
     line["secagg"] = nlohmann::json{{"n", rep.secagg->n},

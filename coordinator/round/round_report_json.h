@@ -10,8 +10,9 @@
 
 namespace fedlora::coordinator {
 
-/// `report_epsilon`: false for runs whose noise is reproducible (not private): no ε is
-/// attached then. `user_delta`: δ of the user-level guarantee.
-nlohmann::json round_report_json(const RoundReport& report, bool report_epsilon, double user_delta);
+/// `user_dp`: the run's user-level DP settings (nullptr without); `report_epsilon`: false for
+/// runs whose noise is reproducible (not private): no ε is attached then. User-level DP
+/// appears as "user_dp": {"clip_norm", "delta", "epsilon": ε per adversary (epsilon_json.h)}.
+nlohmann::json round_report_json(const RoundReport& report, const UserDpSettings* user_dp, bool report_epsilon);
 
 }  // namespace fedlora::coordinator

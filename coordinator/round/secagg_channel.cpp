@@ -103,6 +103,7 @@ std::vector<Downlink> SecAggChannel::close_stage() {
         s.values = Eigen::Map<const Eigen::VectorXd>(dec.values.data(), static_cast<Eigen::Index>(dec.values.size()));
         s.weight_sum = dec.weight_sum.value_or(static_cast<double>(contributors));
         s.contributors = static_cast<int>(contributors);
+        s.members.assign(res.survivors.begin(), res.survivors.end());
         outcome_ = std::move(s);
       } catch (const secagg::SecAggError& e) {
         outcome_ = ChannelAbort{std::string("secure aggregation: the unmasked sum does not decode: ") + e.what()};

@@ -25,13 +25,25 @@ secagg::SecAggParameters plan_secagg_parameters(std::uint32_t n, const config::S
 }
 
 double secagg_clip_range(const config::SecAggSection& s, const std::optional<protocol::UserDpInstructions>& dp) {
-  if (s.clip_range > 0) return s.clip_range;
+  double sd = 0.0, needed = 0.0;
+  if (dp) {
+    const auto& u = dp->update;
+    if (u.mode == privacy::NoiseMode::kDistributed)
+      sd = privacy::per_device_noise_stddev_honest(u.noise_multiplier, u.l2_norm_clip, u.survivor_floor(),
+                                                   u.max_corrupt_clients);
+    // Each coordinate of a clipped update is within ±S; after noise it leaves [−c, c] with
+    // probability ≤ 2Φ(−4) ≈ 6.3e-5 when c ≥ S + 4σ (and ≤ 2e-9 at the automatic 6σ).
+    needed = std::max(u.l2_norm_clip + 4.0 * sd, 0.5 + 4.0 * dp->clip_indicator_noise_stddev);
+  }
+  if (s.clip_range > 0) {
+    if (s.clip_range < needed)
+      throw config::ConfigError("secagg.clip_range " + config::format_number(s.clip_range) +
+                                " would clamp noised updates: it must be at least S + 4σ = " +
+                                config::format_number(needed) + " (set 0 for the automatic S + 6σ)");
+    return s.clip_range;
+  }
   if (!dp) return 8.0;
-  const auto& u = dp->update;
-  const double sd = u.mode == privacy::NoiseMode::kDistributed
-                        ? privacy::per_device_noise_stddev(u.noise_multiplier, u.l2_norm_clip, u.min_contributors)
-                        : 0.0;
-  return std::max(u.l2_norm_clip + 6.0 * sd, 0.5 + 6.0 * dp->clip_indicator_noise_stddev);
+  return std::max(dp->update.l2_norm_clip + 6.0 * sd, 0.5 + 6.0 * dp->clip_indicator_noise_stddev);
 }
 
 }  // namespace fedlora::coordinator

@@ -18,8 +18,10 @@ namespace fedlora::coordinator {
 secagg::SecAggParameters plan_secagg_parameters(std::uint32_t n, const config::SecAggSection& s);
 
 /// The fixed-point clip range c: secagg.clip_range if set; else, with user-level DP, the
-/// clip S plus 6 standard deviations of the device noise (a clipped update has every
-/// coordinate within ±S), and room for the noised clip indicator; else 8.
+/// clip S plus 6 standard deviations σ of the device noise (a clipped update has every
+/// coordinate within ±S), and room for the noised clip indicator; else 8. A hand-set range
+/// below S + 4σ (clamping probability per coordinate above 2Φ(−4) ≈ 6.3e-5) throws
+/// config::ConfigError naming the bound.
 double secagg_clip_range(const config::SecAggSection& s, const std::optional<protocol::UserDpInstructions>& dp);
 
 }  // namespace fedlora::coordinator

@@ -30,7 +30,9 @@ class DownloadReactor final : public grpc::ServerWriteReactor<v1::Chunk> {
     }
     offset_ = req->offset();
     svc.rounds().count("DownloadAdapter");
-    next();
+    // Send once a slot is free: a thousand devices downloading at once would otherwise each
+    // hold a copy of θ in gRPC's send buffers.
+    slot_ = svc.download_slots().acquire([this] { next(); });
   }
   void OnWriteDone(bool ok) override {
     if (!ok) {
@@ -39,7 +41,10 @@ class DownloadReactor final : public grpc::ServerWriteReactor<v1::Chunk> {
     }
     next();
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    slot_.reset();
+    delete this;
+  }
 
  private:
   void next() {
@@ -54,6 +59,7 @@ class DownloadReactor final : public grpc::ServerWriteReactor<v1::Chunk> {
     StartWrite(&chunk_);
   }
   std::shared_ptr<const std::string> payload_;
+  std::unique_ptr<PayloadSlots::Ticket> slot_;
   std::size_t offset_ = 0;
   v1::Chunk chunk_;
 };

@@ -23,8 +23,9 @@ grpc::StatusCode grpc_code(ServiceError::Code code) {
   return grpc::StatusCode::INTERNAL;
 }
 
-FederationService::FederationService(RoundService& rounds, AuthPolicy auth, std::size_t payload_slots)
-    : rounds_(rounds), auth_(auth), slots_(payload_slots) {}
+FederationService::FederationService(RoundService& rounds, AuthPolicy auth, std::size_t payload_slots,
+                                     std::size_t download_slots)
+    : rounds_(rounds), auth_(auth), slots_(payload_slots), download_slots_(download_slots) {}
 
 grpc::Status FederationService::refuse(const char* rpc, const std::string& device, grpc::StatusCode code,
                                        const std::string& why) {

@@ -26,8 +26,10 @@ grpc::StatusCode grpc_code(ServiceError::Code code);
 
 class FederationService final : public v1::Federation::CallbackService {
  public:
-  /// At most `payload_slots` large payloads (uploads, masked inputs) are assembled at once.
-  FederationService(RoundService& rounds, AuthPolicy auth, std::size_t payload_slots = 16);
+  /// At most `payload_slots` large payloads (uploads, masked inputs) are assembled, and at
+  /// most `download_slots` adapters are being sent, at once.
+  FederationService(RoundService& rounds, AuthPolicy auth, std::size_t payload_slots = 16,
+                    std::size_t download_slots = 16);
 
   grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* ctx, const v1::CheckInRequest* request,
                                     v1::CheckInResponse* response) override;
@@ -45,6 +47,7 @@ class FederationService final : public v1::Federation::CallbackService {
 
   RoundService& rounds() { return rounds_; }
   PayloadSlots& slots() { return slots_; }
+  PayloadSlots& download_slots() { return download_slots_; }
   /// Logs and counts a refused call; returns the status to send.
   grpc::Status refuse(const char* rpc, const std::string& device, grpc::StatusCode code, const std::string& why);
 
@@ -52,6 +55,7 @@ class FederationService final : public v1::Federation::CallbackService {
   RoundService& rounds_;
   AuthPolicy auth_;
   PayloadSlots slots_;
+  PayloadSlots download_slots_;
 };
 
 }  // namespace fedlora::coordinator

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "coordinator/protocol/seeds.h"
 #include "coordinator/round/job_setup.h"
+#include "coordinator/round/epsilon_json.h"
 #include "coordinator/round/round_report_json.h"
 #include "coordinator/protocol/failpoint.h"
 #include "coordinator/service/token_file.h"
@@ -38,15 +40,35 @@ std::string job_fingerprint(const ServeConfig& c) {
 }
 
 json privacy_state_json(const UserDpServer::State& s) {
-  return json{{"rounds", s.rounds}, {"rdp", s.rdp}, {"clip_norm", s.clip_norm}};
+  json users = json::array();
+  for (const auto& u : s.participation.users) users.push_back({u.user_id, u.sum_inverse_sigma2, u.participations});
+  const auto& p = s.participation;
+  return json{{"rounds", s.rounds},
+              {"rdp", s.rdp},
+              {"clip_norm", s.clip_norm},
+              {"participation",
+               {{"delta", p.delta},
+                {"max_participations", p.max_participations},
+                {"orders", p.orders},
+                {"round_inverse_sigma2", p.round_inverse_sigma2},
+                {"users", users}}}};
 }
 
+// Infinite σ^-2 (central rounds) do not survive JSON numbers: they are written as null.
 UserDpServer::State privacy_state_from(const std::string& text) {
   const auto j = json::parse(text);
   UserDpServer::State s;
   s.rounds = j.at("rounds").get<std::int64_t>();
   s.rdp = j.at("rdp").get<std::vector<double>>();
   s.clip_norm = j.at("clip_norm").get<double>();
+  const auto& p = j.at("participation");
+  auto num = [](const json& v) { return v.is_null() ? std::numeric_limits<double>::infinity() : v.get<double>(); };
+  s.participation.delta = p.at("delta").get<double>();
+  s.participation.max_participations = p.at("max_participations").get<std::int64_t>();
+  s.participation.orders = p.at("orders").get<std::vector<double>>();
+  for (const auto& v : p.at("round_inverse_sigma2")) s.participation.round_inverse_sigma2.push_back(num(v));
+  for (const auto& u : p.at("users"))
+    s.participation.users.push_back({u.at(0).get<std::uint64_t>(), num(u.at(1)), u.at(2).get<std::int64_t>()});
   return s;
 }
 
@@ -91,10 +113,13 @@ RoundService::RoundService(const ServeConfig& config, Clock clock)
   const Eigen::Index d = layout.size();
   coordinator_ = std::make_unique<Coordinator>(
       layout, Eigen::Map<const Eigen::VectorXf>(theta0.data(), d),
-      std::make_unique<FedOptStrategy>(strategy_config_for(config_, protocol::derive_seed(seed, {0xC0407}),
-                                                           config_.serve.over_selection,
-                                                           config_.user_dp.enabled ? population : 0),
-                                       d),
+      std::make_unique<FedOptStrategy>(
+          strategy_config_for(config_, protocol::derive_seed(seed, {0xC0407}), config_.serve.over_selection,
+                              config_.user_dp.enabled ? population : 0,
+                              std::make_shared<privacy::NoiseSource>(
+                                  private_ ? privacy::NoiseSource::from_os_entropy()
+                                           : privacy::NoiseSource::from_seed(seed, {0xC0407, privacy::noise_stream::kCohortSampling}))),
+          d),
       CoordinatorOptions{{}, config_.model.base.filename().string()});
   const std::uint64_t committed = store_.committed_round();
   checkpoints_.restore(*coordinator_, committed);
@@ -102,8 +127,10 @@ RoundService::RoundService(const ServeConfig& config, Clock clock)
   if (config_.user_dp.enabled) {
     const auto us = user_dp_settings_for(config_, population);
     user_delta_ = us.delta;
-    dp.emplace(us, private_ ? privacy::NoiseSource::from_os_entropy()
-                            : privacy::NoiseSource::from_seed(seed, {0xC0DE, privacy::noise_stream::kCentralNoise}));
+    dp.emplace(us,
+               private_ ? privacy::NoiseSource::from_os_entropy()
+                        : privacy::NoiseSource::from_seed(seed, {0xC0DE, privacy::noise_stream::kCentralNoise}),
+               d);
     if (committed > 0) {
       const auto row = store_.round(committed);
       if (!row || row->privacy_state_json.empty())
@@ -384,6 +411,7 @@ void RoundService::open_round_locked() {
   facts.examples = [&](std::uint64_t id) { return known_.at(name_of_.at(static_cast<std::int64_t>(id))).num_examples; };
   facts.identity = [&](std::uint64_t id) { return known_.at(name_of_.at(static_cast<std::int64_t>(id))).identity; };
   const auto& o = driver_->open_round(available, {}, facts);
+  opened_at_ms_ = t;
   round_token_ = secagg::crypto::SystemRandom().next_u64();
   members_.assign(o.cohort.size(), Member{});
   for (std::size_t i = 0; i < o.cohort.size(); ++i) members_[i].name = name_of_.at(static_cast<std::int64_t>(o.cohort[i]));
@@ -452,8 +480,9 @@ void RoundService::commit_locked(const RoundReport& report) {
   const auto& theta = coordinator_->theta();
   row.adapter_sha256 = protocol::sha256_of(protocol::encode_floats(
       std::span<const float>(theta.data(), static_cast<std::size_t>(theta.size()))));
-  json line = round_report_json(report, private_, user_delta_);
+  json line = round_report_json(report, driver_->user_dp() ? &driver_->user_dp()->settings() : nullptr, private_);
   line["private"] = private_;
+  if (opened_at_ms_ > 0) line["wall_s"] = static_cast<double>(now() - opened_at_ms_) / 1000.0;  // open → commit
   row.metrics_json = line.dump();
   if (driver_->user_dp()) row.privacy_state_json = privacy_state_json(driver_->user_dp()->state()).dump();
   store_.commit_round(row);
@@ -485,10 +514,8 @@ void RoundService::write_progress_locked() {
     p["reported"] = reported_;
     p["stage_deadline_unix_ms"] = stage_deadline_ms_;
   }
-  if (driver_->user_dp() && private_) {
-    p["user_epsilon"] = driver_->user_dp()->epsilon().epsilon;
-    p["user_delta"] = user_delta_;
-  }
+  if (driver_->user_dp() && private_)
+    p["user_epsilon"] = epsilon_json(driver_->user_dp()->epsilon(), driver_->user_dp()->settings());
   store_.set_progress(p.dump());
 }
 

@@ -187,6 +187,7 @@ class RoundService {
   std::shared_ptr<const std::string> theta_bytes_;
   protocol::Sha256Digest theta_sha256_{};
   std::int64_t stage_deadline_ms_ = 0;
+  std::int64_t opened_at_ms_ = 0;
   std::int64_t next_selection_ms_ = 0;
   std::uint32_t reported_ = 0;
   bool draining_ = false;

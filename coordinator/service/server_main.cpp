@@ -66,6 +66,9 @@ int serve(const ServeOptions& options) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  // Memory does not follow the number of connections: no BDP-driven growth of each
+  // connection's HTTP/2 receive window (a thousand devices × megabytes each).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   int port = 0;
   builder.AddListeningPort(cfg.serve.listen, credentials(cfg, options.insecure), &port);
   builder.RegisterService(&service);
@@ -122,8 +125,16 @@ int print_status(const std::string& state_dir, bool as_json) {
   else
     std::cout << "no round open\n";
   std::cout << "devices: " << p.value("devices_seen", 0) << " seen, " << p.value("devices_enrolled", 0) << " enrolled\n";
-  if (p.contains("user_epsilon"))
-    std::cout << "user-level epsilon spent: " << p["user_epsilon"] << " at delta " << p["user_delta"] << "\n";
+  if (p.contains("user_epsilon")) {
+    const auto& e = p["user_epsilon"];
+    std::cout << "user-level epsilon at delta " << e["delta"] << ":\n"
+              << "  against anyone who sees only the released adapters: " << e["released_model"]["epsilon"]
+              << " (assumes " << e["released_model"]["assumes"].get<std::string>() << ")\n"
+              << "  against this coordinator: " << e["coordinator"]["epsilon"] << " for the most exposed user ("
+              << e["coordinator"]["max_participations_seen"] << " participations at most), worst case "
+              << e["coordinator"]["worst_case_epsilon"] << " (assumes " << e["coordinator"]["assumes"].get<std::string>()
+              << ")\n";
+  }
   return 0;
 }
 

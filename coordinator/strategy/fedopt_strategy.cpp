@@ -28,6 +28,8 @@ FedOptStrategy::FedOptStrategy(const StrategyConfig& config, Eigen::Index dimens
   if (config.sampling == CohortSampling::kPoisson && config.over_selection != 1.0)
     throw StrategyConfigError("strategy: over-selection would change the Poisson sampling the accountant assumes");
   if (config.population < 0) throw StrategyConfigError("strategy: population must be >= 0");
+  if (config.sampling == CohortSampling::kPoisson && !config.sampling_source)
+    throw StrategyConfigError("strategy: Poisson cohorts need a CSPRNG sampling source (StrategyConfig::sampling_source)");
   optimizer_ = make_server_optimizer(config.server_optimizer, dimension);
 }
 
@@ -42,7 +44,14 @@ FitPlan FedOptStrategy::configure_fit(std::uint64_t round,
       throw CohortError("Poisson cohort: expected cohort " + std::to_string(config_.cohort_size) +
                         " exceeds the population of " + std::to_string(n));
     const double q = static_cast<double>(config_.cohort_size) / static_cast<double>(n);
-    plan.cohort = sample_poisson_cohort(available_clients, q, round, config_.seed, ineligible);
+    // Each eligible client independently with probability q, drawn from the CSPRNG (never
+    // from the seeded SplitMix64 stream: amplification needs an unpredictable sample).
+    std::vector<std::uint64_t> sorted(available_clients.begin(), available_clients.end());
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+      throw CohortError("Poisson cohort: candidate ids repeat");
+    for (auto id : sorted)
+      if (config_.sampling_source->bernoulli(q) && !ineligible.contains(id)) plan.cohort.push_back(id);
   } else {
     std::size_t eligible = 0;
     for (auto id : available_clients) eligible += ineligible.contains(id) ? 0 : 1;

@@ -10,6 +10,7 @@
 #include "coordinator/strategy/aggregation_policy.h"
 #include "coordinator/strategy/server_optimizer_config.h"
 #include "coordinator/strategy/strategy.h"
+#include "privacy/noise/noise_source.h"
 
 namespace fedlora::coordinator {
 
@@ -30,6 +31,11 @@ struct StrategyConfig {
   /// Poisson cohorts: N in q = K / N, the population the accountant assumes; 0 = the
   /// number of available clients.
   std::int64_t population = 0;
+  /// Poisson cohorts: the CSPRNG each client's inclusion is drawn from
+  /// (NoiseSource::from_os_entropy unless a research run opted into reproducible noise).
+  /// Amplification by sampling needs a sample nobody can predict, so Poisson sampling
+  /// without it is refused. Shared: configs are copied.
+  std::shared_ptr<privacy::NoiseSource> sampling_source;
   AggregationPolicy aggregation = AggregationPolicy::example_weighted();
   ServerOptimizerConfig server_optimizer;
   FedProxConfig fedprox;

@@ -214,8 +214,10 @@ SimulationSummary run_simulation_grpc(const SimConfig& cfg, const ProgressFn& pr
     summary.bytes_down += line.value("bytes_down", std::int64_t{0});
     if (row.aborted) ++summary.rounds_aborted;
     else ++summary.rounds_completed;
-    if (line.contains("user_epsilon")) summary.user_epsilon = line["user_epsilon"].get<double>();
-    if (line.contains("user_delta")) summary.user_delta = line["user_delta"].get<double>();
+    if (line.contains("user_dp"))
+      summary.user_dp = json{{"mechanism", cfg.user_dp.mechanism},
+                             {"delta", line["user_dp"]["delta"]},
+                             {"epsilon", line["user_dp"]["epsilon"]}};
   }
   const std::uint64_t last = rows.back().round;
   const auto theta = lora::read_adapter_weights(checkpoints.dir_of(last), *setup.layout);

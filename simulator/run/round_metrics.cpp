@@ -30,9 +30,9 @@ nlohmann::json eval_json(const EvalPoint& e) {
   return nlohmann::json{{"accuracy", e.accuracy}, {"loss", e.loss}, {"perplexity", e.perplexity}, {"tokens", e.tokens}};
 }
 
-nlohmann::json round_metrics(const InprocRound& round, const RoundDeviceCounts& c, bool report_epsilon,
-                             double user_delta) {
-  nlohmann::json line = coordinator::round_report_json(round.report, report_epsilon, user_delta);
+nlohmann::json round_metrics(const InprocRound& round, const RoundDeviceCounts& c,
+                             const coordinator::UserDpSettings* user_dp, bool report_epsilon) {
+  nlohmann::json line = coordinator::round_report_json(round.report, user_dp, report_epsilon);
   line["dropped"] = c.dropped;
   line["rejected_updates"] = c.rejected;
   line["train_loss"] = c.train_loss;

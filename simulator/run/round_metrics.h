@@ -22,10 +22,11 @@ RoundDeviceCounts count_devices(const InprocRound& round);
 
 nlohmann::json eval_json(const EvalPoint& e);
 
-/// The round's metrics line: round, cohort, contributors, dropped, rejected_updates,
-/// aborted (+ abort_reason), train_loss, train_tokens, update_norm, bytes_up, bytes_down,
-/// user-level DP (ε when `report_epsilon`, δ, clip), SecAgg parameters and CPU time.
-nlohmann::json round_metrics(const InprocRound& round, const RoundDeviceCounts& counts, bool report_epsilon,
-                             double user_delta);
+/// The round's metrics line: the coordinator's fields (coordinator/round/round_report_json.h:
+/// round, cohort, contributors, aborted, update_norm, bytes, user_dp with ε per adversary when
+/// `report_epsilon`, SecAgg) plus the devices' (dropped, rejected_updates, train_loss,
+/// train_tokens, SecAgg clipped_values).
+nlohmann::json round_metrics(const InprocRound& round, const RoundDeviceCounts& counts,
+                             const coordinator::UserDpSettings* user_dp, bool report_epsilon);
 
 }  // namespace fedlora::sim

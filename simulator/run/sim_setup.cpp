@@ -69,8 +69,6 @@ void write_run_outputs(const SimConfig& cfg, const SimSetup& setup, std::span<co
 
   json conf = json::object();
   for (const auto& [key, v] : describe(cfg)) conf[key] = v;
-  const bool dp = cfg.user_dp.enabled;
-  const bool report_user_eps = dp && cfg.private_run();
   const bool ledger = example_eps_max >= 0;
   const json s{{"config", conf},
                {"seed", cfg.run.seed},
@@ -82,8 +80,7 @@ void write_run_outputs(const SimConfig& cfg, const SimSetup& setup, std::span<co
                {"before", eval_json(summary.before)},
                {"after", eval_json(summary.after)},
                {"accuracy_gain", summary.after.accuracy - summary.before.accuracy},
-               {"user_epsilon", report_user_eps ? json(summary.user_epsilon) : json(nullptr)},
-               {"user_delta", dp ? json(summary.user_delta) : json(nullptr)},
+               {"user_dp", summary.user_dp},
                {"example_epsilon_max", ledger && cfg.private_run() ? json(example_eps_max) : json(nullptr)},
                {"example_delta", ledger ? json(cfg.dp_sgd.delta) : json(nullptr)},
                {"rounds_completed", summary.rounds_completed},

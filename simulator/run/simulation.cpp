@@ -12,6 +12,7 @@
 
 #include "coordinator/protocol/payload.h"
 #include "coordinator/protocol/seeds.h"
+#include "coordinator/round/epsilon_json.h"
 #include "coordinator/round/job_setup.h"
 #include "coordinator/round/round_driver.h"
 #include "lora/adapter/adapter_init.h"
@@ -87,16 +88,25 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   const Eigen::Index d = layout.size();
   coordinator::Coordinator coord(
       layout, Eigen::Map<const Eigen::VectorXf>(theta0.data(), d),
-      std::make_unique<coordinator::FedOptStrategy>(coordinator::strategy_config_for(cfg, derive_seed(cfg.run.seed, {0xC0407})), d),
+      std::make_unique<coordinator::FedOptStrategy>(
+          coordinator::strategy_config_for(cfg, derive_seed(cfg.run.seed, {0xC0407}), 1.0, 0,
+                                           std::make_shared<privacy::NoiseSource>(
+                                               cfg.private_run() ? privacy::NoiseSource::from_os_entropy()
+                                                                 : privacy::NoiseSource::from_seed(
+                                                                       cfg.run.seed, {0xC0407, privacy::noise_stream::kCohortSampling}))),
+          d),
       coordinator::CoordinatorOptions{summary.run_dir / "checkpoint", cfg.model.base.filename().string()});
   const bool dp = cfg.user_dp.enabled;
+  double user_delta = 0.0;
   std::optional<coordinator::UserDpServer> dp_server;
   if (dp) {
     const auto us = coordinator::user_dp_settings_for(cfg, population);
-    dp_server.emplace(us, cfg.private_run()
-                              ? privacy::NoiseSource::from_os_entropy()
-                              : privacy::NoiseSource::from_seed(cfg.run.seed, {0xC0DE, privacy::noise_stream::kCentralNoise}));
-    summary.user_delta = us.delta;
+    user_delta = us.delta;
+    dp_server.emplace(us,
+                      cfg.private_run()
+                          ? privacy::NoiseSource::from_os_entropy()
+                          : privacy::NoiseSource::from_seed(cfg.run.seed, {0xC0DE, privacy::noise_stream::kCentralNoise}),
+                      d);
   }
   coordinator::RoundPolicy policy;
   static_cast<config::JobConfig&>(policy.job) = cfg;
@@ -122,7 +132,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
           static_cast<long long>(d), std::string(coord.strategy().name()).c_str(), dp ? "Poisson" : "fixed",
           cfg.federation.cohort_size, fleet.devices.size(), cfg.federation.rounds, threads,
           dp ? fmt(", user-level DP (%s, z=%g, S=%g%s, delta=%.3g)", cfg.user_dp.mode.c_str(), cfg.user_dp.noise_multiplier,
-                   cfg.user_dp.l2_norm_clip, cfg.user_dp.adaptive_clipping ? " adaptive" : "", summary.user_delta).c_str()
+                   cfg.user_dp.l2_norm_clip, cfg.user_dp.adaptive_clipping ? " adaptive" : "", user_delta).c_str()
              : "",
           ledger ? fmt(", DP-SGD (sigma=%g, C=%g, budget eps=%g)", cfg.dp_sgd.noise_multiplier, cfg.dp_sgd.l2_norm_clip,
                        cfg.dp_sgd.epsilon).c_str()
@@ -161,7 +171,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     if (rep.record.aborted) ++summary.rounds_aborted;
     else ++summary.rounds_completed;
 
-    json line = round_metrics(round, counts, cfg.private_run(), summary.user_delta);
+    json line = round_metrics(round, counts, driver.user_dp() ? &driver.user_dp()->settings() : nullptr, cfg.private_run());
     if (ledger) {
       line["refused_devices"] = counts.refused_budget;
       if (cfg.private_run()) line["example_epsilon_max"] = example_eps_max;
@@ -178,7 +188,11 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     metrics << line.dump() << "\n";
     metrics.flush();
     std::string priv;
-    if (dp && cfg.private_run()) priv += fmt("  eps %.3f", *rep.user_epsilon);
+    if (dp && cfg.private_run() && rep.epsilon) {
+      const double c = rep.epsilon->coordinator.worst_user.rdp.epsilon;
+      priv += fmt("  eps released %.3f / coordinator %s", rep.epsilon->released_model.epsilon,
+                  std::isinf(c) ? "inf" : fmt("%.3f", c).c_str());
+    }
     if (ledger) priv += fmt("  ex-eps %.2f  refused %d", example_eps_max, counts.refused_budget);
     say(fmt("round %3d/%d  n %2d  train loss %.4f%s%s  %5.1f s  up %.1f MB%s", r, cfg.federation.rounds, rep.cohort,
             counts.train_loss, eval_str.c_str(), priv.c_str(), round_s, static_cast<double>(rep.traffic.bytes_up) / 1e6,
@@ -188,7 +202,12 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   const auto last_round = static_cast<int64_t>(coord.next_round()) - 1;
   if (last_eval.round != last_round) last_eval = evaluate_global(pool, base, layout, coord.theta(), fleet, last_round);
   summary.after = last_eval;
-  if (dp && cfg.private_run()) summary.user_epsilon = driver.user_dp()->epsilon().epsilon;
+  if (dp)
+    summary.user_dp = json{{"mechanism", cfg.user_dp.mechanism},
+                           {"delta", user_delta},
+                           {"epsilon", cfg.private_run() ? coordinator::epsilon_json(driver.user_dp()->epsilon(),
+                                                                                     driver.user_dp()->settings())
+                                                         : json(nullptr)}};
 
   write_run_outputs(cfg, setup, std::span<const float>(coord.theta().data(), static_cast<size_t>(d)), last_round, threads,
                     ledger ? example_eps_max : -1.0, summary, seconds_since(t0));

@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "simulator/config/sim_config.h"
 #include "simulator/run/evaluation.h"
 
@@ -20,8 +22,9 @@ struct SimulationSummary {
   long peak_rss_bytes = 0;
   int64_t bytes_up = 0, bytes_down = 0;
   bool private_run = false;  ///< DP on with OS-entropy noise: the ε below may be reported
-  double user_delta = 0.0;   ///< δ of the user-level guarantee (0 without user-level DP)
-  double user_epsilon = 0.0; ///< ε after the last round (0 without user-level DP or if not private)
+  /// User-level DP after the last round: {"mechanism", "delta", "epsilon": ε per adversary
+  /// (coordinator/round/epsilon_json.h), null if the run is not private}; null without it.
+  nlohmann::json user_dp;
 };
 
 /// Progress lines for the terminal (one per round, plus set-up messages).
