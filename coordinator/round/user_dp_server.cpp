@@ -89,7 +89,11 @@ DeviceDpInstructions UserDpServer::instructions(int64_t cohort, int64_t secagg_t
 
 bool UserDpServer::can_participate(std::uint64_t user) const {
   if (!participation_.can_participate(user)) return false;
-  return !ftrl_ || !std::binary_search(ftrl_tree_participants_.begin(), ftrl_tree_participants_.end(), user);
+  if (!ftrl_) return true;
+  // Cohorts are drawn before the round is aggregated: a full tree means the next round opens
+  // a fresh one, where everybody may contribute again.
+  const bool tree_full = !ftrl_steps_per_tree_.empty() && ftrl_steps_per_tree_.back() >= settings_.ftrl_restart_every;
+  return tree_full || !std::binary_search(ftrl_tree_participants_.begin(), ftrl_tree_participants_.end(), user);
 }
 
 privacy::EpsilonResult UserDpServer::released_model_epsilon() const {

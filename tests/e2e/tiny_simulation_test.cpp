@@ -159,6 +159,88 @@ TEST(TinySimulation, UserLevelEpsilonMatchesTheAccountant) {
   EXPECT_EQ(summary["private"], true);
 }
 
+// The safetensors header (8-byte little-endian length, then JSON): its __metadata__.
+json adapter_metadata(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "adapter" / "adapter_model.safetensors", std::ios::binary);
+  unsigned char len[8];
+  in.read(reinterpret_cast<char*>(len), 8);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | len[i];
+  std::string header(n, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(n));
+  return json::parse(header).value("__metadata__", json::object());
+}
+
+TEST(TinySimulation, PrivateRunsDrawFreshNoiseAndCarryNoSeed) {
+  TinyRun t;
+  const std::vector<std::string> dp{"federation.rounds=1", "federation.cohort_size=2", "user_dp.enabled=true",
+                                    "user_dp.noise_multiplier=1.0", "user_dp.l2_norm_clip=0.1"};
+  const auto c1 = t.config("private1", 5, dp), c2 = t.config("private2", 5, dp);
+  const auto a = sim::run_simulation(c1, nullptr), b = sim::run_simulation(c2, nullptr);
+  // Same seed, different noise (and cohorts): the seed is not the key to the noise.
+  EXPECT_NE(final_adapter(a, c1), final_adapter(b, c2));
+  for (const auto& s : {a, b}) {
+    EXPECT_FALSE(adapter_metadata(s.run_dir).contains("fedlora.seed"));
+    const auto summary = json::parse(std::ifstream(s.run_dir / "summary.json"));
+    EXPECT_EQ(summary["private"], true);
+    EXPECT_TRUE(summary["user_dp"]["epsilon"].is_object());
+  }
+
+  // The research opt-in: reproducible, marked not private, no ε, and still no seed in the adapter.
+  auto research = dp;
+  research.push_back("run.reproducible_noise=true");
+  const auto r1c = t.config("repro1", 5, research), r2c = t.config("repro2", 5, research);
+  const auto r1 = sim::run_simulation(r1c, nullptr), r2 = sim::run_simulation(r2c, nullptr);
+  EXPECT_EQ(final_adapter(r1, r1c), final_adapter(r2, r2c));
+  EXPECT_EQ(metrics_without_timing(r1.run_dir), metrics_without_timing(r2.run_dir));
+  EXPECT_FALSE(adapter_metadata(r1.run_dir).contains("fedlora.seed"));
+  const auto summary = json::parse(std::ifstream(r1.run_dir / "summary.json"));
+  EXPECT_EQ(summary["private"], false);
+  EXPECT_TRUE(summary["user_dp"]["epsilon"].is_null());
+  for (const auto& row : metrics_without_timing(r1.run_dir))
+    if (row.contains("user_dp")) EXPECT_TRUE(row["user_dp"]["epsilon"].is_null());
+}
+
+TEST(TinySimulation, ParticipationCapBoundsTheCoordinatorEpsilon) {
+  TinyRun t;
+  // Three users, cohorts of 2, four rounds, at most one participation each: after the cap
+  // nobody is eligible and the later rounds have no cohort.
+  const auto c = t.config("cap", 5, {"federation.rounds=4", "federation.cohort_size=2", "federation.min_contributors=2",
+                                     "user_dp.enabled=true", "user_dp.mode=distributed",
+                                     "user_dp.noise_multiplier=1.0", "user_dp.l2_norm_clip=0.1",
+                                     "user_dp.max_participations=1", "secagg.enabled=true", "secagg.graph=complete",
+                                     "secagg.threshold=2"});
+  const auto s = sim::run_simulation(c, nullptr);
+  const auto rows = metrics_without_timing(s.run_dir);
+  int64_t taken = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    taken += rows[i]["aborted"].get<bool>() ? 0 : rows[i]["contributors"].get<int64_t>();
+    if (!rows[i].contains("user_dp")) continue;
+    EXPECT_LE(rows[i]["user_dp"]["epsilon"]["coordinator"]["max_participations_seen"].get<int64_t>(), 1);
+  }
+  EXPECT_LE(taken, 3);  // one participation per user at most
+  // The advance guarantee is one Gaussian mechanism at z = 1, whatever the number of rounds.
+  const auto orders = privacy::default_orders();
+  const double one = privacy::epsilon_from_rdp(orders, privacy::compute_rdp(1.0, 1.0, 1, orders), 1e-5).epsilon;
+  EXPECT_NEAR(s.user_dp["epsilon"]["coordinator"]["worst_case_epsilon"].get<double>(), one, 1e-9);
+}
+
+TEST(TinySimulation, DpFtrlTrainsWithoutSamplingAndReportsTheTreeEpsilon) {
+  TinyRun t;
+  const auto c = t.config("ftrl", 5, {"federation.rounds=3", "federation.cohort_size=1", "user_dp.enabled=true",
+                                      "user_dp.mechanism=\"dp_ftrl\"", "user_dp.restart_every=3",
+                                      "user_dp.noise_multiplier=0.5", "user_dp.l2_norm_clip=1.0"});
+  const auto s = sim::run_simulation(c, nullptr);
+  EXPECT_EQ(s.rounds_completed, 3);
+  const auto& eps = s.user_dp["epsilon"];
+  EXPECT_EQ(s.user_dp["mechanism"], "dp_ftrl");
+  EXPECT_GT(eps["released_model"]["epsilon"].get<double>(), 0.0);
+  EXPECT_TRUE(std::isfinite(eps["released_model"]["epsilon"].get<double>()));
+  EXPECT_EQ(eps["coordinator"]["epsilon"], "inf");  // central tree noise
+  // Each user at most once per tree: three rounds of one device each, three distinct users.
+  EXPECT_EQ(eps["coordinator"]["max_participations_seen"], 1);
+}
+
 TEST(TinySimulation, DistributedNoiseThroughSecureAggregationIsAccounted) {
   TinyRun t;
   const auto c = t.config("distributed", 5, {"federation.rounds=2", "federation.cohort_size=2", "user_dp.enabled=true",
