@@ -73,11 +73,18 @@ l2_norm_clip = 1.0
   ASSERT_EQ(lines.size(), 3u);
   for (const auto& l : lines) {
     EXPECT_TRUE(l.contains("secagg")) << l;
-    EXPECT_TRUE(l.contains("user_epsilon")) << l;  // a private run reports its ε
+    // A private run reports ε per adversary.
+    ASSERT_TRUE(l.contains("user_dp")) << l;
+    EXPECT_EQ(l["private"], true);
+    EXPECT_TRUE(l["user_dp"]["epsilon"]["released_model"]["epsilon"].is_number()) << l;
+    EXPECT_TRUE(l["user_dp"]["epsilon"]["coordinator"]["epsilon"].is_number()) << l;  // distributed: finite
     EXPECT_GT(l["bytes_up"].get<std::int64_t>(), 0);
     EXPECT_GT(l["bytes_down"].get<std::int64_t>(), 0);
   }
-  EXPECT_LT(lines[0]["user_epsilon"].get<double>(), lines[2]["user_epsilon"].get<double>());
+  auto coordinator_eps = [](const nlohmann::json& l) {
+    return l["user_dp"]["epsilon"]["coordinator"]["epsilon"].get<double>();
+  };
+  EXPECT_LT(coordinator_eps(lines[0]), coordinator_eps(lines[2]));
   EXPECT_NE(d.log_of(d.device(0)).find("the job is finished"), std::string::npos) << d.log_of(d.device(0));
 }
 
@@ -116,8 +123,11 @@ TEST(Deployment, DeviceKilledDuringSecAggLeavesARoundThatCompletes) {
   Deployment d(5, job, "over_selection = 1.0\nstage_deadline_ms = 3000\n");
   auto coordinator = d.start_coordinator();
   std::vector<std::unique_ptr<sim::ChildProcess>> devices;
-  for (int i = 0; i < 4; ++i) devices.push_back(d.start_device(i));
-  devices.push_back(d.start_device(4, {}, "device_secagg_share_keys"));  // dies after sharing its keys
+  // Devices accept losing one of their 4 neighbours (⌊0.25·4⌋ = 1); the default 10% would
+  // make each of them fail closed as isolated when one neighbour of five dies.
+  const std::vector<std::string> tolerate_one{"--secagg-dropout-fraction", "0.25"};
+  for (int i = 0; i < 4; ++i) devices.push_back(d.start_device(i, tolerate_one));
+  devices.push_back(d.start_device(4, tolerate_one, "device_secagg_share_keys"));  // dies after sharing its keys
   ASSERT_EQ(Deployment::wait_for(*coordinator, 120), 0) << d.log_of("coordinator");
   EXPECT_EQ(Deployment::wait_for(*devices[4], 5), 128 + SIGKILL);
   const auto store = coordinator::StateStore::open_existing(d.state_dir());
