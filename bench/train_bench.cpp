@@ -365,6 +365,7 @@ int profile(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fedlora::lora::ensure_fast_blas_kernels(argv);
   for (int i = 1; i < argc; ++i)
     if (std::strncmp(argv[i], "--profile=", 10) == 0) return profile(argv[i] + 10);
   benchmark::Initialize(&argc, argv);

@@ -34,6 +34,7 @@ std::string read_token(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fedlora::lora::ensure_fast_blas_kernels(argv);
   using namespace fedlora;
   CLI::App app{"fedlora-client: a device that takes part in federated LoRA rounds"};
   app.require_subcommand(1);

@@ -10,6 +10,17 @@ namespace fedlora::lora {
 /// BLAS then manages its own threads), true otherwise.
 bool set_compute_threads(int threads);
 
+/// OpenBLAS 0.3.21 (Debian 12) does not know recent Intel Xeons (e.g. Sapphire Rapids VMs
+/// reporting "Intel(R) Xeon(R) Processor") and falls back to its SSE3 "Prescott" kernels,
+/// which made a training round 4× slower on this project's machines. OpenBLAS picks its
+/// kernels when the library loads, before main(), and only reads OPENBLAS_CORETYPE then. So:
+/// if OpenBLAS runs the Prescott fallback, OPENBLAS_CORETYPE is unset, and the CPU has
+/// AVX-512 (BF16) or AVX2+FMA, this sets OPENBLAS_CORETYPE to Cooperlake / SkylakeX /
+/// Haswell and re-executes the program (/proc/self/exe) with the same argv. Returns only if
+/// nothing needed to change (or re-exec failed, which it reports on stderr). Call first in
+/// main(). Setting OPENBLAS_CORETYPE yourself disables it.
+void ensure_fast_blas_kernels(char** argv);
+
 /// Keeps freed large buffers in the heap instead of returning them to the OS (glibc
 /// M_MMAP_THRESHOLD / M_TRIM_THRESHOLD). Training allocates the same multi-MB activation
 /// buffers every step; on this VM each fresh page costs a fault (a 16 MB zero-fill measured

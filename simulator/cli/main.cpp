@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "lora/model/runtime.h"
 #include "simulator/config/sim_config.h"
 #include "simulator/grpc/device_worker.h"
 #include "simulator/grpc/grpc_run.h"
@@ -22,6 +23,7 @@ std::filesystem::path own_dir() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fedlora::lora::ensure_fast_blas_kernels(argv);
   CLI::App app{"fedlora-sim: simulate federated LoRA fine-tuning over a fleet of virtual devices"};
   app.require_subcommand(1);
   std::string config_path, name, transport = "inproc";

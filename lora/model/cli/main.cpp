@@ -112,6 +112,7 @@ int run_perplexity(const std::string& model, const std::string& text_path, const
 }  // namespace
 
 int main(int argc, char** argv) {
+  fedlora::lora::ensure_fast_blas_kernels(argv);
   CLI::App app{"fedlora-model: pretrain, inspect and quantize llama-architecture GGUF base models"};
   app.require_subcommand(1);
 
