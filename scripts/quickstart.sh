@@ -12,7 +12,9 @@ DATA=${DATA:-../shared/data/shakespeare/tinyshakespeare.txt}
 WORK=${WORK:-runs/quickstart}
 
 ./scripts/install-deps.sh
-./scripts/build.sh -DFEDLORA_BUILD_TESTS=OFF -DFEDLORA_BUILD_BENCH=OFF
+# Only the two programs (keeps any test/bench options an existing build/ was configured with).
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" --target fedlora-coordinator fedlora-client
 [ -f "$DATA" ] || { echo "quickstart: no text at $DATA; set DATA=FILE" >&2; exit 1; }
 
 rm -rf "$WORK"
