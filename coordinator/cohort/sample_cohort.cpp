@@ -94,21 +94,4 @@ std::vector<std::uint64_t> sample_cohort(std::span<const std::uint64_t> candidat
   return cohort;
 }
 
-std::vector<std::uint64_t> sample_poisson_cohort(std::span<const std::uint64_t> candidate_ids, double q,
-                                                 std::uint64_t round, std::uint64_t seed,
-                                                 const std::unordered_set<std::uint64_t>& ineligible) {
-  if (!(q > 0.0 && q <= 1.0)) throw CohortError("Poisson cohort: sampling rate q must be in (0, 1]");
-  std::vector<std::uint64_t> sorted(candidate_ids.begin(), candidate_ids.end());
-  std::sort(sorted.begin(), sorted.end());
-  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
-    throw CohortError("Poisson cohort: duplicate candidate ids");
-  auto gen = round_stream(seed ^ 0x9D5CA7D1E0B4F1A3ull, round);  // independent of the fixed-size stream
-  std::vector<std::uint64_t> cohort;
-  for (std::uint64_t id : sorted) {
-    const double u = static_cast<double>(gen() >> 11) * 0x1.0p-53;  // every candidate consumes one draw
-    if (u < q && !ineligible.count(id)) cohort.push_back(id);
-  }
-  return cohort;
-}
-
 }  // namespace fedlora::coordinator

@@ -45,16 +45,7 @@ std::vector<std::uint64_t> sample_cohort(std::span<const std::uint64_t> candidat
                                          std::uint64_t seed,
                                          const std::unordered_set<std::uint64_t>& ineligible = {});
 
-/// Poisson sampling of a cohort: every eligible candidate joins independently with
-/// probability q (0 < q <= 1), so the cohort size is Binomial(N, q) with mean q·N. This is
-/// the sampling the user-level DP accountant assumes (McMahan et al. 2018 §2; a fixed-size
-/// cohort is sampling without replacement and is not covered by that bound). Deterministic
-/// for (seed, round); candidates are sorted first; returned in ascending id order; may be
-/// empty. The randomness is a seeded SplitMix64 stream: in a deployment the coordinator must
-/// seed it from OS entropy, since amplification by sampling needs the sample to be secret.
-/// Throws CohortError if q is not in (0, 1] or candidates repeat.
-std::vector<std::uint64_t> sample_poisson_cohort(std::span<const std::uint64_t> candidate_ids, double q,
-                                                 std::uint64_t round, std::uint64_t seed,
-                                                 const std::unordered_set<std::uint64_t>& ineligible = {});
+// Poisson cohorts (user-level DP) are drawn in FedOptStrategy from a CSPRNG, never from
+// the seeded stream above: amplification by sampling needs a sample nobody can predict.
 
 }  // namespace fedlora::coordinator

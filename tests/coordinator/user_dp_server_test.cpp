@@ -95,6 +95,25 @@ TEST(UserDpServer, DistributedModeAddsNothingCentrallyAndCalibratesDevicesToHone
   EXPECT_THROW(server.finalize(short_agg, in, std::nullopt, seven), privacy::PrivacyError);
 }
 
+TEST(UserDpServer, CountNoiseDefaultIsTheLargerOfKOver20AndZSplitOverHonestSurvivors) {
+  auto s = central(1.0, 0.5, 100, 1000);
+  s.mode = privacy::NoiseMode::kDistributed;
+  s.adaptive_clipping = true;
+  // K = 100, z = 1: σ_b = max(100/20, 1) = 5 (Andrew et al. §3); t = 10, no colluders assumed:
+  // each device adds 5/√10 to its indicator.
+  UserDpServer big(s, privacy::NoiseSource::from_seed(7, {10}), 8);
+  const auto in = big.instructions(100, 10);
+  EXPECT_TRUE(in.report_clip_indicator);
+  EXPECT_NEAR(in.clip_indicator_noise_stddev, 5.0 / std::sqrt(10.0), 1e-12);
+  // K = 10, z = 1.5: K/20 = 0.5 < z, so σ_b = 1.5; with 20% colluders of 10, a_max = 2 and
+  // m_min = t + a_max = 6: 1.5/√4.
+  s.expected_cohort = 10;
+  s.noise_multiplier = 1.5;
+  s.corrupt_fraction = 0.2;
+  UserDpServer small(s, privacy::NoiseSource::from_seed(7, {11}), 8);
+  EXPECT_NEAR(small.instructions(10, 4).clip_indicator_noise_stddev, 1.5 / 2.0, 1e-12);
+}
+
 TEST(UserDpServer, CoordinatorEpsilonIsPlainGaussianCompositionOverActualParticipations) {
   auto s = central(1.5, 1.0, 2, 4);
   s.mode = privacy::NoiseMode::kDistributed;
