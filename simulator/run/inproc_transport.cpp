@@ -78,6 +78,7 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
     if (!draws_below(s, dropout_rate_)) continue;
     out.devices[i].dropped = true;
     silent_from[i] = secure ? stages[protocol::derive_seed(s, {1}) % stages.size()] : Stage::kAdvertiseKeys;
+    if (secure) out.devices[i].dropped_before = silent_from[i];
   }
   auto silent = [&](std::size_t i, Stage at) {
     return silent_from[i] && static_cast<int>(at) >= static_cast<int>(*silent_from[i]);

@@ -26,6 +26,7 @@ struct DeviceOutcome {
   std::uint64_t device = 0;
   client::DeviceRoundReport report;
   bool dropped = false;               ///< went silent (simulated dropout)
+  std::optional<secagg::Stage> dropped_before;  ///< SecAgg rounds: the first stage it missed
   std::optional<std::string> refused_task;  ///< DeviceRound refused the instructions
 };
 

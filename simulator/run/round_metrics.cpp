@@ -17,6 +17,7 @@ RoundDeviceCounts count_devices(const InprocRound& round) {
     if (r.status == client::DeviceStatus::kRejected) ++c.rejected;
     if (r.status == client::DeviceStatus::kRefusedBudget) ++c.refused_budget;
     if (d.dropped) ++c.dropped;
+    if (d.dropped_before) ++c.dropped_before[secagg::stage_name(*d.dropped_before)];
     if (r.tokens > 0 && r.status != client::DeviceStatus::kRejected) {
       loss_sum += r.train_loss * static_cast<double>(r.tokens);
       c.train_tokens += r.tokens;
@@ -38,7 +39,10 @@ nlohmann::json round_metrics(const InprocRound& round, const RoundDeviceCounts& 
   line["train_loss"] = c.train_loss;
   line["train_tokens"] = c.train_tokens;
   if (c.refused_task) line["refused_tasks"] = c.refused_task;
-  if (round.report.secagg) line["secagg"]["clipped_values"] = c.clipped_values;
+  if (round.report.secagg) {
+    line["secagg"]["clipped_values"] = c.clipped_values;
+    if (!c.dropped_before.empty()) line["secagg"]["dropped_before"] = c.dropped_before;
+  }
   return line;
 }
 

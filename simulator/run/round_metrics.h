@@ -3,6 +3,7 @@
 // terminal progress line.
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 
 #include "simulator/run/evaluation.h"
@@ -13,6 +14,7 @@ namespace fedlora::sim {
 /// Per-device outcome counts of a round (simulation reports).
 struct RoundDeviceCounts {
   int dropped = 0, rejected = 0, refused_budget = 0, refused_task = 0;
+  std::map<std::string, int> dropped_before;  ///< SecAgg: dropouts by the first stage missed
   double train_loss = 0.0;   ///< token-weighted mean over devices that trained
   std::int64_t train_tokens = 0;
   std::int64_t clipped_values = 0;  ///< SecAgg: upload values outside the fixed-point range
