@@ -89,11 +89,26 @@ void Coordinator::restore_checkpoint(const fs::path& dir) {
     if (it == md.end()) throw OptimizerStateError((dir / "server_state.safetensors").string() + ": missing " + k);
     return it->second;
   };
+  // Metadata values are strings: parse them strictly, naming the key on failure.
+  auto number = [&](const std::string& key, const std::string& text, bool integer) -> double {
+    std::size_t used = 0;
+    double v = 0;
+    try {
+      v = integer ? static_cast<double>(std::stoull(text, &used)) : std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size() || (integer && text.find('-') != std::string::npos))
+      throw OptimizerStateError((dir / "server_state.safetensors").string() + ": " + key + " = '" + text +
+                                "' is not a valid " + (integer ? "round number" : "number"));
+    return v;
+  };
   OptimizerState st;
   st.optimizer = need("fedlora.optimizer");
-  const std::uint64_t round = std::stoull(need("fedlora.round"));
+  const std::string round_text = need("fedlora.round");
+  const auto round = static_cast<std::uint64_t>(number("fedlora.round", round_text, true));
   for (const auto& [k, v] : md)
-    if (k.rfind("scalar.", 0) == 0) st.scalars[k.substr(7)] = std::stod(v);
+    if (k.rfind("scalar.", 0) == 0) st.scalars[k.substr(7)] = number(k, v, false);
   for (const auto& info : file.tensors()) {
     if (info.dtype != lora::safetensors::Dtype::F32 || info.shape.size() != 1)
       throw OptimizerStateError("server state tensor " + info.name + " must be a 1-D F32 vector");

@@ -5,9 +5,11 @@
 #include <filesystem>
 
 #include "coordinator/round/coordinator.h"
+#include "coordinator/strategy/errors.h"
 #include "coordinator/strategy/fedopt_strategy.h"
 #include "coordinator/strategy/update_aggregate.h"
 #include "lora/adapter/adapter_io.h"
+#include "lora/format/safetensors.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/weighted_upload.h"
 
@@ -123,6 +125,66 @@ TEST(Coordinator, CheckpointRestoresThetaOptimizerStateAndRound) {
   run_rounds(no_state, 2);
   EXPECT_NE(no_state.theta(), a.theta());
 
+}
+
+TEST(Coordinator, RestoreErrorsAreTypedAndLeaveTheCoordinatorUntouched) {
+  test::TempDir dir;
+  Coordinator a(small_layout(), Eigen::VectorXf::Zero(20), strategy("fedadam", 0.1, 2), {dir.path() / "ckpt", "tiny.gguf"});
+  run_rounds(a, 2);
+  const fs::path ckpt = dir.path() / "ckpt";
+  auto fresh = [] { return Coordinator(small_layout(), Eigen::VectorXf::Zero(20), strategy("fedadam", 0.1, 2), {}); };
+  auto copy_to = [&](const std::string& name) {
+    fs::copy(ckpt, dir.path() / name, fs::copy_options::recursive);
+    return dir.path() / name;
+  };
+
+  {  // A checkpoint of another layout (rank 4): the adapter does not fit.
+    Coordinator b(lora::AdapterLayout(1, 4, 4.0f, {lora::TargetModule::q}, {{lora::TargetModule::q, {4, 6}}}),
+                  Eigen::VectorXf::Zero(40), std::make_unique<FedOptStrategy>(StrategyConfig{2}, 40), {});
+    EXPECT_THROW(b.restore_checkpoint(ckpt), lora::AdapterError);
+    EXPECT_EQ(b.next_round(), 1u);
+  }
+  {  // Truncated server state.
+    const auto bad = copy_to("truncated");
+    fs::resize_file(bad / "server_state.safetensors", fs::file_size(bad / "server_state.safetensors") / 2);
+    auto c = fresh();
+    EXPECT_THROW(c.restore_checkpoint(bad), lora::safetensors::FormatError);
+    EXPECT_EQ(c.next_round(), 1u);
+    EXPECT_EQ(c.theta(), Eigen::VectorXf::Zero(20));
+  }
+  {  // Truncated adapter.
+    const auto bad = copy_to("truncated_adapter");
+    fs::resize_file(bad / "adapter_model.safetensors", 40);
+    auto c = fresh();
+    EXPECT_THROW(c.restore_checkpoint(bad), lora::safetensors::FormatError);
+  }
+  {  // Bad metadata: a round that is not a number, then a missing optimizer name.
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{{"fedlora.round", "2x"},
+                                                                                     {"fedlora.round", "-1"}}) {
+      const auto bad = copy_to("meta" + std::to_string(std::hash<std::string>{}(value) % 1000));
+      lora::safetensors::SafetensorsWriter w;
+      w.set_metadata(key, value);
+      w.set_metadata("fedlora.optimizer", "fedadam");
+      w.write(bad / "server_state.safetensors");
+      auto c = fresh();
+      EXPECT_THROW(c.restore_checkpoint(bad), OptimizerStateError) << value;
+      EXPECT_EQ(c.next_round(), 1u);
+    }
+    const auto bad = copy_to("no_optimizer");
+    lora::safetensors::SafetensorsWriter w;
+    w.set_metadata("fedlora.round", "2");
+    w.write(bad / "server_state.safetensors");
+    auto c = fresh();
+    EXPECT_THROW(c.restore_checkpoint(bad), OptimizerStateError);
+  }
+  {  // Another optimizer's state (FedAvgM's momentum for a FedAdam coordinator).
+    const auto other_dir = dir.path() / "fedavgm";
+    Coordinator m(small_layout(), Eigen::VectorXf::Zero(20), strategy("fedavgm", 0.1, 2), {other_dir, "tiny.gguf"});
+    run_rounds(m, 1);
+    auto c = fresh();
+    EXPECT_THROW(c.restore_checkpoint(other_dir), OptimizerStateError);
+    EXPECT_EQ(c.next_round(), 1u);
+  }
 }
 
 }  // namespace
