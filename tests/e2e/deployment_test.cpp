@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +17,7 @@
 
 namespace fedlora::test {
 namespace {
+namespace fs = std::filesystem;
 using nlohmann::json;
 
 const char* kSecAggJob = R"(
@@ -85,6 +88,20 @@ l2_norm_clip = 1.0
     return l["user_dp"]["epsilon"]["coordinator"]["epsilon"].get<double>();
   };
   EXPECT_LT(coordinator_eps(lines[0]), coordinator_eps(lines[2]));
+  // `fedlora-coordinator status` shows the same two figures as the last metrics line.
+  const std::string cmd = (fs::path(FEDLORA_BIN_DIR) / "fedlora-coordinator").string() + " status --json --state " +
+                          d.state_dir().string();
+  std::string out;
+  if (FILE* f = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+    EXPECT_EQ(pclose(f), 0);
+  }
+  const auto status = nlohmann::json::parse(out);
+  EXPECT_EQ(status["rounds_committed"], 3);
+  EXPECT_EQ(status["user_epsilon"]["coordinator"]["epsilon"], lines[2]["user_dp"]["epsilon"]["coordinator"]["epsilon"]);
+  EXPECT_EQ(status["user_epsilon"]["released_model"]["epsilon"],
+            lines[2]["user_dp"]["epsilon"]["released_model"]["epsilon"]);
   EXPECT_NE(d.log_of(d.device(0)).find("the job is finished"), std::string::npos) << d.log_of(d.device(0));
 }
 
