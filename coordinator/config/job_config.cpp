@@ -101,6 +101,7 @@ void read_job_sections(TomlReader& r, JobConfig& c) {
   u.enabled = r.get_bool("user_dp", "enabled", u.enabled);
   u.mechanism = r.get_string("user_dp", "mechanism", u.mechanism);
   u.max_participations = to_int(r, "user_dp", "max_participations", u.max_participations);
+  u.min_survivors = to_int(r, "user_dp", "min_survivors", u.min_survivors);
   u.restart_every = to_int(r, "user_dp", "restart_every", u.restart_every);
   u.mode = r.get_string("user_dp", "mode", u.mode);
   u.noise_multiplier = r.get_double("user_dp", "noise_multiplier", u.noise_multiplier);
@@ -179,6 +180,7 @@ std::string write_job_toml(const JobConfig& c) {
   u.insert_or_assign("delta", c.user_dp.delta);
   u.insert_or_assign("mechanism", c.user_dp.mechanism);
   u.insert_or_assign("max_participations", c.user_dp.max_participations);
+  u.insert_or_assign("min_survivors", c.user_dp.min_survivors);
   u.insert_or_assign("restart_every", c.user_dp.restart_every);
   auto& sa = section("secagg");
   sa.insert_or_assign("enabled", c.secagg.enabled);
@@ -230,6 +232,11 @@ void JobConfig::validate() const {
     if (user_dp.mechanism != "dp_fedavg" && user_dp.mechanism != "dp_ftrl")
       bad("user_dp.mechanism '" + user_dp.mechanism + "': use dp_fedavg or dp_ftrl");
     if (user_dp.max_participations < 0) bad("user_dp.max_participations must be >= 0 (0 = no cap)");
+    if (user_dp.min_survivors < 0) bad("user_dp.min_survivors must be >= 0 (0 = t + a_max)");
+    if (user_dp.min_survivors > 0 && user_dp.mode != "distributed")
+      bad("user_dp.min_survivors applies to mode = \"distributed\" only");
+    if (user_dp.min_survivors > federation.cohort_size)
+      bad("user_dp.min_survivors exceeds federation.cohort_size: every round would abort");
     if (user_dp.restart_every < 0) bad("user_dp.restart_every must be >= 0 (0 = population / cohort)");
     if (user_dp.mechanism == "dp_ftrl") {
       if (user_dp.mode != "central") bad("user_dp.mechanism = dp_ftrl adds its tree noise centrally: use user_dp.mode = central");
@@ -304,6 +311,7 @@ std::vector<std::pair<std::string, std::string>> describe_job(const JobConfig& c
     d.emplace_back("user_dp.delta", num(c.user_dp.delta));
     d.emplace_back("user_dp.mechanism", c.user_dp.mechanism);
     d.emplace_back("user_dp.max_participations", std::to_string(c.user_dp.max_participations));
+    if (c.user_dp.mode == "distributed") d.emplace_back("user_dp.min_survivors", std::to_string(c.user_dp.min_survivors));
     if (c.user_dp.mechanism == "dp_ftrl") d.emplace_back("user_dp.restart_every", std::to_string(c.user_dp.restart_every));
   }
   d.emplace_back("secagg.enabled", c.secagg.enabled ? "true" : "false");

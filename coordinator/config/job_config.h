@@ -77,6 +77,7 @@ struct UserDpSection {
   double clip_learning_rate = 0.2;
   double count_noise_stddev = 0.0;  ///< σ_b; 0 = max(K/20, z)
   double delta = 0.0;               ///< 0 = 1 / population^1.1
+  int min_survivors = 0;            ///< distributed: DP survivor floor m_min (0 = t + a_max)
   int max_participations = 0;       ///< cap on any user's participations (bounds ε against the coordinator); 0 = none
   int restart_every = 0;            ///< dp_ftrl: rounds per tree, each user at most once per tree; 0 = ⌊N/K⌋
 };

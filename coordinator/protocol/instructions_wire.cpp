@@ -65,6 +65,8 @@ v1::RoundInstructions to_proto(const RoundInstructions& in) {
     u->set_expected_cohort(c.expected_cohort);
     u->set_report_clip_indicator(in.user_dp->report_clip_indicator);
     u->set_clip_indicator_noise_stddev(in.user_dp->clip_indicator_noise_stddev);
+    u->set_max_corrupt_clients(c.max_corrupt_clients);
+    u->set_min_survivors(c.min_survivors);
   }
   if (in.secagg) {
     auto* s = p.mutable_secagg();
@@ -137,6 +139,8 @@ RoundInstructions from_proto(const v1::RoundInstructions& p) {
     ud.update.expected_cohort = u.expected_cohort();
     ud.report_clip_indicator = u.report_clip_indicator();
     ud.clip_indicator_noise_stddev = u.clip_indicator_noise_stddev();
+    ud.update.max_corrupt_clients = u.max_corrupt_clients();
+    ud.update.min_survivors = u.min_survivors();
     in.user_dp = ud;
   }
   if (p.has_secagg()) {

@@ -42,6 +42,7 @@ UserDpSettings user_dp_settings_for(const config::JobConfig& job, std::int64_t p
   us.delta = u.delta > 0 ? u.delta : std::pow(static_cast<double>(population), -1.1);
   us.mechanism = u.mechanism == "dp_ftrl" ? UserDpMechanism::kDpFtrl : UserDpMechanism::kDpFedAvg;
   us.max_participations = u.max_participations;
+  us.min_survivors = u.min_survivors;
   us.corrupt_fraction = job.secagg.enabled ? job.secagg.corrupt_fraction : 0.0;
   us.ftrl_restart_every = u.restart_every > 0 ? u.restart_every
                                               : std::max<std::int64_t>(1, population / std::max(1, job.federation.cohort_size));

@@ -16,6 +16,8 @@ void UserDpSettings::validate() const {
   if (expected_cohort < 1 || population < expected_cohort) bad("need 1 <= expected cohort <= population");
   if (!(delta > 0 && delta < 1)) bad("delta must be in (0, 1)");
   if (max_participations < 0) bad("max_participations must be >= 0 (0 = no cap)");
+  if (min_survivors < 0) bad("min_survivors must be >= 0 (0 = t + a_max)");
+  if (min_survivors > 0 && mode != privacy::NoiseMode::kDistributed) bad("min_survivors applies to mode = distributed only");
   if (!(corrupt_fraction >= 0 && corrupt_fraction < 1)) bad("the corrupt fraction must be in [0, 1)");
   if (adaptive_clipping) {
     if (!(target_quantile >= 0 && target_quantile <= 1)) bad("target_quantile must be in [0, 1]");
@@ -79,6 +81,9 @@ DeviceDpInstructions UserDpServer::instructions(int64_t cohort, int64_t secagg_t
   if (settings_.mode == privacy::NoiseMode::kDistributed)
     d.update.max_corrupt_clients =
         static_cast<int64_t>(std::floor(settings_.corrupt_fraction * static_cast<double>(cohort)));
+  if (settings_.mode == privacy::NoiseMode::kDistributed && settings_.min_survivors > 0)
+    d.update.min_survivors =
+        std::max(settings_.min_survivors, d.update.min_contributors + d.update.max_corrupt_clients);
   d.update.expected_cohort = std::max(settings_.expected_cohort, d.update.survivor_floor());
   d.report_clip_indicator = adaptive_.has_value();
   if (adaptive_ && settings_.mode == privacy::NoiseMode::kDistributed)

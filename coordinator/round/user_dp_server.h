@@ -59,6 +59,10 @@ struct UserDpSettings {
   int64_t max_participations = 0;  ///< cap on a user's participations (0 = none)
   double corrupt_fraction = 0.0;   ///< α: up to ⌊α n⌋ devices of a cohort of n may collude (a_max)
   int64_t ftrl_restart_every = 0;  ///< DP-FTRL: rounds per tree (each user at most once per tree)
+  /// Distributed mode: DP survivor floor m_min; a round's sum is released only with at least
+  /// max(min_survivors, t + a_max) contributors, and each device adds σS/√(m_min − a_max).
+  /// A floor near the expected survivors keeps the total noise near σ²S²; 0 = t + a_max.
+  int64_t min_survivors = 0;
   /// Throws privacy::InvalidPrivacyParameter naming the bad field.
   void validate() const;
 };

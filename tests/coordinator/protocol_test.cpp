@@ -32,6 +32,8 @@ RoundInstructions with_secagg_and_dp() {
   in.weighting = WeightingInstructions{Weighting::kUniform, 0.0, 1.0};
   UserDpInstructions dp;
   dp.update = privacy::UserDpConfig{0.3, 1.5, privacy::NoiseMode::kDistributed, 4, 10};
+  dp.update.max_corrupt_clients = 1;
+  dp.update.min_survivors = 8;
   dp.report_clip_indicator = true;
   dp.clip_indicator_noise_stddev = 0.25;
   in.user_dp = dp;
@@ -83,6 +85,8 @@ TEST(RoundInstructions, SurviveTheWireForm) {
   }
   const auto back = from_proto(to_proto(with_secagg_and_dp()));
   EXPECT_EQ(back.user_dp->update.min_contributors, 4);
+  EXPECT_EQ(back.user_dp->update.max_corrupt_clients, 1);  // the device's noise depends on both
+  EXPECT_EQ(back.user_dp->update.min_survivors, 8);
   EXPECT_EQ(back.user_dp->clip_indicator_noise_stddev, 0.25);
   EXPECT_EQ(back.secagg->logical_id, 6u);
   EXPECT_EQ(back.secagg->config.params.threshold, 5u);

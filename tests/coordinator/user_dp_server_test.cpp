@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 #include "coordinator/round/user_dp_server.h"
@@ -112,6 +113,35 @@ TEST(UserDpServer, CountNoiseDefaultIsTheLargerOfKOver20AndZSplitOverHonestSurvi
   s.corrupt_fraction = 0.2;
   UserDpServer small(s, privacy::NoiseSource::from_seed(7, {11}), 8);
   EXPECT_NEAR(small.instructions(10, 4).clip_indicator_noise_stddev, 1.5 / 2.0, 1e-12);
+}
+
+TEST(UserDpServer, ASurvivorFloorNearTheCohortLowersEachDevicesNoise) {
+  auto s = central(1.5, 0.3, 100, 250);
+  s.mode = privacy::NoiseMode::kDistributed;
+  s.corrupt_fraction = 0.05;
+  s.min_survivors = 70;
+  UserDpServer server(s, privacy::NoiseSource::from_seed(7, {12}), 16);
+  // Cohort 109, t = 6: a_max = ⌊0.05·109⌋ = 5, m_min = max(70, 6 + 5) = 70, each device adds
+  // 1.5·0.3/√65 (instead of 1.5·0.3/√6 at the SecAgg floor).
+  const auto in = server.instructions(109, 6);
+  EXPECT_EQ(in.update.max_corrupt_clients, 5);
+  EXPECT_EQ(in.update.survivor_floor(), 70);
+  EXPECT_NEAR(privacy::per_device_noise_stddev_honest(in.update.noise_multiplier, in.update.l2_norm_clip,
+                                                      in.update.survivor_floor(), in.update.max_corrupt_clients),
+              1.5 * 0.3 / std::sqrt(65.0), 1e-15);
+  // A floor below t + a_max is raised to it, never lowered.
+  s.min_survivors = 3;
+  UserDpServer low(s, privacy::NoiseSource::from_seed(7, {13}), 16);
+  EXPECT_EQ(low.instructions(109, 6).update.survivor_floor(), 11);
+  // 69 survivors are refused.
+  auto agg = known_sum(16, 69, 100);
+  std::vector<std::uint64_t> who(69);
+  std::iota(who.begin(), who.end(), 1);
+  EXPECT_THROW(server.finalize(agg, in, std::nullopt, who), privacy::PrivacyError);
+  // Central mode has no survivor floor to set.
+  auto c = central(1.0, 1.0, 2, 10);
+  c.min_survivors = 2;
+  EXPECT_THROW(UserDpServer(c, privacy::NoiseSource::from_seed(7, {14}), 4), privacy::InvalidPrivacyParameter);
 }
 
 TEST(UserDpServer, CoordinatorEpsilonIsPlainGaussianCompositionOverActualParticipations) {
