@@ -50,6 +50,15 @@ void ensure_fast_blas_kernels(char** argv) {
                core, std::strerror(errno));
 }
 
+void pin_blas_kernels_for_children() {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+  using CoreName = char* (*)();
+  auto fn = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (fn == nullptr) return;
+  const char* current = fn();
+  if (current != nullptr && *current != '\0') setenv("OPENBLAS_CORETYPE", current, 1);
+}
+
 void keep_freed_memory_in_heap() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc maximum on 64-bit
   mallopt(M_TRIM_THRESHOLD, 1 << 30);

@@ -21,6 +21,12 @@ bool set_compute_threads(int threads);
 /// main(). Setting OPENBLAS_CORETYPE yourself disables it.
 void ensure_fast_blas_kernels(char** argv);
 
+/// Makes processes this one spawns run the same OpenBLAS kernels as it does: if
+/// OPENBLAS_CORETYPE is unset, sets it (in this process's environment, which only children
+/// read) to the core OpenBLAS chose here. Otherwise a child's ensure_fast_blas_kernels could
+/// pick other kernels and a multi-process run would round differently from an in-process one.
+void pin_blas_kernels_for_children();
+
 /// Keeps freed large buffers in the heap instead of returning them to the OS (glibc
 /// M_MMAP_THRESHOLD / M_TRIM_THRESHOLD). Training allocates the same multi-MB activation
 /// buffers every step; on this VM each fresh page costs a fault (a 16 MB zero-fill measured

@@ -101,6 +101,7 @@ SimulationSummary run_simulation_grpc(const SimConfig& cfg, const ProgressFn& pr
   const int workers = std::max(1, std::min<int>(worker_threads(cfg), static_cast<int>(population)));
   WorkerPool pool(workers);
 
+  lora::pin_blas_kernels_for_children();  // same kernels in every process: same rounding as in-process
   const fs::path dir = summary.run_dir / "grpc";
   fs::remove_all(dir);
   fs::create_directories(dir);
