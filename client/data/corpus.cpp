@@ -7,22 +7,22 @@
 
 namespace fedlora::client::data {
 
-CorpusBuilder::Pending& CorpusBuilder::slot(std::string_view user_id) {
+CorpusBuilder::Pending& CorpusBuilder::slot(std::string_view user_id, std::string_view origin) {
   if (user_id.empty()) {
     throw DataError("corpus: example with an empty user id; every example needs a user");
   }
   auto it = index_.find(user_id);
   if (it == index_.end()) {
     it = index_.emplace(std::string(user_id), users_.size()).first;
-    users_.push_back(Pending{std::string(user_id), {}});
+    users_.push_back(Pending{std::string(user_id), {}, std::string(origin)});
   }
   return users_[it->second];
 }
 
-void CorpusBuilder::add_user(std::string_view user_id) { slot(user_id); }
+void CorpusBuilder::add_user(std::string_view user_id, std::string_view origin) { slot(user_id, origin); }
 
-void CorpusBuilder::add(std::string_view user_id, std::string text) {
-  Pending& user = slot(user_id);
+void CorpusBuilder::add(std::string_view user_id, std::string text, std::string_view origin) {
+  Pending& user = slot(user_id, origin);
   ++examples_seen_;
   if (text.empty()) {
     ++examples_empty_;
@@ -37,6 +37,11 @@ Corpus CorpusBuilder::finish(const SplitOptions& options) && {
   stats.users_seen = users_.size();
   stats.examples_seen = examples_seen_;
   stats.examples_empty = examples_empty_;
+  for (const Pending& pending : users_) {
+    if (!users_need_examples_ || !pending.texts.empty()) continue;
+    throw DataError((pending.origin.empty() ? std::string("corpus") : pending.origin) + ": user \"" +
+                    pending.user_id + "\" has 0 examples (no non-empty text); give the user text or remove it");
+  }
   std::vector<UserData> kept;
   for (Pending& pending : users_) {
     const std::size_t n = pending.texts.size();

@@ -39,27 +39,39 @@ struct Corpus {
 /// (LEAF; McMahan et al. 2017 §3).
 class CorpusBuilder {
  public:
+  /// `users_need_examples`: a user without any non-empty example is a malformed corpus
+  /// (user files, JSONL). False for Shakespeare, where a role whose words were all cut is
+  /// part of the published text and is dropped like any user below min_examples.
+  explicit CorpusBuilder(bool users_need_examples = true) : users_need_examples_(users_need_examples) {}
+
   /// Adds one example of `user_id` (must be non-empty; the caller validates it and reports
   /// the position). An empty `text` still registers the user and counts as seen.
-  void add(std::string_view user_id, std::string text);
+  /// `origin` ("file:line", or a file) is kept from the user's first example for errors.
+  void add(std::string_view user_id, std::string text, std::string_view origin = {});
 
   /// Registers `user_id` (non-empty) without an example, e.g. a user whose file is empty,
-  /// so that it counts in stats.users_seen. No-op if the user is already known.
-  void add_user(std::string_view user_id);
+  /// so that the user is known. No-op if the user is already known.
+  void add_user(std::string_view user_id, std::string_view origin = {});
 
-  /// Builds the corpus. @throws DataError if `options` are invalid (see validate()).
+  /// Builds the corpus.
+  /// @throws DataError if `options` are invalid (see validate()), or (users_need_examples)
+  ///         if a user has no
+  ///         non-empty example at all (an empty file, or only empty texts): a malformed
+  ///         corpus, reported with the user's origin and what to fix.
   Corpus finish(const SplitOptions& options) &&;
 
  private:
   struct Pending {
     std::string user_id;
     std::vector<std::string> texts;  // non-empty texts in source order
+    std::string origin;              // where the user first appears, for errors
   };
-  Pending& slot(std::string_view user_id);
+  Pending& slot(std::string_view user_id, std::string_view origin);
   std::vector<Pending> users_;
   std::map<std::string, std::size_t, std::less<>> index_;
   std::size_t examples_seen_ = 0;
   std::size_t examples_empty_ = 0;
+  bool users_need_examples_;
 };
 
 }  // namespace fedlora::client::data

@@ -63,9 +63,9 @@ std::vector<Speech> parse_shakespeare_speeches(std::string_view text, std::strin
 Corpus load_shakespeare(std::string_view text, const SplitOptions& options,
                         std::string_view source) {
   validate(options);  // fail on bad options before parsing a megabyte
-  CorpusBuilder builder;
+  CorpusBuilder builder(/*users_need_examples=*/false);
   for (Speech& speech : parse_shakespeare_speeches(text, source)) {
-    builder.add(speech.speaker, std::move(speech.text));
+    builder.add(speech.speaker, std::move(speech.text), std::string(source) + ":" + std::to_string(speech.line));
   }
   return std::move(builder).finish(options);
 }

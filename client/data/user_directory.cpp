@@ -49,7 +49,7 @@ Corpus load_user_directory(const std::filesystem::path& dir, const SplitOptions&
                       "\" both give user id \"" + stem + "\"; rename or merge one of them");
     }
     const std::string text = read_text_file(file);
-    builder.add_user(stem);  // an empty file is a user without examples
+    builder.add_user(stem, file.string());  // an empty file is a user without examples: finish() refuses it
     for (const std::vector<Line>& block : split_blocks(text)) builder.add(stem, join_lines(block, 0));
   }
   return std::move(builder).finish(options);

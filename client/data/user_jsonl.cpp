@@ -48,7 +48,8 @@ Corpus parse_user_jsonl(std::string_view text, const SplitOptions& options,
     }
     const std::string& user = string_field(record, "user", source, line.number);
     if (user.empty()) bad_line(source, line.number, "\"user\" is empty");
-    builder.add(user, string_field(record, "text", source, line.number));
+    builder.add(user, string_field(record, "text", source, line.number),
+                std::string(source) + ":" + std::to_string(line.number));
   }
   return std::move(builder).finish(options);
 }

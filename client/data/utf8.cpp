@@ -1,5 +1,6 @@
 #include "client/data/utf8.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -9,11 +10,17 @@
 namespace fedlora::client::data {
 namespace {
 
-[[noreturn]] void fail(std::string_view source, std::size_t offset, unsigned char byte,
-                       const char* reason) {
+[[noreturn]] void fail(std::string_view bytes, std::string_view source, std::size_t offset,
+                       unsigned char byte, const char* reason) {
   char hex[8];
   std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(byte));
-  throw DataError(std::string(source) + ": invalid UTF-8 at byte offset " +
+  // 1-based line and column (in bytes) so an editor can jump to the bad byte.
+  const std::string_view before = bytes.substr(0, offset);
+  const std::size_t line = 1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
+  const std::size_t line_start = before.rfind('\n');
+  const std::size_t column = offset - (line_start == std::string_view::npos ? 0 : line_start + 1) + 1;
+  throw DataError(std::string(source) + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                  ": invalid UTF-8 at byte offset " +
                   std::to_string(offset) + " (byte " + hex + "): " + reason +
                   "; re-encode the file as UTF-8");
 }
@@ -46,22 +53,22 @@ void validate_utf8(std::string_view bytes, std::string_view source) {
       if (b0 == 0xF0u) lo = 0x90u;  // overlong below U+10000
       if (b0 == 0xF4u) hi = 0x8Fu;  // above U+10FFFF
     } else if (is_continuation(b0)) {
-      fail(source, i, b0, "continuation byte without a lead byte");
+      fail(bytes, source, i, b0, "continuation byte without a lead byte");
     } else if (b0 == 0xC0u || b0 == 0xC1u) {
-      fail(source, i, b0, "overlong encoding of an ASCII character");
+      fail(bytes, source, i, b0, "overlong encoding of an ASCII character");
     } else {
-      fail(source, i, b0, "byte never valid in UTF-8 (code point above U+10FFFF)");
+      fail(bytes, source, i, b0, "byte never valid in UTF-8 (code point above U+10FFFF)");
     }
-    if (n - i < len) fail(source, i, b0, "sequence truncated by the end of the input");
+    if (n - i < len) fail(bytes, source, i, b0, "sequence truncated by the end of the input");
     const unsigned char b1 = p[i + 1];
     if (b1 < lo || b1 > hi) {
-      if (!is_continuation(b1)) fail(source, i, b0, "sequence truncated (missing continuation byte)");
-      if (b0 == 0xEDu) fail(source, i, b0, "encodes a UTF-16 surrogate (U+D800..U+DFFF)");
-      if (b0 == 0xF4u) fail(source, i, b0, "encodes a code point above U+10FFFF");
-      fail(source, i, b0, "overlong encoding");
+      if (!is_continuation(b1)) fail(bytes, source, i, b0, "sequence truncated (missing continuation byte)");
+      if (b0 == 0xEDu) fail(bytes, source, i, b0, "encodes a UTF-16 surrogate (U+D800..U+DFFF)");
+      if (b0 == 0xF4u) fail(bytes, source, i, b0, "encodes a code point above U+10FFFF");
+      fail(bytes, source, i, b0, "overlong encoding");
     }
     for (std::size_t k = 2; k < len; ++k) {
-      if (!is_continuation(p[i + k])) fail(source, i, b0, "sequence truncated (missing continuation byte)");
+      if (!is_continuation(p[i + k])) fail(bytes, source, i, b0, "sequence truncated (missing continuation byte)");
     }
     i += len;
   }

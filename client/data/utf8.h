@@ -10,7 +10,8 @@ namespace fedlora::client::data {
 /// stray continuation bytes, truncated sequences, overlong forms (C0, C1, E0 80..9F,
 /// F0 80..8F), UTF-16 surrogates (ED A0..BF) and code points above U+10FFFF (F4 90.., F5..FF).
 /// @param source  file path or label, used only in the error message.
-/// @throws DataError naming `source`, the byte offset (0-based) of the first byte of the bad
+/// @throws DataError naming `source`, the 1-based line and byte column ("file:3:17: ..."),
+///         the byte offset (0-based) of the first byte of the bad
 ///         sequence, the offending byte in hex and the reason.
 void validate_utf8(std::string_view bytes, std::string_view source);
 

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <sstream>
 
+#include "coordinator/strategy/errors.h"
+#include "coordinator/strategy/server_optimizer_config.h"
+
 namespace fedlora::config {
 
 lora::GgmlType parse_weight_type(const std::string& s) {
@@ -40,6 +43,7 @@ int to_int(TomlReader& r, const char* s, const char* k, int def) {
 }
 
 void read_optional(TomlReader& r, const char* key, std::optional<double>& out) {
+  r.declare("server", key);
   if (r.has("server", key)) out = r.get_double("server", key, 0.0);
 }
 
@@ -213,6 +217,11 @@ void JobConfig::validate() const {
   if (!(client.lr > 0) || !std::isfinite(client.lr)) bad("client.lr must be a positive finite number");
   if (client.max_steps < 0) bad("client.max_steps must be >= 0 (0 = no cap)");
   if (!(client.fedprox_mu >= 0) || !std::isfinite(client.fedprox_mu)) bad("client.fedprox_mu must be >= 0");
+  try {  // the strategy's own rules (known name, only the hyperparameters it uses), checked at load
+    (void)coordinator::make_server_optimizer(server.optimizer, 1);
+  } catch (const coordinator::StrategyConfigError& e) {
+    bad(std::string("server.strategy: ") + e.what());
+  }
   if (dp_sgd.enabled) {
     if (!(dp_sgd.noise_multiplier > 0)) bad("dp_sgd.noise_multiplier must be > 0");
     if (!(dp_sgd.l2_norm_clip > 0)) bad("dp_sgd.l2_norm_clip must be > 0");

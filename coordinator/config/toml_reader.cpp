@@ -1,5 +1,7 @@
 #include "coordinator/config/toml_reader.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <sstream>
 
 namespace fedlora::config {
@@ -116,23 +118,85 @@ std::vector<std::string> TomlReader::get_string_list(std::string_view section, s
   return out;
 }
 
+void TomlReader::declare(std::string_view section, std::string_view key) { read_.insert(full_key(section, key)); }
+
+namespace {
+// Levenshtein distance: the nearest valid key is the likeliest intended one.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+}  // namespace
+
+std::string TomlReader::nearest_key(const std::string& unknown) const {
+  std::string best;
+  std::size_t best_d = SIZE_MAX;
+  const auto dot = unknown.find('.');
+  const std::string section = unknown.substr(0, dot);
+  const std::string leaf = dot == std::string::npos ? unknown : unknown.substr(dot + 1);
+  for (const auto& k : read_) {
+    // Compare whole keys, and the key name alone (a right key in the wrong section).
+    const std::size_t d = std::min(edit_distance(unknown, k), edit_distance(leaf, k.substr(k.find('.') + 1)) + 1);
+    if (d < best_d) best_d = d, best = k;
+  }
+  if (best_d <= std::max<std::size_t>(2, leaf.size() / 3)) return "did you mean " + best + "?";
+  // Nothing close (a synonym such as learning_rate for lr): list the section's keys instead.
+  std::string keys;
+  for (const auto& k : read_)
+    if (k.compare(0, section.size() + 1, section + ".") == 0) keys += (keys.empty() ? "" : ", ") + k.substr(section.size() + 1);
+  return keys.empty() ? std::string() : "valid keys of [" + section + "]: " + keys;
+}
+
 void TomlReader::reject_unknown_keys() const {
   std::vector<std::string> unknown;
+  auto describe = [&](const std::string& key, const toml::node& n, bool section) {
+    std::string where = source_;
+    const auto line = n.source().begin.line;
+    where += line > 0 ? ":" + std::to_string(line) : " (--set)";
+    std::string msg = where + ": unknown " + (section ? "section [" + key + "]" : "key " + key);
+    std::string hint;
+    if (section) {
+      std::set<std::string> sections;
+      for (const auto& k : read_) sections.insert(k.substr(0, k.find('.')));
+      std::size_t best_d = SIZE_MAX;
+      for (const auto& s : sections)
+        if (const auto d = edit_distance(key, s); d < best_d) best_d = d, hint = "did you mean [" + s + "]?";
+    } else {
+      hint = nearest_key(key);
+    }
+    if (!hint.empty()) msg += "; " + hint;
+    unknown.push_back(msg);
+  };
+  std::set<std::string> sections_read;
+  for (const auto& k : read_) sections_read.insert(k.substr(0, k.find('.')));
   for (const auto& [sec, node] : root_) {
     if (!node.is_table()) {
-      unknown.emplace_back(sec.str());
+      describe(std::string(sec.str()), node, false);
+      continue;
+    }
+    if (!sections_read.count(std::string(sec.str()))) {
+      describe(std::string(sec.str()), node, true);
       continue;
     }
     for (const auto& [key, v] : *node.as_table()) {
-      (void)v;
       const auto k = full_key(sec.str(), key.str());
-      if (!read_.count(k)) unknown.push_back(k);
+      if (!read_.count(k)) describe(k, v, false);
     }
   }
   if (unknown.empty()) return;
   std::string list;
-  for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + u;
-  throw ConfigError(source_ + ": unknown key(s) " + list + " (check the spelling against configs/shakespeare.toml)");
+  for (const auto& u : unknown) list += (list.empty() ? "" : "\n") + u;
+  throw ConfigError(list + "\n(every key is documented in configs/shakespeare.toml)");
 }
 
 }  // namespace fedlora::config

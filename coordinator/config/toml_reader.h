@@ -41,13 +41,20 @@ class TomlReader {
   /// True if the key is present (file or override); marks nothing as read.
   bool has(std::string_view section, std::string_view key) const;
 
-  /// Throws ConfigError listing every key or section that no getter asked for (typos).
+  /// Marks "section.key" as a valid key without reading it (keys read only when present,
+  /// such as server.momentum), so a typo of it is recognised.
+  void declare(std::string_view section, std::string_view key);
+
+  /// Throws ConfigError listing every key or section that no getter asked for (typos), each
+  /// with its line in the file (or "(--set)") and the nearest valid key by edit distance:
+  /// "run.toml:7: unknown key federation.round; did you mean federation.rounds?".
   void reject_unknown_keys() const;
   const std::string& source() const { return source_; }
 
  private:
   TomlReader(toml::table root, std::string source) : root_(std::move(root)), source_(std::move(source)) {}
   const toml::node* node(std::string_view section, std::string_view key);
+  std::string nearest_key(const std::string& unknown) const;
   [[noreturn]] void type_error(std::string_view section, std::string_view key, const char* expected) const;
 
   toml::table root_;

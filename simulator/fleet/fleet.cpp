@@ -38,17 +38,29 @@ client::data::Corpus load_corpus(const DataSection& d) {
 
 Fleet build_fleet(const SimConfig& cfg, const lora::SpmTokenizer& tokenizer, int64_t context_length,
                   uint64_t population_seed, uint64_t eval_seed) {
-  auto population = load_corpus(cfg.data).population;
+  auto corpus = load_corpus(cfg.data);
+  auto& population = corpus.population;
   if (cfg.data.max_users > 0 && static_cast<size_t>(cfg.data.max_users) < population.size()) {
     std::vector<client::data::UserData> users;
     for (const auto& id : client::data::sample_eval_users(population, static_cast<size_t>(cfg.data.max_users), population_seed))
       users.push_back(population.at(id));
     population = client::data::Population(std::move(users));
   }
-  if (static_cast<size_t>(cfg.federation.cohort_size) > population.size())
-    throw ConfigError("federation.cohort_size " + std::to_string(cfg.federation.cohort_size) +
-                      " exceeds the population of " + std::to_string(population.size()) + " users in " +
-                      cfg.data.path.string());
+  if (static_cast<size_t>(cfg.federation.cohort_size) > population.size()) {
+    // Say where the users went: found in the source, removed by which filter, what is left.
+    const auto& st = corpus.stats;
+    std::string m = cfg.data.path.string() + ": " + std::to_string(st.users_seen) + " users found (" +
+                    std::to_string(st.examples_seen) + " examples, " + std::to_string(st.examples_empty) + " empty)";
+    if (st.users_seen > st.users_kept)
+      m += "; data.min_examples = " + std::to_string(cfg.data.min_examples) + " removed " +
+           std::to_string(st.users_seen - st.users_kept) + " of them (fewer non-empty examples than that)";
+    if (st.users_kept > population.size())
+      m += "; data.max_users = " + std::to_string(cfg.data.max_users) + " kept " + std::to_string(population.size());
+    m += "; " + std::to_string(population.size()) + " users left, fewer than federation.cohort_size = " +
+         std::to_string(cfg.federation.cohort_size) + ". Lower data.min_examples or federation.cohort_size, "
+         "or use a larger corpus";
+    throw ConfigError(m);
+  }
   Fleet f;
   f.train_texts = population.total_train_examples();
   f.test_texts = population.total_test_examples();

@@ -11,7 +11,7 @@ namespace fedlora::client::data {
 namespace {
 
 // Fixture by hand: alice.txt has 5 documents (one of two lines, a run of blank lines),
-// bob.md 2 (CRLF, leading blank lines), carol.txt 1, empty.txt 0; .hidden.txt and sub/ are
+// bob.md 2 (CRLF, leading blank lines), carol.txt 1; .hidden.txt and sub/ are
 // skipped. Kept (>= 2): alice 4/1, bob 1/1, in file-name order.
 TEST(UserDirectory, LoadsFixture) {
   const Corpus corpus = load_user_directory("tests/client/fixtures/users_dir");
@@ -32,7 +32,7 @@ TEST(UserDirectory, LoadsFixture) {
   EXPECT_EQ(pop.find("dave"), nullptr);
 
   const CorpusStats& s = corpus.stats;
-  EXPECT_EQ(s.users_seen, 4u);  // alice, bob, carol, empty
+  EXPECT_EQ(s.users_seen, 3u);  // alice, bob, carol
   EXPECT_EQ(s.users_kept, 2u);
   EXPECT_EQ(s.examples_seen, 8u);
   EXPECT_EQ(s.examples_empty, 0u);
@@ -69,6 +69,22 @@ TEST(UserDirectory, ReportsInvalidUtf8WithFileAndOffset) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find(bad.string()), std::string::npos) << msg;
     EXPECT_NE(msg.find("byte offset 7 "), std::string::npos) << msg;
+    EXPECT_NE(msg.find(bad.string() + ":3:3: "), std::string::npos) << msg;  // "tw" then the bad byte
+  }
+}
+
+TEST(UserDirectory, AUserFileWithoutTextIsNamed) {
+  for (const std::string empty : {"", "\n\n  \n"}) {
+    test::TempDir dir;
+    dir.write("good.txt", "one\n\ntwo\n");
+    const auto bad = dir.write("ghost.txt", empty);
+    try {
+      load_user_directory(dir.path());
+      FAIL() << "accepted a user with no text";
+    } catch (const DataError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(bad.string() + ": user \"ghost\" has 0 examples"), std::string::npos) << msg;
+    }
   }
 }
 

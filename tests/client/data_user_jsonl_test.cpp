@@ -56,6 +56,9 @@ TEST(UserJsonl, MalformedLinesNameTheLine) {
   expect_error_on_line("{\"user\":\"\",\"text\":\"x\"}\n", 1);                 // empty user
   expect_error_on_line("{\"user\":\"a\",\"text\":\"\\ud800\"}\n", 1);          // lone surrogate
   expect_error_on_line(ok + "{\"user\":\"a\",\"text\":\"x\r\n", 2);           // CRLF, broken
+  // A user whose every text is empty: named at its first line.
+  expect_error_on_line(ok + ok + "{\"user\":\"b\",\"text\":\"\"}\n" + ok + "{\"user\":\"b\",\"text\":\"\"}\n", 3);
+  expect_error_on_line(ok + "{\"user\":\"a\",\"text\":\"\xC3\"}\n", 2);          // invalid UTF-8
 }
 
 TEST(UserJsonl, AcceptsCrlfAndIgnoresExtraKeys) {
@@ -76,6 +79,7 @@ TEST(UserJsonl, RejectsInvalidUtf8WithFileAndOffset) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
     EXPECT_NE(msg.find("byte offset 44 "), std::string::npos) << msg;  // 24 + 20
+    EXPECT_NE(msg.find(file.string() + ":2:21: "), std::string::npos) << msg;
   }
   EXPECT_THROW(load_user_jsonl(dir.path() / "missing.jsonl"), DataError);
 }

@@ -352,5 +352,24 @@ TEST(TinySimulation, GrpcTransportGivesTheInProcessMetrics) {
   }
 }
 
+TEST(TinySimulation, AFilteredOutCorpusSaysWhereTheUsersWent) {
+  TinyRun t;  // 3 users with 10 examples each
+  try {
+    sim::run_simulation(t.config("filtered", 1, {"data.min_examples=11"}), nullptr);
+    FAIL() << "ran with no users";
+  } catch (const config::ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("3 users found (30 examples, 0 empty)"), std::string::npos) << m;
+    EXPECT_NE(m.find("data.min_examples = 11 removed 3 of them"), std::string::npos) << m;
+    EXPECT_NE(m.find("0 users left, fewer than federation.cohort_size = 3"), std::string::npos) << m;
+  }
+  try {
+    sim::run_simulation(t.config("capped", 1, {"data.max_users=2"}), nullptr);
+    FAIL() << "ran a cohort of 3 from 2 users";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.max_users = 2 kept 2"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace fedlora
