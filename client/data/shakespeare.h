@@ -21,7 +21,7 @@
 namespace fedlora::client::data {
 
 /// Path of the tinyshakespeare file relative to the repository root (the working directory
-/// of tests and CLIs); see ../shared/data/README.md.
+/// of tests and CLIs): the data set sits beside the repository, not in it.
 inline constexpr const char* kTinyShakespearePath = "../shared/data/shakespeare/tinyshakespeare.txt";
 
 /// One speech: the speaker's name and the speech body.

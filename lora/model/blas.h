@@ -1,7 +1,7 @@
 #pragma once
 // Row-major single-precision GEMM straight into the BLAS that LibTorch already loaded
 // (the Fortran `sgemm_` symbol, found once with dlsym: Debian ships no libblas link name
-// for our targets, see notes/build.md). The fused ops call it on raw pointers: per-head
+// for our targets, see docs/build.md). The fused ops call it on raw pointers: per-head
 // attention blocks and LoRA's rank-r products are small enough that at::mm's dispatch,
 // allocation and stride checks cost a visible share of the time.
 #include <cstdint>

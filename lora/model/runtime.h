@@ -1,5 +1,5 @@
 #pragma once
-// Process-wide compute settings for LibTorch + OpenBLAS (see notes/build.md "Threads").
+// Process-wide compute settings for LibTorch + OpenBLAS (see docs/build.md "Threads").
 
 namespace fedlora::lora {
 

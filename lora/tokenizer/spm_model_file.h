@@ -1,7 +1,7 @@
 #pragma once
 // Reader for SentencePiece `.model` files (a serialized sentencepiece.ModelProto), parsed
 // from the protobuf wire format by hand so that no protobuf runtime or libsentencepiece is
-// linked (see /work/shared/notes/build.md: Debian's libsentencepiece bundles protobuf 3.14).
+// linked (see docs/build.md: Debian's libsentencepiece bundles protobuf 3.14).
 //
 // Fields read (sentencepiece_model.proto, SentencePiece ≥ 0.1.9x):
 //   ModelProto      1 pieces (repeated SentencePiece), 2 trainer_spec, 3 normalizer_spec,

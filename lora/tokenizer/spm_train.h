@@ -1,7 +1,7 @@
 #pragma once
 // Learning a SentencePiece BPE vocabulary by running the `spm_train` command (Debian package
 // `sentencepiece`) as a child process. We never link libsentencepiece (it bundles its own
-// protobuf and crashes next to LibTorch/gRPC, see /work/shared/notes/build.md).
+// protobuf and crashes next to LibTorch/gRPC, see docs/build.md).
 //
 // Reference: T. Kudo and J. Richardson, "SentencePiece: A simple and language independent
 // subword tokenizer and detokenizer for Neural Text Processing", EMNLP 2018; the flags are

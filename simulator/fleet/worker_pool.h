@@ -1,7 +1,7 @@
 #pragma once
 // A fixed set of worker threads that run one virtual device (or one evaluation shard) at a
 // time each. Every worker computes with one BLAS/ATen thread, so N workers use N cores
-// without oversubscription (notes/build.md: two 1-thread callers ≈ 292 GFLOP/s vs 175 for
+// without oversubscription (docs/build.md: two 1-thread callers ≈ 292 GFLOP/s vs 175 for
 // one 2-thread caller).
 #include <condition_variable>
 #include <cstddef>

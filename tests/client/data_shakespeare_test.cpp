@@ -158,7 +158,7 @@ IndependentCount count_by_line_scan(const std::string& path) {
   return c;
 }
 
-// ../shared/data/README.md: 7,222 speeches by about 308 speakers, 247 of whom have at least
+// The data set's own description: 7,222 speeches by about 308 speakers, 247 of whom have at least
 // two speeches, about 1.0 MB of their text. The exact figures below (125 speeches with no
 // body, 7,046 kept speeches, 1,014,107 bytes, 5,542/1,504 split, GLOUCESTER's 211) come from
 // an independent Python script over the same file (blocks split on blank lines; name =
