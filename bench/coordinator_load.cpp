@@ -51,7 +51,7 @@ struct Options {
 
 // One virtual device: check in, take the task, send a synthetic update, repeat.
 void run_device(int i, const std::string& address, const Options& o, const protocol::Sha256Digest& base_sha,
-                std::atomic<int>& failures) {
+                std::atomic<int>& failures, const std::atomic<bool>& finished) {
   client::LinkOptions lo;
   lo.address = address;
   lo.insecure = true;
@@ -63,7 +63,7 @@ void run_device(int i, const std::string& address, const Options& o, const proto
   const auto pk = identity.public_key();
   std::mt19937_64 rng(static_cast<std::uint64_t>(i) * 7919 + 1);
   std::uniform_real_distribution<float> value(-0.01f, 0.01f);
-  for (;;) {
+  while (!finished) {  // the coordinator exits after its last round: stop retrying then
     v1::CheckInRequest req;
     req.set_device_id("load" + std::to_string(i));
     req.set_base_model_sha256(base_sha.data(), base_sha.size());
@@ -110,6 +110,7 @@ void run_device(int i, const std::string& address, const Options& o, const proto
       }
       stream->finish();
     } catch (const std::exception& e) {
+      if (finished) return;
       std::fprintf(stderr, "device %d: %s\n", i, e.what());
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -168,10 +169,13 @@ int main(int argc, char** argv) {
   const auto base_sha = protocol::sha256_of_file(o.base);
   const auto t0 = std::chrono::steady_clock::now();
   std::atomic<int> failures{0};
+  std::atomic<bool> finished{false};
   std::vector<std::thread> threads;
   for (int i = 0; i < o.devices; ++i)
-    threads.emplace_back(run_device, i, address, std::cref(o), std::cref(base_sha), std::ref(failures));
+    threads.emplace_back(run_device, i, address, std::cref(o), std::cref(base_sha), std::ref(failures),
+                         std::cref(finished));
   const int code = coordinator.wait();
+  finished = true;
   for (auto& t : threads) t.join();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   rusage ru{};
