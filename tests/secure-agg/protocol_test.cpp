@@ -285,3 +285,48 @@ TEST(SecAggProtocol, ServerApiMisuse) {
 
 }  // namespace
 }  // namespace fedlora::secagg
+
+namespace fedlora::secagg {
+namespace {
+using namespace testing;
+// SecAgg+ at a realistic size in the default run: n = 100 clients, m = 10^4 words, the
+// Harary parameters the finder picks for 5% corrupt / 10% dropout, and dropouts before
+// every stage (within the dropout budget, and beyond it). The result must be the plain sum
+// of exactly the survivors the model predicts, or an abort where it predicts one.
+TEST(SecAggProtocol, FinderParametersAtHundredClients) {
+  const std::uint32_t n = 100;
+  const std::uint64_t m = 10'000;
+  const auto p = find_harary_parameters(n, ThreatModel{0.05, 0.10});
+  ASSERT_EQ(p.graph, GraphKind::kHarary);
+  ASSERT_LT(p.degree, n - 1);  // a sparse graph: this is SecAgg+, not SecAgg
+  crypto::DeterministicRandom rng(100, "realistic rounds");
+  int completed = 0;
+  for (const int dropped : {0, 10, 30}) {
+    const auto cfg = make_config(n, m, p, 32, false, 9000 + dropped);
+    DropoutSchedule s = DropoutSchedule::none(n);
+    for (int i = 0; i < dropped; ++i) {
+      ClientId u;
+      do u = static_cast<ClientId>(rng.uniform_below(n));
+      while (s.drop_before[u]);
+      s.drop_before[u] = kStages[i % 5];
+    }
+    const auto inputs = random_inputs(n, m, 32, rng);
+    const auto rep = run_secagg_round_encoded(cfg, inputs, s, 4000 + dropped);
+    const Expected e = model(rep.config, s, rep.graph);
+    SCOPED_TRACE("k=" + std::to_string(p.degree) + " t=" + std::to_string(p.threshold) +
+                 " dropped=" + std::to_string(dropped));
+    EXPECT_TRUE(rep.offences.empty());
+    if (e.aborted) {
+      EXPECT_TRUE(std::holds_alternative<RoundAborted>(rep.outcome));
+      continue;
+    }
+    const auto* r = std::get_if<RoundResult>(&rep.outcome);
+    ASSERT_NE(r, nullptr) << std::get<RoundAborted>(rep.outcome).reason;
+    EXPECT_EQ(r->survivors, e.survivors);
+    EXPECT_EQ(r->sum, plain_sum(inputs, e.survivors, 32));
+    ++completed;
+  }
+  EXPECT_GE(completed, 2);  // no dropouts and 10% dropouts are within the budget
+}
+}  // namespace
+}  // namespace fedlora::secagg
