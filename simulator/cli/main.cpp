@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
                   "inproc: devices in this process; grpc: a fedlora-coordinator process and device worker "
                   "processes on 127.0.0.1")
       ->check(CLI::IsMember({"inproc", "grpc"}));
+  bool resume = false;
+  run->add_flag("--resume", resume,
+                "continue a killed run from its last checkpoint in runs/<name>/ (same config; not for dp_ftrl or "
+                "--transport grpc)");
 
   fedlora::sim::WorkerOptions w;
   std::string devices;
@@ -61,9 +65,12 @@ int main(int argc, char** argv) {
       w.end = std::stoul(devices.substr(colon + 1));
       return fedlora::sim::run_device_worker(cfg, w);
     }
+    if (resume && transport == "grpc")
+      throw std::runtime_error("--resume needs --transport inproc (a grpc run restarts its coordinator from its own "
+                               "state directory)");
     auto print = [](const std::string& line) { std::cout << line << std::endl; };
     const auto s = transport == "grpc" ? fedlora::sim::run_simulation_grpc(cfg, print, own_dir())
-                                       : fedlora::sim::run_simulation(cfg, print);
+                                       : fedlora::sim::run_simulation(cfg, print, {resume});
     std::printf("done: next-token accuracy %.4f -> %.4f (%+.4f), perplexity %.2f -> %.2f, %.1f s, peak RSS %.0f MB\n",
                 s.before.accuracy, s.after.accuracy, s.after.accuracy - s.before.accuracy, s.before.perplexity,
                 s.after.perplexity, s.wall_s, static_cast<double>(s.peak_rss_bytes) / 1e6);

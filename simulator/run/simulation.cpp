@@ -1,6 +1,10 @@
 #include "simulator/run/simulation.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <cstdarg>
@@ -21,7 +25,11 @@
 #include "lora/model/llama_config.h"
 #include "lora/model/runtime.h"
 #include "lora/tokenizer/gguf_vocab.h"
+#include "coordinator/protocol/failpoint.h"
+#include "secure-agg/crypto/random.h"
 #include "simulator/run/inproc_transport.h"
+#include "simulator/run/metrics_log.h"
+#include "simulator/run/run_checkpoint.h"
 #include "simulator/run/round_metrics.h"
 #include "simulator/run/sim_setup.h"
 
@@ -47,30 +55,46 @@ std::string fmt(const char* f, ...) {
 }
 
 // Example-level DP-SGD: one ledger for the fleet, keyed by device id (SQLite, internally
-// locked, so the worker threads share it). "" = a fresh ledger in the run folder: a
-// simulation's virtual devices start unspent.
-std::optional<privacy::PrivacyLedger> open_ledger(const SimConfig& cfg, const fs::path& run_dir) {
+// locked, so the worker threads share it). "" = a ledger in the run folder: a simulation's
+// virtual devices start unspent, and a resumed run restores the snapshot of its checkpoint.
+fs::path ledger_path(const SimConfig& cfg, const fs::path& run_dir) {
+  return cfg.dp_sgd.ledger.empty() ? run_dir / "privacy_ledger.sqlite" : fs::path(cfg.dp_sgd.ledger);
+}
+
+std::optional<privacy::PrivacyLedger> open_ledger(const SimConfig& cfg, const fs::path& run_dir, bool fresh) {
   if (!cfg.dp_sgd.enabled) return std::nullopt;
-  fs::path p = cfg.dp_sgd.ledger;
-  if (p.empty()) {
-    p = run_dir / "privacy_ledger.sqlite";
+  const fs::path p = ledger_path(cfg, run_dir);
+  if (fresh && cfg.dp_sgd.ledger.empty())
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(p.string() + suffix);
-  }
   return privacy::PrivacyLedger::open(p);
+}
+
+void make_run_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create the run folder " + dir.string() + ": " + ec.message());
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw std::runtime_error("the run folder " + dir.string() + " is not writable: " + std::strerror(errno) +
+                             " (choose another run.output_dir)");
 }
 
 }  // namespace
 
-SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progress) {
+SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progress, const RunOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   lora::keep_freed_memory_in_heap();
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
   };
+  const bool dp = cfg.user_dp.enabled;
+  if (options.resume && dp && cfg.user_dp.mechanism == "dp_ftrl")
+    throw ResumeError("--resume is not supported for user_dp.mechanism = \"dp_ftrl\": its tree-aggregation noise state "
+                      "is not checkpointed, and restarting a tree would break its privacy accounting; start the run "
+                      "again without --resume");
   SimulationSummary summary;
   summary.run_dir = cfg.run.output_dir / cfg.run.name;
   summary.private_run = cfg.private_run();
-  fs::create_directories(summary.run_dir);
+  make_run_dir(summary.run_dir);
   if (cfg.dp_enabled() && !cfg.private_run())
     say("NOT PRIVATE: run.reproducible_noise = true draws DP noise from the run seed; no epsilon is reported");
 
@@ -82,39 +106,72 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   const int threads = worker_threads(cfg);
   WorkerPool pool(threads);
 
-  // The coordinator's side: θ_0, the strategy, user-level DP, the round driver.
+  // The coordinator's side: θ_0, the strategy, user-level DP, the round driver. Research
+  // runs key their coordinator noise streams by (seed, round), so that a resumed run draws
+  // exactly what an uninterrupted one would.
   const auto& layout = *setup.layout;
   const auto& theta0 = setup.theta0;
   const Eigen::Index d = layout.size();
+  const bool seeded = !cfg.private_run();
+  auto cohort_noise = std::make_shared<privacy::NoiseSource>(
+      seeded ? privacy::NoiseSource::from_seed(cfg.run.seed, {0xC0407, privacy::noise_stream::kCohortSampling})
+             : privacy::NoiseSource::from_os_entropy());
   coordinator::Coordinator coord(
       layout, Eigen::Map<const Eigen::VectorXf>(theta0.data(), d),
       std::make_unique<coordinator::FedOptStrategy>(
-          coordinator::strategy_config_for(cfg, derive_seed(cfg.run.seed, {0xC0407}), 1.0, 0,
-                                           std::make_shared<privacy::NoiseSource>(
-                                               cfg.private_run() ? privacy::NoiseSource::from_os_entropy()
-                                                                 : privacy::NoiseSource::from_seed(
-                                                                       cfg.run.seed, {0xC0407, privacy::noise_stream::kCohortSampling}))),
-          d),
-      coordinator::CoordinatorOptions{summary.run_dir / "checkpoint", cfg.model.base.filename().string()});
-  const bool dp = cfg.user_dp.enabled;
-  double user_delta = 0.0;
-  std::optional<coordinator::UserDpServer> dp_server;
-  if (dp) {
-    const auto us = coordinator::user_dp_settings_for(cfg, population);
-    user_delta = us.delta;
-    dp_server.emplace(us,
-                      cfg.private_run()
-                          ? privacy::NoiseSource::from_os_entropy()
-                          : privacy::NoiseSource::from_seed(cfg.run.seed, {0xC0DE, privacy::noise_stream::kCentralNoise}),
-                      d);
-  }
+          coordinator::strategy_config_for(cfg, derive_seed(cfg.run.seed, {0xC0407}), 1.0, 0, cohort_noise), d),
+      coordinator::CoordinatorOptions{{}, cfg.model.base.filename().string()});
   coordinator::RoundPolicy policy;
   static_cast<config::JobConfig&>(policy.job) = cfg;
   policy.base_model_sha256 = protocol::sha256_of_file(cfg.model.base);
   policy.run_seed = cfg.run.seed;
-  coordinator::RoundDriver driver(coord, std::move(dp_server), policy, std::make_unique<secagg::crypto::SystemRandom>());
+  const auto fingerprint = run_fingerprint(cfg, policy.base_model_sha256, fleet, d);
 
-  auto ledger = open_ledger(cfg, summary.run_dir);
+  std::optional<FoundCheckpoint> resumed;
+  if (options.resume) {
+    resumed = load_run_checkpoint(summary.run_dir, fingerprint);
+    if (!resumed) say("--resume: " + summary.run_dir.string() + " has no checkpoint; starting from round 0");
+  }
+  if (!resumed) clear_run_checkpoints(summary.run_dir);
+  RunState st;
+  if (resumed) {
+    st = resumed->state;
+    coord.restore_checkpoint(resumed->dir);
+    if (cfg.dp_sgd.enabled && cfg.dp_sgd.ledger.empty()) {
+      if (!resumed->has_ledger) throw ResumeError("checkpoint " + resumed->dir.string() + " has no DP-SGD ledger snapshot");
+      restore_ledger_snapshot(resumed->dir, ledger_path(cfg, summary.run_dir));
+    } else if (cfg.dp_sgd.enabled) {
+      say("--resume: the ledger " + cfg.dp_sgd.ledger + " is not the run's own: spending of the interrupted round stays "
+          "charged (a ledger never forgets spending), so later rounds may differ from an uninterrupted run");
+    }
+    say(fmt("resuming after round %lld from %s", static_cast<long long>(st.round), resumed->dir.c_str()));
+  }
+
+  double user_delta = 0.0;
+  auto make_dp_server = [&](std::uint64_t round) {
+    const auto us = coordinator::user_dp_settings_for(cfg, population);
+    user_delta = us.delta;
+    return coordinator::UserDpServer(
+        us,
+        seeded ? privacy::NoiseSource::from_seed(cfg.run.seed, {0xC0DE, privacy::noise_stream::kCentralNoise, round})
+               : privacy::NoiseSource::from_os_entropy(),
+        d);
+  };
+  // The driver carries the user-level DP server; research runs rebuild both every round
+  // (fresh per-round noise stream, accounting carried over through state()/restore()).
+  auto make_driver = [&](std::uint64_t round, const std::optional<coordinator::UserDpServer::State>& dp_state) {
+    std::optional<coordinator::UserDpServer> server;
+    if (dp) {
+      server.emplace(make_dp_server(round));
+      if (dp_state) server->restore(*dp_state);
+    }
+    return std::make_unique<coordinator::RoundDriver>(coord, std::move(server), policy,
+                                                      std::make_unique<secagg::crypto::SystemRandom>());
+  };
+  const bool rebuild_every_round = dp && seeded && cfg.user_dp.mechanism != "dp_ftrl";
+  auto driver = make_driver(static_cast<std::uint64_t>(st.round) + 1, st.user_dp);
+
+  auto ledger = open_ledger(cfg, summary.run_dir, !resumed);
   VirtualFleet vf{fleet, base, policy.base_model_sha256, ledger ? &*ledger : nullptr, std::nullopt,
                   cfg.private_run() ? std::nullopt : std::optional<uint64_t>(cfg.run.seed)};
   if (ledger) vf.dp_budget = privacy::PrivacyBudget{cfg.dp_sgd.epsilon, cfg.dp_sgd.delta};
@@ -123,8 +180,8 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     vf.secagg_policy = virtual_device_policy(cfg.secagg);
   }
   InprocTransport transport(pool, std::move(vf), cfg.federation.dropout_rate, cfg.run.seed);
-  std::unordered_set<uint64_t> out_of_budget;  // devices that refused: they stop checking in
-  double example_eps_max = 0.0;
+  std::unordered_set<uint64_t> out_of_budget(st.out_of_budget.begin(), st.out_of_budget.end());
+  const fs::path own_ledger = ledger && cfg.dp_sgd.ledger.empty() ? ledger_path(cfg, summary.run_dir) : fs::path();
 
   say(fmt("adapter: LoRA r=%d alpha=%g on %zu modules x %d layers = %lld parameters; %s, %s cohort %d of %zu, %d rounds, "
           "%d worker threads%s%s%s",
@@ -139,23 +196,44 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
                  : "",
           cfg.secagg.enabled ? ", secure aggregation" : ""));
 
-  std::ofstream metrics(summary.run_dir / "metrics.jsonl", std::ios::trunc);
-  if (!metrics) throw std::runtime_error("cannot write " + (summary.run_dir / "metrics.jsonl").string());
-
-  summary.before = evaluate_global(pool, base, layout, coord.theta(), fleet, 0);
+  // Every round: checkpoint (with the round's metrics line), then append the line, so the
+  // file never holds a round the checkpoint has not got; a resume reconciles the other case.
+  const fs::path metrics_path = summary.run_dir / "metrics.jsonl";
+  const double wall_before = st.wall_s;
+  auto commit_round = [&](MetricsLog& log) {
+    st.wall_s = wall_before + seconds_since(t0);
+    if (driver->user_dp()) st.user_dp = driver->user_dp()->state();
+    write_run_checkpoint(summary.run_dir, coord, st, fingerprint, own_ledger);
+    protocol::failpoint("sim_checkpoint_written");
+    log.append(st.metrics_line);
+    protocol::failpoint("sim_metrics_appended");
+  };
+  if (resumed) reconcile_metrics(metrics_path, st.round, st.metrics_line);
+  MetricsLog metrics(metrics_path, !resumed);
+  if (!resumed) {
+    st.before = evaluate_global(pool, base, layout, coord.theta(), fleet, 0);
+    st.last_eval = st.before;
+    st.metrics_line = json{{"round", 0}, {"eval", eval_json(st.before)}}.dump();
+    commit_round(metrics);
+  }
+  summary.before = st.before;
   say(fmt("round %3d  base model       eval acc %.4f  ppl %.2f  (%lld tokens, %zu users)", 0, summary.before.accuracy,
           summary.before.perplexity, static_cast<long long>(summary.before.tokens), fleet.eval_devices.size()));
-  metrics << json{{"round", 0}, {"eval", eval_json(summary.before)}}.dump() << "\n";
-  EvalPoint last_eval = summary.before;
 
-  for (int r = 1; r <= cfg.federation.rounds; ++r) {
+  const int first_round = static_cast<int>(st.round) + 1;
+  for (int r = first_round; r <= cfg.federation.rounds; ++r) {
     const auto t_round = std::chrono::steady_clock::now();
     if (!dp && out_of_budget.size() + static_cast<size_t>(cfg.federation.cohort_size) > fleet.devices.size()) {
       say(fmt("stopping after round %d: only %zu devices still have privacy budget", r - 1,
               fleet.devices.size() - out_of_budget.size()));
       break;
     }
-    const InprocRound round = transport.run_round(driver, device_ids, out_of_budget);
+    if (seeded) *cohort_noise = privacy::NoiseSource::from_seed(
+        cfg.run.seed, {0xC0407, privacy::noise_stream::kCohortSampling, static_cast<std::uint64_t>(r)});
+    if (rebuild_every_round && r > first_round)
+      driver = make_driver(static_cast<std::uint64_t>(r), driver->user_dp()->state());
+    protocol::failpoint("sim_round_started");
+    const InprocRound round = transport.run_round(*driver, device_ids, out_of_budget);
     const RoundDeviceCounts counts = count_devices(round);
     for (const auto& dev : round.devices) {
       if (dev.report.status == client::DeviceStatus::kRefusedBudget) out_of_budget.insert(dev.device);
@@ -164,53 +242,61 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
       if (dev.refused_task)
         say(fmt("  device %llu: refused the task: %s", static_cast<unsigned long long>(dev.device), dev.refused_task->c_str()));
     }
-    example_eps_max = std::max(example_eps_max, counts.example_epsilon_max);
+    st.example_eps_max = std::max(st.example_eps_max, counts.example_epsilon_max);
     const auto& rep = round.report;
-    summary.bytes_up += rep.traffic.bytes_up;
-    summary.bytes_down += rep.traffic.bytes_down;
-    if (rep.record.aborted) ++summary.rounds_aborted;
-    else ++summary.rounds_completed;
+    st.bytes_up += rep.traffic.bytes_up;
+    st.bytes_down += rep.traffic.bytes_down;
+    if (rep.record.aborted) ++st.rounds_aborted;
+    else ++st.rounds_completed;
 
-    json line = round_metrics(round, counts, driver.user_dp() ? &driver.user_dp()->settings() : nullptr, cfg.private_run());
+    json line = round_metrics(round, counts, driver->user_dp() ? &driver->user_dp()->settings() : nullptr, cfg.private_run());
     if (ledger) {
       line["refused_devices"] = counts.refused_budget;
-      if (cfg.private_run()) line["example_epsilon_max"] = example_eps_max;
+      if (cfg.private_run()) line["example_epsilon_max"] = st.example_eps_max;
       line["devices_out_of_budget"] = out_of_budget.size();
     }
     std::string eval_str;
     if (r % cfg.federation.eval_every == 0 || r == cfg.federation.rounds) {
-      last_eval = evaluate_global(pool, base, layout, coord.theta(), fleet, r);
-      line["eval"] = eval_json(last_eval);
-      eval_str = fmt("  eval acc %.4f  ppl %.2f", last_eval.accuracy, last_eval.perplexity);
+      st.last_eval = evaluate_global(pool, base, layout, coord.theta(), fleet, r);
+      line["eval"] = eval_json(st.last_eval);
+      eval_str = fmt("  eval acc %.4f  ppl %.2f", st.last_eval.accuracy, st.last_eval.perplexity);
     }
     const double round_s = seconds_since(t_round);
     line["wall_s"] = round_s;
-    metrics << line.dump() << "\n";
-    metrics.flush();
+    st.round = r;
+    st.metrics_line = line.dump();
+    st.out_of_budget.assign(out_of_budget.begin(), out_of_budget.end());
+    std::sort(st.out_of_budget.begin(), st.out_of_budget.end());
+    commit_round(metrics);
     std::string priv;
     if (dp && cfg.private_run() && rep.epsilon) {
       const double c = rep.epsilon->coordinator.worst_user.rdp.epsilon;
       priv += fmt("  eps released %.3f / coordinator %s", rep.epsilon->released_model.epsilon,
                   std::isinf(c) ? "inf" : fmt("%.3f", c).c_str());
     }
-    if (ledger) priv += fmt("  ex-eps %.2f  refused %d", example_eps_max, counts.refused_budget);
+    if (ledger) priv += fmt("  ex-eps %.2f  refused %d", st.example_eps_max, counts.refused_budget);
     say(fmt("round %3d/%d  n %2d  train loss %.4f%s%s  %5.1f s  up %.1f MB%s", r, cfg.federation.rounds, rep.cohort,
             counts.train_loss, eval_str.c_str(), priv.c_str(), round_s, static_cast<double>(rep.traffic.bytes_up) / 1e6,
             rep.record.aborted ? ("  ABORTED: " + rep.record.abort_reason).c_str() : ""));
   }
 
+  summary.rounds_completed = st.rounds_completed;
+  summary.rounds_aborted = st.rounds_aborted;
+  summary.bytes_up = st.bytes_up;
+  summary.bytes_down = st.bytes_down;
   const auto last_round = static_cast<int64_t>(coord.next_round()) - 1;
+  EvalPoint last_eval = st.last_eval;
   if (last_eval.round != last_round) last_eval = evaluate_global(pool, base, layout, coord.theta(), fleet, last_round);
   summary.after = last_eval;
   if (dp)
     summary.user_dp = json{{"mechanism", cfg.user_dp.mechanism},
                            {"delta", user_delta},
-                           {"epsilon", cfg.private_run() ? coordinator::epsilon_json(driver.user_dp()->epsilon(),
-                                                                                     driver.user_dp()->settings())
+                           {"epsilon", cfg.private_run() ? coordinator::epsilon_json(driver->user_dp()->epsilon(),
+                                                                                     driver->user_dp()->settings())
                                                          : json(nullptr)}};
 
   write_run_outputs(cfg, setup, std::span<const float>(coord.theta().data(), static_cast<size_t>(d)), last_round, threads,
-                    ledger ? example_eps_max : -1.0, summary, seconds_since(t0));
+                    ledger ? st.example_eps_max : -1.0, summary, wall_before + seconds_since(t0));
   return summary;
 }
 

@@ -30,13 +30,26 @@ struct SimulationSummary {
 /// Progress lines for the terminal (one per round, plus set-up messages).
 using ProgressFn = std::function<void(const std::string&)>;
 
+struct RunOptions {
+  /// Continue from the newest checkpoint in the run folder (run_checkpoint.h): θ, server
+  /// optimizer, user-level DP accountant (participation included) and clip, the DP-SGD
+  /// ledger of the run folder, counters and metrics.jsonl as of that round. Without a
+  /// checkpoint the run starts from round 0. Refused (ResumeError) for DP-FTRL, for a changed
+  /// config/base/corpus (naming the keys) and for a corrupt checkpoint.
+  bool resume = false;
+};
+
 /// Runs the whole simulation described by `config` and writes, under
 /// run.output_dir/run.name/: metrics.jsonl (one JSON object per round), summary.json
 /// (config, seed, before/after metrics, wall time, peak RSS), adapter/ (final global adapter,
-/// PEFT safetensors + adapter_config.json) and checkpoint/ (rewritten every round).
-/// Deterministic for non-private runs and reproducible-noise runs: the same config and seed
-/// give the same metrics (timings aside). Private runs draw their noise from the OS.
-/// Throws ConfigError, data/format errors naming the file, or std::runtime_error.
-SimulationSummary run_simulation(const SimConfig& config, const ProgressFn& progress);
+/// PEFT safetensors + adapter_config.json) and checkpoints/round-N/ after every round
+/// (checkpoint -> the newest; run_checkpoint.h). Every line of metrics.jsonl is fsync'ed
+/// after its round's checkpoint, so a run killed at any point resumes (options.resume) to the
+/// metrics an uninterrupted run writes. Deterministic for non-private runs and
+/// reproducible-noise runs: the same config and seed give the same metrics (timings aside),
+/// resumed or not. Private runs draw their noise from the OS.
+/// Throws ConfigError, data/format errors naming the file, ResumeError, or
+/// std::runtime_error (e.g. a read-only or full output folder, naming the path).
+SimulationSummary run_simulation(const SimConfig& config, const ProgressFn& progress, const RunOptions& options = {});
 
 }  // namespace fedlora::sim
