@@ -2,10 +2,25 @@
 # The test suite: installs dependencies (Debian 12 packages), builds with tests, and runs
 # every ctest suite except those labelled `slow`. Extra arguments go to ctest
 # (e.g. -L slow to run only the slow suites, -R secagg to filter).
+#   --sanitize   build into build-asan with AddressSanitizer + UndefinedBehaviorSanitizer
+#                and run the same suites there; any report fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sanitize=0
+if [ "${1:-}" = "--sanitize" ]; then sanitize=1; shift; fi
 ./scripts/install-deps.sh
-./scripts/build.sh -DFEDLORA_BUILD_TESTS=ON -DFEDLORA_BUILD_BENCH=OFF
-cd build
+if [ "$sanitize" = 1 ]; then
+  flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+  BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo ./scripts/build.sh -DFEDLORA_BUILD_TESTS=ON -DFEDLORA_BUILD_BENCH=OFF \
+    "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" \
+    "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined"
+  cd build-asan
+  # LibTorch and OpenBLAS are not instrumented; their one-time allocations at exit are not ours.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+else
+  ./scripts/build.sh -DFEDLORA_BUILD_TESTS=ON -DFEDLORA_BUILD_BENCH=OFF
+  cd build
+fi
 if [ "$#" -eq 0 ]; then set -- -LE slow; fi
 exec ctest --output-on-failure -j2 "$@"
