@@ -105,7 +105,11 @@ std::pair<std::string, int64_t> add_tokenizer(const fs::path& dir, const hf::HfL
 HfImportReport import_hf_checkpoint(const fs::path& dir, const fs::path& out, const HfImportOptions& opt) {
   if (!fs::is_directory(dir)) throw HfImportError(dir.string() + " is not a directory");
   const auto hc = hf::load_hf_config(dir / "config.json");
-  const LlamaConfig cfg = llama_config_from_hf(hc);
+  LlamaConfig cfg = llama_config_from_hf(hc);
+  if (opt.context_length < 0 || opt.context_length > hc.max_position_embeddings)
+    throw HfImportError("context length " + std::to_string(opt.context_length) + " is outside [1, " +
+                        std::to_string(hc.max_position_embeddings) + "] (config.json max_position_embeddings)");
+  if (opt.context_length > 0) cfg.context_length = opt.context_length;
   const auto traits = supported_type_traits(static_cast<uint32_t>(opt.type));
   if (!traits) throw HfImportError("unsupported weight type");
   for (auto [what, n] : {std::pair{"hidden_size", cfg.dim}, std::pair{"intermediate_size", cfg.ffn_dim}})

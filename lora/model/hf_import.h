@@ -35,6 +35,9 @@ std::vector<float> permute_rope_rows(std::span<const float> w, int64_t rows, int
 struct HfImportOptions {
   GgmlType type = GgmlType::F16;  ///< 2-D weights; norms stay F32 (as llama.cpp keeps them)
   std::string name;               ///< general.name; default: the directory's name
+  /// llama.context_length written, i.e. the training window of the simulator and devices;
+  /// 0 = max_position_embeddings. Must not exceed max_position_embeddings (HfImportError).
+  int64_t context_length = 0;
 };
 
 struct HfImportReport {

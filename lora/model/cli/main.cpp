@@ -165,8 +165,10 @@ int main(int argc, char** argv) {
   hf_cmd->add_option("--out", hf_out, "output GGUF file")->required();
   hf_cmd->add_option("--type", hf_type, "weight type: f32, f16, q8_0 or q4_0")->capture_default_str();
   hf_cmd->add_option("--name", hf_name, "general.name (default: the directory name)");
+  int64_t hf_context = 0;
+  hf_cmd->add_option("--context", hf_context, "context length (training window) written; default max_position_embeddings");
   auto run_import_hf = [&]() {
-    auto rep = import_hf_checkpoint(hf_dir, hf_out, HfImportOptions{.type = parse_type(hf_type), .name = hf_name});
+    auto rep = import_hf_checkpoint(hf_dir, hf_out, HfImportOptions{.type = parse_type(hf_type), .name = hf_name, .context_length = hf_context});
     std::printf("wrote %s (%llu bytes): %s, %lld parameters, tokenizer %s (%lld tokens)\n", hf_out.c_str(),
                 static_cast<unsigned long long>(rep.file_bytes), rep.config.summary().c_str(),
                 static_cast<long long>(rep.parameters), rep.tokenizer.c_str(),

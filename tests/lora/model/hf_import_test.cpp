@@ -174,6 +174,17 @@ TEST(HfImport, MetadataTokenizerAndQuantizedTypes) {
   }
 }
 
+TEST(HfImport, ContextLengthCanBeShortenedNotExtended) {
+  fedlora::test::TempDir dir;
+  test::write_hf_checkpoint(dir / "ckpt", HfSpec{}, HfDtype::F32);
+  auto rep = import_hf_checkpoint(dir / "ckpt", dir / "m.gguf", {.type = GgmlType::F32, .context_length = 16});
+  EXPECT_EQ(rep.config.context_length, 16);
+  EXPECT_EQ(gguf::GgufFile::open(dir / "m.gguf").get_uint("llama.context_length"), 16u);
+  EXPECT_THROW(import_hf_checkpoint(dir / "ckpt", dir / "n.gguf", {.type = GgmlType::F32, .context_length = 33}),
+               hf::HfImportError);
+  EXPECT_FALSE(fs::exists(dir / "n.gguf"));
+}
+
 TEST(HfImport, BytelevelBpeTokenizerIsWrittenAsLlamaCppDoes) {
   fedlora::test::TempDir dir;
   HfSpec s;
