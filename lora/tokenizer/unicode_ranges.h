@@ -4,6 +4,7 @@
 // `regex` crate and Oniguruma). Tables generated from the Unicode Character Database by
 // gen_unicode_ranges.py.
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
