@@ -9,6 +9,7 @@
 #include "lora/format/gguf_writer.h"
 #include "lora/model/base_model.h"
 #include "lora/model/gguf_names.h"
+#include "lora/model/hf_import.h"
 #include "lora/model/lm_eval.h"
 #include "lora/model/lora_model.h"
 #include "lora/model/pretrain.h"
@@ -157,6 +158,25 @@ int main(int argc, char** argv) {
   ppl->add_option("--type", p_type, "re-encode weights on load (f32, f16, q8_0, q4_0)");
   ppl->add_option("--threads", p_threads, "compute threads")->capture_default_str();
 
+  // --- import-hf: a Hugging Face LlamaForCausalLM checkpoint -> GGUF base (hf_import.h) ---
+  std::string hf_dir, hf_out, hf_type = "f16", hf_name;
+  auto* hf_cmd = app.add_subcommand("import-hf", "convert a Hugging Face Llama checkpoint directory to a GGUF base");
+  hf_cmd->add_option("dir", hf_dir, "directory with config.json, model.safetensors[.index.json], tokenizer")->required();
+  hf_cmd->add_option("--out", hf_out, "output GGUF file")->required();
+  hf_cmd->add_option("--type", hf_type, "weight type: f32, f16, q8_0 or q4_0")->capture_default_str();
+  hf_cmd->add_option("--name", hf_name, "general.name (default: the directory name)");
+  int64_t hf_context = 0;
+  hf_cmd->add_option("--context", hf_context, "context length (training window) written; default max_position_embeddings");
+  auto run_import_hf = [&]() {
+    auto rep = import_hf_checkpoint(hf_dir, hf_out, HfImportOptions{.type = parse_type(hf_type), .name = hf_name, .context_length = hf_context});
+    std::printf("wrote %s (%llu bytes): %s, %lld parameters, tokenizer %s (%lld tokens)\n", hf_out.c_str(),
+                static_cast<unsigned long long>(rep.file_bytes), rep.config.summary().c_str(),
+                static_cast<long long>(rep.parameters), rep.tokenizer.c_str(),
+                static_cast<long long>(rep.tokenizer_size));
+    return 0;
+  };
+  // --- end import-hf ---
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -170,6 +190,7 @@ int main(int argc, char** argv) {
     if (*info) return run_info(info_path);
     if (*quant) return run_quantize(q_in, q_out, parse_type(q_type));
     if (*ppl) return run_perplexity(p_model, p_text, p_type, p_threads);
+    if (*hf_cmd) return run_import_hf();
   } catch (const std::exception& e) {
     std::cerr << "fedlora-model: error: " << e.what() << std::endl;
     return 1;
