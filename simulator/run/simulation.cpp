@@ -202,7 +202,8 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   const double wall_before = st.wall_s;
   auto commit_round = [&](MetricsLog& log) {
     st.wall_s = wall_before + seconds_since(t0);
-    if (driver->user_dp()) st.user_dp = driver->user_dp()->state();
+    // DP-FTRL keeps its tree noise outside the checkpoint: such runs cannot resume (refused above).
+    if (driver->user_dp() && cfg.user_dp.mechanism != "dp_ftrl") st.user_dp = driver->user_dp()->state();
     write_run_checkpoint(summary.run_dir, coord, st, fingerprint, own_ledger);
     protocol::failpoint("sim_checkpoint_written");
     log.append(st.metrics_line);
