@@ -20,6 +20,7 @@ if [ "$sanitize" = 1 ]; then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 else
   ./scripts/build.sh -DFEDLORA_BUILD_TESTS=ON -DFEDLORA_BUILD_BENCH=OFF
+  ./scripts/interop-deps.sh  # a real llama.cpp (npm) for the interop test
   cd build
 fi
 if [ "$#" -eq 0 ]; then set -- -LE slow; fi

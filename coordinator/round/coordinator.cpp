@@ -63,7 +63,9 @@ RoundRecord Coordinator::abort_round(const std::string& reason) {
 void Coordinator::write_checkpoint(const fs::path& dir) const {
   const std::uint64_t completed = next_round_ - 1;
   lora::save_adapter(dir, layout_, std::span<const float>(theta_->data(), static_cast<size_t>(theta_->size())),
-                     options_.base_model_name, {{"fedlora.round", std::to_string(completed)}});
+                     options_.base_model_name,
+                     // θ as the decoder holds it: q/k rows in the base's GGUF order (lora/export/adapter_for_base.h).
+                     {{"fedlora.round", std::to_string(completed)}, {"fedlora.qk_row_order", "gguf"}});
   const OptimizerState st = strategy_->state();
   lora::safetensors::SafetensorsWriter w;
   w.set_metadata("fedlora.round", std::to_string(completed));

@@ -36,21 +36,6 @@ LlamaConfig llama_config_from_hf(const hf::HfLlamaConfig& h) {
   return c;
 }
 
-std::vector<float> permute_rope_rows(std::span<const float> w, int64_t rows, int64_t cols, int64_t n_head) {
-  if (n_head <= 0 || rows % (2 * n_head) != 0 || static_cast<int64_t>(w.size()) != rows * cols)
-    throw std::invalid_argument("permute_rope_rows: rows " + std::to_string(rows) + " is not a multiple of 2 x " +
-                                std::to_string(n_head) + " heads, or the size is not rows x cols");
-  const int64_t hd = rows / n_head, half = hd / 2;
-  std::vector<float> out(w.size());
-  for (int64_t h = 0; h < n_head; ++h)
-    for (int64_t i = 0; i < half; ++i)
-      for (int64_t j = 0; j < 2; ++j) {
-        const float* src = w.data() + (h * hd + j * half + i) * cols;
-        std::copy(src, src + cols, out.data() + (h * hd + 2 * i + j) * cols);
-      }
-  return out;
-}
-
 namespace {
 
 std::string hf_projection_name(int l, TargetModule m) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "lora/format/hf_config.h"
+#include "lora/export/rope_rows.h"  // permute_rope_rows
 #include "lora/model/llama_config.h"
 #include "lora/quant/ggml_type.h"
 
@@ -25,12 +26,7 @@ namespace fedlora::lora {
 /// Throws ModelConfigError if the result is inconsistent.
 LlamaConfig llama_config_from_hf(const hf::HfLlamaConfig& hf);
 
-/// llama.cpp's `LlamaModel.permute(w, n_head, n_head)` on a row-major [rows, cols] weight:
-/// w.reshape(n_head, 2, rows/n_head/2, cols).swapaxes(1, 2).reshape(rows, cols), i.e.
-/// output row h·hd + 2i + j = input row h·hd + j·hd/2 + i (hd = rows / n_head, j ∈ {0, 1}).
-/// Use n_head = num_attention_heads for q_proj, num_key_value_heads for k_proj.
-/// Throws std::invalid_argument unless rows is a multiple of 2·n_head and w.size() = rows·cols.
-std::vector<float> permute_rope_rows(std::span<const float> w, int64_t rows, int64_t cols, int64_t n_head);
+
 
 struct HfImportOptions {
   GgmlType type = GgmlType::F16;  ///< 2-D weights; norms stay F32 (as llama.cpp keeps them)

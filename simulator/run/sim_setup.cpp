@@ -11,6 +11,7 @@
 #include "coordinator/protocol/seeds.h"
 #include "lora/adapter/adapter_init.h"
 #include "lora/adapter/adapter_io.h"
+#include "lora/export/adapter_for_base.h"
 #include "lora/format/gguf_reader.h"
 #include "lora/model/llama_config.h"
 #include "lora/model/runtime.h"
@@ -63,7 +64,10 @@ void write_run_outputs(const SimConfig& cfg, const SimSetup& setup, std::span<co
                        double wall_s) {
   std::map<std::string, std::string> adapter_meta{{"fedlora.rounds", std::to_string(last_round)}};
   if (!cfg.dp_enabled()) adapter_meta["fedlora.seed"] = std::to_string(cfg.run.seed);  // never the key to DP noise
-  lora::save_adapter(summary.run_dir / "adapter", *setup.layout, theta, cfg.model.base.filename().string(), adapter_meta);
+  // PEFT rows in the order of the base's own family: rotate_half for a base imported from HF.
+  auto base_info = lora::describe_base(lora::gguf::GgufFile::open(cfg.model.base));
+  base_info.name = cfg.model.base.filename().string();
+  lora::write_peft_adapter_for_base(summary.run_dir / "adapter", *setup.layout, theta, base_info, adapter_meta);
   summary.wall_s = wall_s;
   summary.peak_rss_bytes = lora::peak_rss_bytes();
 

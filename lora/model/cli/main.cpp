@@ -8,6 +8,8 @@
 #include "lora/format/gguf_reader.h"
 #include "lora/format/gguf_writer.h"
 #include "lora/model/base_model.h"
+#include "lora/model/cli/cmd_export.h"
+#include "lora/model/cli/weight_type.h"
 #include "lora/model/gguf_names.h"
 #include "lora/model/hf_import.h"
 #include "lora/model/lm_eval.h"
@@ -22,13 +24,7 @@ using namespace fedlora::lora;
 
 namespace {
 
-GgmlType parse_type(const std::string& s) {
-  if (s == "f32") return GgmlType::F32;
-  if (s == "f16") return GgmlType::F16;
-  if (s == "q8_0") return GgmlType::Q8_0;
-  if (s == "q4_0") return GgmlType::Q4_0;
-  throw CLI::ValidationError("type", "unknown weight type '" + s + "': use f32, f16, q8_0 or q4_0");
-}
+GgmlType parse_type(const std::string& s) { return cli::parse_weight_type(s); }
 
 int run_pretrain(const PretrainOptions& o) {
   auto rep = pretrain(o, [](const std::string& line) { std::cout << line << std::endl; });
@@ -177,6 +173,8 @@ int main(int argc, char** argv) {
   };
   // --- end import-hf ---
 
+  auto run_export = cli::add_export_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -191,6 +189,7 @@ int main(int argc, char** argv) {
     if (*quant) return run_quantize(q_in, q_out, parse_type(q_type));
     if (*ppl) return run_perplexity(p_model, p_text, p_type, p_threads);
     if (*hf_cmd) return run_import_hf();
+    if (int rc = run_export(); rc >= 0) return rc;
   } catch (const std::exception& e) {
     std::cerr << "fedlora-model: error: " << e.what() << std::endl;
     return 1;
