@@ -37,6 +37,7 @@ struct FederationSection {
   // Simulator only (read by the simulator's loader):
   int eval_every = 10;        ///< evaluate the global adapter every N rounds (and after the last)
   int eval_users = 48;        ///< fixed, seeded sample of users whose held-out data is evaluated
+  int eval_next_words = 200;  ///< word starts scored for next-word recall per evaluation (0 = off)
   double dropout_rate = 0.0;  ///< chance a selected device drops out before a protocol stage
 };
 

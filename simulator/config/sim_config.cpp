@@ -40,6 +40,7 @@ SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<s
   // Simulator-only keys of the shared sections.
   c.federation.eval_every = to_int(r, "federation", "eval_every", c.federation.eval_every);
   c.federation.eval_users = to_int(r, "federation", "eval_users", c.federation.eval_users);
+  c.federation.eval_next_words = to_int(r, "federation", "eval_next_words", c.federation.eval_next_words);
   c.federation.dropout_rate = r.get_double("federation", "dropout_rate", c.federation.dropout_rate);
   c.dp_sgd.epsilon = r.get_double("dp_sgd", "epsilon", c.dp_sgd.epsilon);
   c.dp_sgd.delta = r.get_double("dp_sgd", "delta", c.dp_sgd.delta);
@@ -62,6 +63,7 @@ void SimConfig::validate() const {
   if (data.max_users < 0) bad("data.max_users must be >= 0 (0 = all)");
   if (federation.eval_every < 1) bad("federation.eval_every must be >= 1");
   if (federation.eval_users < 1) bad("federation.eval_users must be >= 1");
+  if (federation.eval_next_words < 0) bad("federation.eval_next_words must be >= 0 (0 = no next-word evaluation)");
   if (!(federation.dropout_rate >= 0 && federation.dropout_rate < 1)) bad("federation.dropout_rate must be in [0, 1)");
   JobConfig::validate();
 }
@@ -81,6 +83,7 @@ std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
   for (auto& kv : config::describe_job(c)) d.push_back(std::move(kv));
   d.emplace_back("federation.eval_every", std::to_string(c.federation.eval_every));
   d.emplace_back("federation.eval_users", std::to_string(c.federation.eval_users));
+  d.emplace_back("federation.eval_next_words", std::to_string(c.federation.eval_next_words));
   d.emplace_back("federation.dropout_rate", config::format_number(c.federation.dropout_rate));
   return d;
 }

@@ -147,7 +147,7 @@ SimulationSummary run_simulation_grpc(const SimConfig& cfg, const ProgressFn& pr
 
   std::ofstream metrics(summary.run_dir / "metrics.jsonl", std::ios::trunc);
   const auto theta0 = Eigen::Map<const Eigen::VectorXf>(setup.theta0.data(), static_cast<Eigen::Index>(setup.theta0.size()));
-  summary.before = evaluate_global(pool, setup.base, *setup.layout, theta0, fleet, 0);
+  summary.before = evaluate_global(pool, setup.base, *setup.layout, theta0, fleet, 0, eval_options(cfg, setup));
   metrics << json{{"round", 0}, {"eval", eval_json(summary.before)}}.dump() << "\n";
   say("round   0  base model       eval acc " + std::to_string(summary.before.accuracy));
 
@@ -176,7 +176,7 @@ SimulationSummary run_simulation_grpc(const SimConfig& cfg, const ProgressFn& pr
         const auto flat = lora::read_adapter_weights(checkpoints.dir_of(r), *setup.layout);
         last_eval = evaluate_global(pool, setup.base, *setup.layout,
                                     Eigen::Map<const Eigen::VectorXf>(flat.data(), static_cast<Eigen::Index>(flat.size())),
-                                    fleet, static_cast<std::int64_t>(r));
+                                    fleet, static_cast<std::int64_t>(r), eval_options(cfg, setup));
         evals[r] = eval_json(last_eval);
       }
       say("round " + std::to_string(r) + "/" + std::to_string(cfg.federation.rounds) +
@@ -225,7 +225,7 @@ SimulationSummary run_simulation_grpc(const SimConfig& cfg, const ProgressFn& pr
   if (last_eval.round != static_cast<std::int64_t>(last))
     last_eval = evaluate_global(pool, setup.base, *setup.layout,
                                 Eigen::Map<const Eigen::VectorXf>(theta.data(), static_cast<Eigen::Index>(theta.size())), fleet,
-                                static_cast<std::int64_t>(last));
+                                static_cast<std::int64_t>(last), eval_options(cfg, setup));
   summary.after = last_eval;
   write_run_outputs(cfg, setup, theta, static_cast<std::int64_t>(last), workers, -1.0, summary,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

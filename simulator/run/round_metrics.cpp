@@ -28,7 +28,10 @@ RoundDeviceCounts count_devices(const InprocRound& round) {
 }
 
 nlohmann::json eval_json(const EvalPoint& e) {
-  return nlohmann::json{{"accuracy", e.accuracy}, {"loss", e.loss}, {"perplexity", e.perplexity}, {"tokens", e.tokens}};
+  nlohmann::json j{{"accuracy", e.accuracy}, {"loss", e.loss}, {"perplexity", e.perplexity}, {"tokens", e.tokens}};
+  if (e.next_word_positions > 0)
+    j["next_word"] = {{"top1", e.next_word_top1}, {"top3", e.next_word_top3}, {"positions", e.next_word_positions}};
+  return j;
 }
 
 nlohmann::json round_metrics(const InprocRound& round, const RoundDeviceCounts& c,

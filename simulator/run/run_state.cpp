@@ -23,11 +23,14 @@ std::vector<double> nums_from(const json& a) {
 }
 json eval_point_json(const EvalPoint& e) {
   return json{{"round", e.round}, {"accuracy", e.accuracy}, {"loss", e.loss}, {"perplexity", num(e.perplexity)},
-              {"tokens", e.tokens}};
+              {"tokens", e.tokens}, {"next_word_positions", e.next_word_positions},
+              {"next_word_top1", e.next_word_top1}, {"next_word_top3", e.next_word_top3}};
 }
 EvalPoint eval_point_from(const json& j) {
   return EvalPoint{j.at("round").get<std::int64_t>(), j.at("accuracy").get<double>(), j.at("loss").get<double>(),
-                   num_from(j.at("perplexity")), j.at("tokens").get<std::int64_t>()};
+                   num_from(j.at("perplexity")), j.at("tokens").get<std::int64_t>(),
+                   j.at("next_word_positions").get<std::int64_t>(), j.at("next_word_top1").get<double>(),
+                   j.at("next_word_top3").get<double>()};
 }
 }  // namespace
 

@@ -46,6 +46,7 @@ SimSetup set_up_simulation(const SimConfig& cfg, const ProgressFn& progress) {
   SimSetup s;
   const auto model_file = lora::gguf::GgufFile::open(cfg.model.base);
   s.tokenizer = std::make_unique<lora::SpmTokenizer>(lora::read_gguf_vocab(model_file));
+  s.words = std::make_unique<lora::WordVocab>(lora::WordVocab::from_spm(s.tokenizer->vocab()));
   s.base = lora::load_base_model(cfg.model.base, cfg.model.quantize);
   say(fmt("base %s: %s, weights %s, %.2f MB resident", cfg.model.base.c_str(), s.base->config.summary().c_str(),
           weight_type_name(cfg.model.quantize).c_str(), static_cast<double>(s.base->resident_bytes()) / 1e6));
@@ -57,6 +58,10 @@ SimSetup set_up_simulation(const SimConfig& cfg, const ProgressFn& progress) {
       lora::make_adapter_layout(s.base->config, cfg.lora.rank, cfg.lora.alpha, cfg.lora.target_modules));
   s.theta0 = lora::init_adapter_vector(*s.layout, derive_seed(cfg.run.seed, {0xADA9}));
   return s;
+}
+
+EvalOptions eval_options(const SimConfig& cfg, const SimSetup& setup) {
+  return EvalOptions{setup.words.get(), cfg.federation.eval_next_words};
 }
 
 void write_run_outputs(const SimConfig& cfg, const SimSetup& setup, std::span<const float> theta,

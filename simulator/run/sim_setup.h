@@ -8,9 +8,11 @@
 #include "lora/adapter/adapter_layout.h"
 #include "lora/model/base_model.h"
 #include "lora/tokenizer/spm_tokenizer.h"
+#include "lora/tokenizer/word_vocab.h"
 #include "simulator/config/sim_config.h"
 #include "simulator/fleet/fleet.h"
 #include "simulator/fleet/worker_pool.h"
+#include "simulator/run/evaluation.h"
 #include "simulator/run/simulation.h"
 
 namespace fedlora::sim {
@@ -18,6 +20,7 @@ namespace fedlora::sim {
 struct SimSetup {
   std::shared_ptr<const lora::BaseModel> base;
   std::unique_ptr<lora::SpmTokenizer> tokenizer;
+  std::unique_ptr<lora::WordVocab> words;  ///< word roles of the tokenizer's tokens (next-word evaluation)
   std::unique_ptr<Fleet> fleet;
   std::unique_ptr<lora::AdapterLayout> layout;
   std::vector<float> theta0;  ///< float32 [layout.size()], seeded from run.seed
@@ -26,6 +29,9 @@ struct SimSetup {
 /// Loads the base and tokenizer, builds the fleet, the adapter layout and θ_0, printing
 /// progress lines. Throws the loaders' errors (naming the file) and ConfigError.
 SimSetup set_up_simulation(const SimConfig& cfg, const ProgressFn& say);
+
+/// What evaluate_global needs for next-word recall in this run.
+EvalOptions eval_options(const SimConfig& cfg, const SimSetup& setup);
 
 /// Worker threads of the run: run.threads, or one per core.
 int worker_threads(const SimConfig& cfg);

@@ -212,7 +212,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   if (resumed) reconcile_metrics(metrics_path, st.round, st.metrics_line);
   MetricsLog metrics(metrics_path, !resumed);
   if (!resumed) {
-    st.before = evaluate_global(pool, base, layout, coord.theta(), fleet, 0);
+    st.before = evaluate_global(pool, base, layout, coord.theta(), fleet, 0, eval_options(cfg, setup));
     st.last_eval = st.before;
     st.metrics_line = json{{"round", 0}, {"eval", eval_json(st.before)}}.dump();
     commit_round(metrics);
@@ -258,9 +258,11 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     }
     std::string eval_str;
     if (r % cfg.federation.eval_every == 0 || r == cfg.federation.rounds) {
-      st.last_eval = evaluate_global(pool, base, layout, coord.theta(), fleet, r);
+      st.last_eval = evaluate_global(pool, base, layout, coord.theta(), fleet, r, eval_options(cfg, setup));
       line["eval"] = eval_json(st.last_eval);
       eval_str = fmt("  eval acc %.4f  ppl %.2f", st.last_eval.accuracy, st.last_eval.perplexity);
+      if (st.last_eval.next_word_positions > 0)
+        eval_str += fmt("  next-word top-1 %.3f top-3 %.3f", st.last_eval.next_word_top1, st.last_eval.next_word_top3);
     }
     const double round_s = seconds_since(t_round);
     line["wall_s"] = round_s;
@@ -287,7 +289,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   summary.bytes_down = st.bytes_down;
   const auto last_round = static_cast<int64_t>(coord.next_round()) - 1;
   EvalPoint last_eval = st.last_eval;
-  if (last_eval.round != last_round) last_eval = evaluate_global(pool, base, layout, coord.theta(), fleet, last_round);
+  if (last_eval.round != last_round) last_eval = evaluate_global(pool, base, layout, coord.theta(), fleet, last_round, eval_options(cfg, setup));
   summary.after = last_eval;
   if (dp)
     summary.user_dp = json{{"mechanism", cfg.user_dp.mechanism},

@@ -7,7 +7,7 @@
 
 namespace fedlora::test {
 
-void write_tiny_model(const std::filesystem::path& path, uint64_t seed) {
+void write_tiny_model(const std::filesystem::path& path, uint64_t seed, bool word_pieces) {
   lora::SpmVocabSpec spec;
   spec.pieces = {"<unk>", "<s>", "</s>"};
   spec.types = {lora::TokenType::unknown, lora::TokenType::control, lora::TokenType::control};
@@ -16,6 +16,17 @@ void write_tiny_model(const std::filesystem::path& path, uint64_t seed) {
     spec.types.push_back(lora::TokenType::byte);
   }
   spec.scores.assign(spec.pieces.size(), 0.0f);
+  if (word_pieces) {
+    const std::string space = "\xE2\x96\x81";
+    auto add = [&](const std::string& p, float score) {
+      spec.pieces.push_back(p);
+      spec.types.push_back(lora::TokenType::normal);
+      spec.scores.push_back(score);
+    };
+    add(space, -1.0f);
+    for (char c = 'a'; c <= 'z'; ++c) add(std::string(1, c), -1.0f);
+    for (char c = 'a'; c <= 'z'; ++c) add(space + c, 0.0f);
+  }
   lora::SpmVocab vocab(spec);
 
   lora::LlamaConfig cfg;

@@ -76,6 +76,9 @@ TEST(TinySimulation, LowersHeldOutLossAndIsDeterministic) {
   const auto c = sim::run_simulation(t.config("c", 12), nullptr);
   EXPECT_NE(metrics_without_timing(c.run_dir), ma);  // the seed matters
 
+  // A byte-only vocabulary has no word-start tokens: no next-word figure is made up.
+  for (const auto& row : ma) EXPECT_FALSE(row["eval"].contains("next_word"));
+
   // Outputs a user would look for.
   for (const char* f : {"summary.json", "adapter/adapter_model.safetensors", "adapter/adapter_config.json",
                         "checkpoint/server_state.safetensors"})
@@ -83,6 +86,27 @@ TEST(TinySimulation, LowersHeldOutLossAndIsDeterministic) {
   const auto summary = json::parse(std::ifstream(a.run_dir / "summary.json"));
   EXPECT_EQ(summary["seed"], 11);
   EXPECT_DOUBLE_EQ(summary["after"]["loss"].get<double>(), a.after.loss);
+}
+
+TEST(TinySimulation, ReportsNextWordRecallWhereTheVocabularyHasWords) {
+  TinyRun t;
+  test::write_tiny_model(t.dir / "words.gguf", 3, true);
+  const auto run = [&](const std::string& name, std::vector<std::string> extra) {
+    extra.push_back("model.base=\"" + (t.dir / "words.gguf").string() + "\"");
+    return metrics_without_timing(sim::run_simulation(t.config(name, 11, extra), nullptr).run_dir);
+  };
+  const auto ma = run("words", {});
+  ASSERT_EQ(ma.size(), 3u);
+  for (const auto& row : ma) {
+    ASSERT_TRUE(row["eval"].contains("next_word")) << row.dump();
+    const auto& nw = row["eval"]["next_word"];
+    EXPECT_GT(nw["positions"].get<int>(), 0);
+    EXPECT_LE(nw["top1"].get<double>(), nw["top3"].get<double>());
+    EXPECT_LE(nw["top3"].get<double>(), 1.0);
+  }
+  EXPECT_EQ(run("words2", {}), ma);  // deterministic
+  for (const auto& row : run("off", {"federation.eval_next_words=0"})) EXPECT_FALSE(row["eval"].contains("next_word"));
+
 }
 
 std::vector<float> final_adapter(const sim::SimulationSummary& s, const sim::SimConfig& c) {

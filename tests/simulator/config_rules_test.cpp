@@ -57,6 +57,7 @@ TEST(ConfigRules, EveryValidationRuleFiresAndNamesItsKey) {
       {{"data.max_users=-1"}, "data.max_users must be >= 0"},
       {{"federation.eval_every=0"}, "federation.eval_every must be >= 1"},
       {{"federation.eval_users=0"}, "federation.eval_users must be >= 1"},
+      {{"federation.eval_next_words=-1"}, "federation.eval_next_words must be >= 0"},
       {{"federation.dropout_rate=1"}, "federation.dropout_rate must be in [0, 1)"},
       {{"federation.dropout_rate=-0.1"}, "federation.dropout_rate must be in [0, 1)"},
       // types and ranges of the reader

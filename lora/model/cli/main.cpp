@@ -9,6 +9,7 @@
 #include "lora/format/gguf_writer.h"
 #include "lora/model/base_model.h"
 #include "lora/model/cli/cmd_export.h"
+#include "lora/model/cli/cmd_keyboard.h"
 #include "lora/model/cli/weight_type.h"
 #include "lora/model/gguf_names.h"
 #include "lora/model/hf_import.h"
@@ -174,6 +175,7 @@ int main(int argc, char** argv) {
   // --- end import-hf ---
 
   auto run_export = cli::add_export_commands(app);
+  auto run_keyboard = cli::add_keyboard_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -190,6 +192,7 @@ int main(int argc, char** argv) {
     if (*ppl) return run_perplexity(p_model, p_text, p_type, p_threads);
     if (*hf_cmd) return run_import_hf();
     if (int rc = run_export(); rc >= 0) return rc;
+    if (int rc = run_keyboard(); rc >= 0) return rc;
   } catch (const std::exception& e) {
     std::cerr << "fedlora-model: error: " << e.what() << std::endl;
     return 1;
