@@ -10,6 +10,7 @@
 #include "lora/quant/simd.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define FEDLORA_QUANT_X86 1
 #define FEDLORA_AVX2 __attribute__((target("avx2,f16c")))
@@ -23,7 +24,10 @@ bool quant_simd_available() {
   // the OS saves the YMM registers.
   static const bool ok = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    // F16C is CPUID.1:ECX bit 29; clang's __builtin_cpu_supports does not know "f16c".
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+    return __builtin_cpu_supports("avx2") && f16c;
   }();
   return ok;
 #else

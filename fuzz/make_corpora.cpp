@@ -1,0 +1,193 @@
+// fedlora-fuzz-corpora OUT_DIR: writes the seed corpus of every fuzz target, built from valid
+// files and messages: small GGUF bases (SentencePiece and BPE vocabularies, each block type),
+// a GGUF LoRA adapter, PEFT safetensors and configs, texts, the project's TOML configs, and
+// every message of an honest SecAgg+ round (prefixed with its selector byte).
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "fuzz/targets/secagg_fuzz_round.h"
+#include "lora/adapter/adapter_io.h"
+#include "lora/export/gguf_adapter.h"
+#include "lora/format/gguf_reader.h"
+#include "lora/format/gguf_writer.h"
+#include "lora/format/safetensors.h"
+#include "lora/model/llama_config.h"
+#include "lora/quant/quantized_tensor.h"
+#include "lora/tokenizer/gguf_vocab.h"
+#include "lora/tokenizer/hf_bpe_vocab.h"
+#include "secure-agg/wire.h"
+
+namespace fs = std::filesystem;
+using namespace fedlora;
+
+namespace {
+
+void write_file(const fs::path& p, const std::string& bytes) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+lora::LlamaConfig tiny() {
+  lora::LlamaConfig c;
+  c.vocab_size = 262;
+  c.dim = 32;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.n_kv_heads = 1;
+  c.ffn_dim = 32;
+  c.context_length = 16;
+  return c;
+}
+
+void set_llama_keys(lora::gguf::GgufWriter& w, const lora::LlamaConfig& c) {
+  w.set("general.architecture", std::string("llama"));
+  w.set("general.name", std::string("fuzz"));
+  w.set("llama.vocab_size", static_cast<uint32_t>(c.vocab_size));
+  w.set("llama.context_length", static_cast<uint32_t>(c.context_length));
+  w.set("llama.embedding_length", static_cast<uint32_t>(c.dim));
+  w.set("llama.block_count", static_cast<uint32_t>(c.n_layers));
+  w.set("llama.feed_forward_length", static_cast<uint32_t>(c.ffn_dim));
+  w.set("llama.attention.head_count", static_cast<uint32_t>(c.n_heads));
+  w.set("llama.attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
+  w.set("llama.rope.dimension_count", static_cast<uint32_t>(c.head_dim()));
+  w.set("llama.rope.freq_base", 10000.0f);
+  w.set("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+}
+
+// One tensor of each block type, and the projections of block 0 (so an adapter fits).
+void add_weights(lora::gguf::GgufWriter& w, const lora::LlamaConfig& c) {
+  auto add = [&](const std::string& name, int64_t rows, int64_t cols, lora::GgmlType type) {
+    std::vector<float> f(static_cast<size_t>(rows * cols));
+    for (size_t i = 0; i < f.size(); ++i) f[i] = 0.01f * static_cast<float>(static_cast<int>(i % 17) - 8);
+    auto q = lora::QuantizedTensor::quantize(f.data(), rows, cols, type);
+    std::vector<uint64_t> dims = rows == 1 ? std::vector<uint64_t>{static_cast<uint64_t>(cols)}
+                                           : std::vector<uint64_t>{static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
+    w.add_tensor(name, type, dims, std::vector<std::byte>(q.bytes().begin(), q.bytes().end()));
+  };
+  add("token_embd.weight", c.vocab_size, c.dim, lora::GgmlType::Q8_0);
+  add("output_norm.weight", 1, c.dim, lora::GgmlType::F32);
+  add("blk.0.attn_norm.weight", 1, c.dim, lora::GgmlType::F32);
+  add("blk.0.ffn_norm.weight", 1, c.dim, lora::GgmlType::F32);
+  add("blk.0.attn_q.weight", c.dim, c.dim, lora::GgmlType::F16);
+  add("blk.0.attn_k.weight", c.dim / 2, c.dim, lora::GgmlType::Q4_0);
+  add("blk.0.attn_v.weight", c.dim / 2, c.dim, lora::GgmlType::Q8_0);
+  add("blk.0.attn_output.weight", c.dim, c.dim, lora::GgmlType::F32);
+  add("blk.0.ffn_gate.weight", c.ffn_dim, c.dim, lora::GgmlType::Q4_0);
+  add("blk.0.ffn_up.weight", c.ffn_dim, c.dim, lora::GgmlType::Q4_0);
+  add("blk.0.ffn_down.weight", c.dim, c.ffn_dim, lora::GgmlType::Q4_0);
+}
+
+lora::SpmVocab spm_vocab() {
+  lora::SpmVocabSpec s;
+  s.pieces = {"<unk>", "<s>", "</s>"};
+  s.types = {lora::TokenType::unknown, lora::TokenType::control, lora::TokenType::control};
+  for (int b = 0; b < 256; ++b) {
+    s.pieces.push_back(lora::byte_piece(static_cast<uint8_t>(b)));
+    s.types.push_back(lora::TokenType::byte);
+  }
+  for (const char* p : {"\xE2\x96\x81", "a", "\xE2\x96\x81" "a"}) {
+    s.pieces.push_back(p);
+    s.types.push_back(lora::TokenType::normal);
+  }
+  s.scores.assign(s.pieces.size(), 0.0f);
+  return lora::SpmVocab(s);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: fedlora-fuzz-corpora OUT_DIR\n");
+    return 2;
+  }
+  const fs::path out = argv[1];
+  for (const char* t : {"gguf_file", "safetensors_file", "peft_config", "spm_tokenizer", "bpe_pretokenizer", "job_config",
+                        "secagg_round"})
+    fs::create_directories(out / t);
+  const auto cfg = tiny();
+  {  // GGUF: SentencePiece base, byte-level BPE base, GGUF LoRA adapter.
+    lora::gguf::GgufWriter w;
+    set_llama_keys(w, cfg);
+    lora::write_gguf_vocab(spm_vocab(), w);
+    add_weights(w, cfg);
+    w.write(out / "gguf_file" / "spm_base.gguf");
+
+    lora::BpeVocab bpe;
+    for (int i = 0; i < cfg.vocab_size; ++i) bpe.tokens.push_back("t" + std::to_string(i));
+    bpe.tokens[0] = "a";
+    bpe.tokens[1] = "b";
+    bpe.tokens[2] = "ab";
+    bpe.types.assign(bpe.tokens.size(), 1);
+    bpe.merges = {"a b"};
+    bpe.pre = "smollm";
+    bpe.bos_id = 3;
+    bpe.eos_id = 4;
+    lora::gguf::GgufWriter b;
+    set_llama_keys(b, cfg);
+    lora::write_gguf_bpe_vocab(bpe, b);
+    add_weights(b, cfg);
+    b.write(out / "gguf_file" / "bpe_base.gguf");
+
+    auto base = lora::gguf::GgufFile::open(out / "gguf_file" / "spm_base.gguf");
+    const auto layout = lora::make_adapter_layout(cfg, 2, 4.0f, {lora::TargetModule::q, lora::TargetModule::v});
+    std::vector<float> flat(static_cast<size_t>(layout.size()), 0.25f);
+    lora::write_gguf_lora_adapter(out / "gguf_file" / "lora_adapter.gguf", layout, flat, base);
+
+    // PEFT: safetensors (F32) and its adapter_config.json.
+    const fs::path peft = out / "tmp_peft";
+    lora::save_adapter(peft, layout, flat, "fuzz", {{"fedlora.round", "3"}});
+    write_file(out / "safetensors_file" / "peft_f32.safetensors", read_file(peft / "adapter_model.safetensors"));
+    write_file(out / "peft_config" / "fedlora.json", read_file(peft / "adapter_config.json"));
+    fs::remove_all(peft);
+    lora::safetensors::SafetensorsWriter st;
+    std::vector<std::byte> half(2 * 8, std::byte{0x3c});
+    st.add_tensor("x.lora_A.weight", lora::safetensors::Dtype::F16, {2, 4}, half);
+    st.add_tensor("x.lora_B.weight", lora::safetensors::Dtype::BF16, {4, 2}, half);
+    st.set_metadata("format", "pt");
+    st.write(out / "safetensors_file" / "f16_bf16.safetensors");
+  }
+  write_file(out / "peft_config" / "hf.json",
+             R"({"peft_type": "LORA", "r": 16, "lora_alpha": 32, "target_modules": ["q_proj", "v_proj"],)"
+             R"( "lora_dropout": 0.05, "bias": "none", "task_type": "CAUSAL_LM", "inference_mode": true,)"
+             R"( "base_model_name_or_path": "HuggingFaceTB/SmolLM2-135M", "fan_in_fan_out": false})");
+  const char* texts[] = {"To be, or not to be, that is the question:",
+                         "ROMEO:\nBut, soft! what light through yonder window breaks?",
+                         "caf\xC3\xA9 na\xC3\xAFve \xE2\x80\x94 \xF0\x9F\x98\x80 emoji",
+                         "  leading spaces\ttabs and 12,345.67 numbers I'm you'll",
+                         "invalid \xFF\xFE bytes \xC3 truncated"};
+  for (int i = 0; i < 5; ++i) {
+    write_file(out / "spm_tokenizer" / ("text" + std::to_string(i)), texts[i]);
+    write_file(out / "bpe_pretokenizer" / ("text" + std::to_string(i)), texts[i]);
+  }
+  for (const auto& e : fs::directory_iterator("configs"))
+    if (e.path().extension() == ".toml") write_file(out / "job_config" / e.path().filename(), read_file(e.path()));
+
+  // SecAgg+: every message of an honest round, with its selector byte.
+  secagg::DriverHooks hooks;
+  int n = 0;
+  auto save = [&](bool to_client, secagg::ClientId u, std::optional<secagg::Stage> s, const std::string& body) {
+    if (!s) return;
+    const fuzz::MessageSelector sel{to_client, u, static_cast<int>(*s)};
+    write_file(out / "secagg_round" / ("msg" + std::to_string(n++)), std::string(1, static_cast<char>(sel.to_byte())) + body);
+  };
+  hooks.on_upload = [&](secagg::ClientId u, secagg::pb::ClientToServer& m) {
+    save(false, u, secagg::body_stage(m), m.SerializeAsString());
+  };
+  hooks.on_download = [&](secagg::ClientId u, secagg::pb::ServerToClient& m) {
+    save(true, u, secagg::body_stage(m), m.SerializeAsString());
+  };
+  const auto r = secagg::run_secagg_round_encoded(fuzz::fuzz_round_config(), fuzz::fuzz_round_inputs(),
+                                                  secagg::DropoutSchedule::none(fuzz::kSecAggClients), 11, hooks);
+  std::printf("wrote corpora to %s (%d SecAgg messages; honest round %s)\n", out.c_str(), n,
+              std::holds_alternative<secagg::RoundResult>(r.outcome) ? "succeeded" : "failed");
+  return std::holds_alternative<secagg::RoundResult>(r.outcome) ? 0 : 1;
+}

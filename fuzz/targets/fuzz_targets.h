@@ -1,0 +1,35 @@
+#pragma once
+// Fuzz entry points: one per parser or message handler of untrusted bytes. Each takes any
+// bytes and must return without crashing, leaking or undefined behaviour; typed errors
+// (exceptions naming the problem) are the expected outcome for bad input and are caught
+// here. The libFuzzer binaries in fuzz/ call these, and tests/fuzz replays the corpora and
+// every kept crash input through them in the default test run.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace fedlora::fuzz {
+
+using Target = void (*)(const std::uint8_t* data, std::size_t size);
+
+/// GGUF v3 reader: header, metadata, tensor table, tensor bytes, llama hyper-parameters and
+/// both tokenizer vocabularies read from it.
+void gguf_file(const std::uint8_t* data, std::size_t size);
+/// safetensors header and tensor bytes, and a PEFT adapter read through them.
+void safetensors_file(const std::uint8_t* data, std::size_t size);
+/// PEFT adapter_config.json.
+void peft_config(const std::uint8_t* data, std::size_t size);
+/// SentencePiece encoder/decoder on arbitrary text (and the lossless round trip on valid UTF-8).
+void spm_tokenizer(const std::uint8_t* data, std::size_t size);
+/// Byte-level BPE pre-tokenizers (smollm, llama-bpe, qwen2): pieces concatenate to the input.
+void bpe_pretokenizer(const std::uint8_t* data, std::size_t size);
+/// The TOML job configuration loader ([model], [lora], [federation], [server], [user_dp], ...).
+void job_config(const std::uint8_t* data, std::size_t size);
+/// A SecAgg+ round (n = 4) in which one message, client→server or server→client at one
+/// stage, is replaced by the input (first byte: which one; see secagg_fuzz_round.h).
+void secagg_round(const std::uint8_t* data, std::size_t size);
+
+/// Target by name ("gguf_file", ...), or nullptr.
+Target find_target(std::string_view name);
+
+}  // namespace fedlora::fuzz
