@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/protocol/instructions_wire.h"
+#include "coordinator/protocol/payload.h"
 #include "fuzz/targets/secagg_fuzz_round.h"
 #include "lora/adapter/adapter_io.h"
 #include "lora/export/gguf_adapter.h"
@@ -20,6 +22,8 @@
 #include "lora/quant/quantized_tensor.h"
 #include "lora/tokenizer/gguf_vocab.h"
 #include "lora/tokenizer/hf_bpe_vocab.h"
+#include "secure-agg/crypto/ed25519.h"
+#include "secure-agg/crypto/random.h"
 #include "secure-agg/wire.h"
 
 namespace fs = std::filesystem;
@@ -111,7 +115,7 @@ int main(int argc, char** argv) {
   }
   const fs::path out = argv[1];
   for (const char* t : {"gguf_file", "safetensors_file", "peft_config", "spm_tokenizer", "bpe_pretokenizer", "job_config",
-                        "secagg_round"})
+                        "secagg_round", "task_messages"})
     fs::create_directories(out / t);
   const auto cfg = tiny();
   {  // GGUF: SentencePiece base, byte-level BPE base, GGUF LoRA adapter.
@@ -170,6 +174,54 @@ int main(int argc, char** argv) {
   }
   for (const auto& e : fs::directory_iterator("configs"))
     if (e.path().extension() == ".toml") write_file(out / "job_config" / e.path().filename(), read_file(e.path()));
+
+  {  // Deployment: a task (plain, and with user-level DP and SecAgg) and a chunked payload.
+    protocol::RoundInstructions in;
+    in.round = 3;
+    in.base_model_sha256.fill(0xAB);
+    in.adapter = protocol::AdapterSpec{4, 8.0f, {lora::TargetModule::q, lora::TargetModule::v}, 1000};
+    in.train = protocol::TrainInstructions{2, 8, 0.002, protocol::LocalOptimizerKind::kAdam, 5, 0.01, 77};
+    in.weighting = protocol::WeightingInstructions{protocol::Weighting::kExampleCount, 0.0, 40.0};
+    write_file(out / "task_messages" / "task_plain", std::string(1, '\0') + protocol::to_proto(in).SerializeAsString());
+    in.weighting = protocol::WeightingInstructions{protocol::Weighting::kUniform, 0.0, 1.0};
+    protocol::UserDpInstructions dp;
+    dp.update = privacy::UserDpConfig{0.3, 1.5, privacy::NoiseMode::kDistributed, 4, 10};
+    dp.update.max_corrupt_clients = 1;
+    dp.update.min_survivors = 8;
+    dp.report_clip_indicator = true;
+    dp.clip_indicator_noise_stddev = 0.25;
+    in.user_dp = dp;
+    protocol::SecAggInstructions sa;
+    sa.config = fuzz::fuzz_round_config();
+    sa.config.round = 3;
+    sa.config.vector_length = 1001;  // d + the clip indicator
+    sa.config.params = secagg::SecAggParameters{secagg::GraphKind::kComplete, fuzz::kSecAggClients - 1, 3};
+    std::vector<secagg::RosterEntry> roster;
+    for (std::uint32_t u = 0; u < fuzz::kSecAggClients; ++u) {
+      secagg::crypto::DeterministicRandom rng(u, "identity");
+      roster.push_back({secagg::crypto::Ed25519PrivateKey::generate(rng).public_key(), std::nullopt});
+    }
+    sa.config.roster = secagg::make_roster(roster);
+    sa.fixed_point = secagg::FixedPointParams{4.0, 20, fuzz::kSecAggClients, 32, std::nullopt};
+    sa.logical_id = 2;
+    in.secagg = sa;
+    write_file(out / "task_messages" / "task_secagg_dp", std::string(1, '\0') + protocol::to_proto(in).SerializeAsString());
+
+    const std::string body = "0123456789abcdef0123456789abcdef0123456789";
+    const auto digest = protocol::sha256_of(body);
+    std::string p(1, '\1');
+    p += static_cast<char>(body.size() & 0xFF);
+    p += static_cast<char>(body.size() >> 8);
+    p.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+    for (std::size_t off = 0; off < body.size(); off += 16) {
+      const std::size_t len = std::min<std::size_t>(16, body.size() - off);
+      p += static_cast<char>(len);
+      p += '\0';
+      p += '\0';  // offset choice 0: the next offset
+      p += body.substr(off, len);
+    }
+    write_file(out / "task_messages" / "payload_in_order", p);
+  }
 
   // SecAgg+: every message of an honest round, with its selector byte.
   secagg::DriverHooks hooks;

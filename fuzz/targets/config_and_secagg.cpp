@@ -78,6 +78,7 @@ Target find_target(std::string_view name) {
   if (name == "bpe_pretokenizer") return bpe_pretokenizer;
   if (name == "job_config") return job_config;
   if (name == "secagg_round") return secagg_round;
+  if (name == "task_messages") return task_messages;
   return nullptr;
 }
 

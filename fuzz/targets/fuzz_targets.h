@@ -29,6 +29,12 @@ void job_config(const std::uint8_t* data, std::size_t size);
 /// stage, is replaced by the input (first byte: which one; see secagg_fuzz_round.h).
 void secagg_round(const std::uint8_t* data, std::size_t size);
 
+/// The deployment protocol: first byte even → the bytes are a fedlora.v1.RoundInstructions
+/// task (from_proto must throw ProtocolError or give instructions to_proto accepts); odd →
+/// a chunked payload (u16 size, 32-byte SHA-256, chunks of u16 length, u8 offset choice,
+/// bytes) fed to PayloadAssembler.
+void task_messages(const std::uint8_t* data, std::size_t size);
+
 /// Target by name ("gguf_file", ...), or nullptr.
 Target find_target(std::string_view name);
 

@@ -69,7 +69,9 @@ class SpmTokenizer {
   /// Empty text gives no pieces. Never throws for any input bytes, except that
   /// EncodeOptions asking for a BOS/EOS the vocab lacks throws TokenizerError.
   /// Deviation from SentencePiece on invalid UTF-8 only: SentencePiece's normaliser turns
-  /// each bad byte into U+FFFD; we keep the byte (so decode(encode(x)) == x for any bytes).
+  /// each bad byte into U+FFFD; we keep the byte (so decode(encode(x)) == x for any bytes,
+  /// except that a literal "▁" U+2581 in x is the space symbol and decodes as ' ', as in
+  /// SentencePiece; found by fuzz/ spm_tokenizer).
   std::vector<TokenId> encode(std::string_view text, EncodeOptions options = {}) const;
 
   /// Encodes each '\n'-separated line as `encode` does (own dummy prefix; an empty line
