@@ -17,7 +17,7 @@
 #include "lora/format/gguf_reader.h"
 #include "lora/model/base_model.h"
 #include "lora/model/runtime.h"
-#include "lora/tokenizer/gguf_vocab.h"
+#include "lora/tokenizer/text_codec.h"
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     lora::set_compute_threads(threads);
     const auto file = lora::gguf::GgufFile::open(base_path);
-    const lora::SpmTokenizer tokenizer(lora::read_gguf_vocab(file));
+    const auto tokenizer = lora::TextCodec::from_gguf(file);
     client::DeviceContext device;
     device.base = lora::load_base_model(base_path, config::parse_weight_type(quantize));
     device.base_model_sha256 = protocol::sha256_of_file(base_path);

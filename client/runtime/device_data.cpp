@@ -50,7 +50,7 @@ std::vector<std::string> load_device_texts(const fs::path& path) {
 }
 
 UserExamples device_examples(const std::string& device_id, const std::vector<std::string>& texts,
-                             const lora::SpmTokenizer& tokenizer, std::int64_t context_length) {
+                             const lora::TextCodec& tokenizer, std::int64_t context_length) {
   data::UserData u;
   u.user_id = device_id;
   u.train = texts;

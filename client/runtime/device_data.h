@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "client/train/user_examples.h"
-#include "lora/tokenizer/spm_tokenizer.h"
+#include "lora/tokenizer/text_codec.h"
 
 namespace fedlora::client {
 
@@ -19,6 +19,6 @@ std::vector<std::string> load_device_texts(const std::filesystem::path& path);
 
 /// Tokenized training windows of those texts (tokenize_user with every text in train).
 UserExamples device_examples(const std::string& device_id, const std::vector<std::string>& texts,
-                             const lora::SpmTokenizer& tokenizer, std::int64_t context_length);
+                             const lora::TextCodec& tokenizer, std::int64_t context_length);
 
 }  // namespace fedlora::client

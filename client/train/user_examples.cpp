@@ -12,17 +12,16 @@ static size_t targets(const std::vector<lora::TokenSeq>& v) {
 size_t UserExamples::train_targets() const { return targets(train); }
 size_t UserExamples::test_targets() const { return targets(test); }
 
-std::vector<int32_t> token_stream(const std::vector<std::string>& texts, const lora::SpmTokenizer& tokenizer) {
+std::vector<int32_t> token_stream(const std::vector<std::string>& texts, const lora::TextCodec& tokenizer) {
   std::vector<int32_t> stream;
-  const lora::EncodeOptions opts{.add_bos = true, .add_eos = true};
   for (const auto& text : texts) {
-    auto ids = tokenizer.encode_lines(text, opts);
+    auto ids = tokenizer.encode_example(text, true, true);
     stream.insert(stream.end(), ids.begin(), ids.end());
   }
   return stream;
 }
 
-UserExamples tokenize_user(const data::UserData& user, const lora::SpmTokenizer& tokenizer, int64_t context_length) {
+UserExamples tokenize_user(const data::UserData& user, const lora::TextCodec& tokenizer, int64_t context_length) {
   if (context_length < 1) throw std::invalid_argument("tokenize_user: context_length must be >= 1");
   UserExamples ex;
   ex.user_id = user.user_id;

@@ -5,7 +5,7 @@
 
 #include "client/data/user_data.h"
 #include "lora/model/lm_batch.h"
-#include "lora/tokenizer/spm_tokenizer.h"
+#include "lora/tokenizer/text_codec.h"
 
 namespace fedlora::client {
 
@@ -22,9 +22,9 @@ struct UserExamples {
 /// the vocabulary was trained, lines joined by the newline byte token), concatenates the
 /// texts of each split in order, and cuts the stream into windows of context_length + 1
 /// tokens (lora::make_windows). Throws std::invalid_argument if context_length < 1.
-UserExamples tokenize_user(const data::UserData& user, const lora::SpmTokenizer& tokenizer, int64_t context_length);
+UserExamples tokenize_user(const data::UserData& user, const lora::TextCodec& tokenizer, int64_t context_length);
 
 /// The token stream of a list of texts, as tokenize_user builds it before windowing.
-std::vector<int32_t> token_stream(const std::vector<std::string>& texts, const lora::SpmTokenizer& tokenizer);
+std::vector<int32_t> token_stream(const std::vector<std::string>& texts, const lora::TextCodec& tokenizer);
 
 }  // namespace fedlora::client

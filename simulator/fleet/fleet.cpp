@@ -36,7 +36,7 @@ client::data::Corpus load_corpus(const DataSection& d) {
 }
 }  // namespace
 
-Fleet build_fleet(const SimConfig& cfg, const lora::SpmTokenizer& tokenizer, int64_t context_length,
+Fleet build_fleet(const SimConfig& cfg, const lora::TextCodec& tokenizer, int64_t context_length,
                   uint64_t population_seed, uint64_t eval_seed) {
   auto corpus = load_corpus(cfg.data);
   auto& population = corpus.population;

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "client/train/user_examples.h"
-#include "lora/tokenizer/spm_tokenizer.h"
+#include "lora/tokenizer/text_codec.h"
 #include "simulator/config/sim_config.h"
 
 namespace fedlora::sim {
@@ -26,7 +26,7 @@ struct Fleet {
 /// context_length + 1 tokens, and draws federation.eval_users evaluation users.
 /// `seed_of(tag)` derives the seeds. Throws the data loaders' errors (naming the file) and
 /// ConfigError if the population is smaller than the cohort.
-Fleet build_fleet(const SimConfig& cfg, const lora::SpmTokenizer& tokenizer, int64_t context_length,
+Fleet build_fleet(const SimConfig& cfg, const lora::TextCodec& tokenizer, int64_t context_length,
                   uint64_t population_seed, uint64_t eval_seed);
 
 }  // namespace fedlora::sim

@@ -15,7 +15,7 @@
 #include "lora/format/gguf_reader.h"
 #include "lora/model/llama_config.h"
 #include "lora/model/runtime.h"
-#include "lora/tokenizer/gguf_vocab.h"
+#include "lora/tokenizer/text_codec.h"
 #include "simulator/run/round_metrics.h"
 
 namespace fedlora::sim {
@@ -45,8 +45,7 @@ SimSetup set_up_simulation(const SimConfig& cfg, const ProgressFn& progress) {
   };
   SimSetup s;
   const auto model_file = lora::gguf::GgufFile::open(cfg.model.base);
-  s.tokenizer = std::make_unique<lora::SpmTokenizer>(lora::read_gguf_vocab(model_file));
-  s.words = std::make_unique<lora::WordVocab>(lora::WordVocab::from_spm(s.tokenizer->vocab()));
+  s.tokenizer = std::make_unique<lora::TextCodec>(lora::TextCodec::from_gguf(model_file));
   s.base = lora::load_base_model(cfg.model.base, cfg.model.quantize);
   say(fmt("base %s: %s, weights %s, %.2f MB resident", cfg.model.base.c_str(), s.base->config.summary().c_str(),
           weight_type_name(cfg.model.quantize).c_str(), static_cast<double>(s.base->resident_bytes()) / 1e6));
@@ -61,7 +60,7 @@ SimSetup set_up_simulation(const SimConfig& cfg, const ProgressFn& progress) {
 }
 
 EvalOptions eval_options(const SimConfig& cfg, const SimSetup& setup) {
-  return EvalOptions{setup.words.get(), cfg.federation.eval_next_words};
+  return EvalOptions{&setup.tokenizer->words(), cfg.federation.eval_next_words};
 }
 
 void write_run_outputs(const SimConfig& cfg, const SimSetup& setup, std::span<const float> theta,

@@ -7,8 +7,7 @@
 
 #include "lora/adapter/adapter_layout.h"
 #include "lora/model/base_model.h"
-#include "lora/tokenizer/spm_tokenizer.h"
-#include "lora/tokenizer/word_vocab.h"
+#include "lora/tokenizer/text_codec.h"
 #include "simulator/config/sim_config.h"
 #include "simulator/fleet/fleet.h"
 #include "simulator/fleet/worker_pool.h"
@@ -19,8 +18,7 @@ namespace fedlora::sim {
 
 struct SimSetup {
   std::shared_ptr<const lora::BaseModel> base;
-  std::unique_ptr<lora::SpmTokenizer> tokenizer;
-  std::unique_ptr<lora::WordVocab> words;  ///< word roles of the tokenizer's tokens (next-word evaluation)
+  std::unique_ptr<lora::TextCodec> tokenizer;  ///< the base's (SentencePiece or byte-level BPE), with word roles
   std::unique_ptr<Fleet> fleet;
   std::unique_ptr<lora::AdapterLayout> layout;
   std::vector<float> theta0;  ///< float32 [layout.size()], seeded from run.seed
