@@ -11,10 +11,13 @@ if [ "${1:-}" = "--sanitize" ]; then sanitize=1; shift; fi
 ./scripts/install-deps.sh
 if [ "$sanitize" = 1 ]; then
   flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-  BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo ./scripts/build.sh -DFEDLORA_BUILD_TESTS=ON -DFEDLORA_BUILD_BENCH=OFF \
+  # Build type "Sanitize": -O1 with line tables only, about half the compile time of
+  # RelWithDebInfo, and reports still name file:line.
+  BUILD_DIR=${BUILD_DIR:-build-asan} BUILD_TYPE=Sanitize ./scripts/build.sh -DFEDLORA_BUILD_TESTS=ON \
+    -DFEDLORA_BUILD_BENCH=OFF "-DCMAKE_CXX_FLAGS_SANITIZE=-O1 -g1" "-DCMAKE_C_FLAGS_SANITIZE=-O1 -g1" \
     "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" \
     "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=address,undefined"
-  cd build-asan
+  cd "${BUILD_DIR:-build-asan}"
   # LibTorch and OpenBLAS are not instrumented; their one-time allocations at exit are not ours.
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
