@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,6 +80,24 @@ struct ResumeRun {
     envp.push_back(nullptr);
     EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()), 0);
     posix_spawn_file_actions_destroy(&fa);
+    return pid;
+  }
+  // Starts fedlora-sim with every file it writes limited to `max_file_bytes` (RLIMIT_FSIZE,
+  // SIGXFSZ ignored): a write past the limit fails with EFBIG, as on a full disk.
+  pid_t start_with_file_limit(const std::string& name, const std::string& config, rlim_t max_file_bytes) const {
+    const std::string bin = std::string(FEDLORA_BIN_DIR) + "/fedlora-sim";
+    const std::string cfg = (dir / config).string(), log = (dir / (name + ".log")).string();
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+      ::signal(SIGXFSZ, SIG_IGN);
+      const rlimit lim{max_file_bytes, max_file_bytes};
+      ::setrlimit(RLIMIT_FSIZE, &lim);
+      ::execl(bin.c_str(), bin.c_str(), "run", cfg.c_str(), "--name", name.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
     return pid;
   }
   static int wait_exit(pid_t pid) {
@@ -195,6 +214,28 @@ TEST(SimResume, PrivateRunKilledAndResumedKeepsItsEpsilonAccount) {
   const auto e_ptr = json::json_pointer("/user_dp/epsilon/released_model/epsilon");
   ASSERT_TRUE(rows.back().contains(e_ptr) && rows.back()[e_ptr].is_number()) << rows.back().dump();
   EXPECT_DOUBLE_EQ(rows.back()[e_ptr].get<double>(), ref.back()[e_ptr].get<double>());
+}
+
+TEST(SimResume, AFullDiskStopsTheRunWithAnErrorAndNoTornCheckpoint) {
+  ResumeRun t;
+  ASSERT_EQ(ResumeRun::wait_exit(t.start("reference", false)), 0);
+  const auto reference = without_timing(metrics_rows(t.dir / "reference" / "metrics.jsonl"));
+  // Files may hold 4 KB: the first checkpoint's adapter (about 15 KB) cannot be written.
+  const pid_t pid = t.start_with_file_limit("full", "run.toml", 4096);
+  EXPECT_NE(ResumeRun::wait_exit(pid), 0);
+  std::ifstream log(t.dir / "full.log");
+  const std::string out((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_NE(out.find("File too large"), std::string::npos) << out;  // strerror(EFBIG), with the file
+  // No checkpoint under its final name, and nothing a resume would take for one.
+  if (fs::exists(t.dir / "full" / "checkpoints"))
+    for (const auto& e : fs::directory_iterator(t.dir / "full" / "checkpoints"))
+      EXPECT_NE(e.path().filename().string().rfind("round-", 0), 0u) << "a checkpoint survived: " << e.path();
+  if (fs::exists(t.dir / "full" / "metrics.jsonl")) expect_consistent(metrics_rows(t.dir / "full" / "metrics.jsonl"), "full");
+  // With space again, --resume starts over (there is no good checkpoint) and gives the uninterrupted result.
+  EXPECT_EQ(ResumeRun::wait_exit(t.start("full", true)), 0);
+  const auto rows = metrics_rows(t.dir / "full" / "metrics.jsonl");
+  expect_consistent(rows, "after resume");
+  EXPECT_EQ(without_timing(rows), reference);
 }
 
 TEST(SimResume, ResumeRefusesAChangedConfigAndAReadOnlyFolderIsNamed) {
