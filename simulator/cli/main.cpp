@@ -10,6 +10,7 @@
 #include "simulator/config/sim_config.h"
 #include "simulator/grpc/device_worker.h"
 #include "simulator/grpc/grpc_run.h"
+#include "simulator/report/plot_runs.h"
 #include "simulator/run/simulation.h"
 
 namespace {
@@ -51,12 +52,23 @@ int main(int argc, char** argv) {
   worker->add_option("--tokens", w.tokens_file, "device token file")->required();
   worker->add_option("--report", w.report, "JSONL report of participations")->required();
   worker->add_option("--state", w.state_dir, "worker state directory")->required();
+  std::vector<std::string> plot_runs_args;
+  std::string plot_out;
+  auto* plot = app.add_subcommand("plot", "held-out accuracy and loss per round of runs in one PNG (gnuplot)");
+  plot->add_option("runs", plot_runs_args, "run folders (runs/<name>)")->required();
+  plot->add_option("--out", plot_out, "PNG file to write")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   try {
+    if (*plot) {
+      const auto r = fedlora::sim::plot_runs(std::vector<std::filesystem::path>(plot_runs_args.begin(), plot_runs_args.end()),
+                                             plot_out);
+      (r.drawn ? std::cout : std::cerr) << "fedlora-sim plot: " << r.message << std::endl;
+      return r.drawn ? 0 : 1;
+    }
     const auto cfg = fedlora::sim::load_sim_config(config_path, sets, name);
     if (*worker) {
       const auto colon = devices.find(':');

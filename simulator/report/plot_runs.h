@@ -1,0 +1,30 @@
+#pragma once
+// `fedlora-sim plot RUN... --out FILE.png`: held-out accuracy and loss per round of one or
+// more runs in one figure, drawn by gnuplot (Debian's gnuplot-nox, pngcairo terminal).
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace fedlora::sim {
+
+/// The evaluated rounds of one run: metrics.jsonl rows that carry "eval".
+struct RunCurve {
+  std::string label;             ///< the run folder's name
+  std::vector<double> round, accuracy, loss;
+};
+
+/// Reads RUN/metrics.jsonl. Throws std::runtime_error naming the file (and line) when it is
+/// missing, a line is not JSON, or no row has an evaluation.
+RunCurve read_run_curve(const std::filesystem::path& run_dir);
+
+struct PlotOutcome {
+  bool drawn = false;
+  std::string message;  ///< what was drawn, or why nothing was
+};
+
+/// Draws accuracy (left) and loss (right) against the round, one line per run, into `out`.
+/// Without a `gnuplot` on PATH it draws nothing and says so (drawn = false); it never writes
+/// a partial image. Throws read_run_curve's errors, and std::runtime_error when gnuplot fails.
+PlotOutcome plot_runs(const std::vector<std::filesystem::path>& runs, const std::filesystem::path& out);
+
+}  // namespace fedlora::sim
