@@ -46,13 +46,10 @@ std::vector<WordSuggestion> suggest_next_words(DecoderWeights& w, const WordVoca
   if (o.k < 1 || o.beam < 1 || o.max_word_tokens < 1 || o.max_word_tokens >= cfg.context_length)
     throw std::invalid_argument("suggest_next_words: k, beam and max_word_tokens must be >= 1 (and < context)");
   at::NoGradGuard no_grad;
-  thread_local const WordVocab* masks_for = nullptr;
-  thread_local at::Tensor starts, conts;
-  if (masks_for != &vocab) {
-    starts = role_mask(vocab, WordRole::starts_word);
-    conts = role_mask(vocab, WordRole::continues_word);
-    masks_for = &vocab;
-  }
+  // Built per call (two passes over the vocabulary, small next to one forward pass); a cache
+  // keyed by the vocabulary's address could outlive it.
+  const at::Tensor starts = role_mask(vocab, WordRole::starts_word);
+  const at::Tensor conts = role_mask(vocab, WordRole::continues_word);
   const size_t keep = static_cast<size_t>(cfg.context_length - o.max_word_tokens);
   if (context.size() > keep) context = context.subspan(context.size() - keep);
 
