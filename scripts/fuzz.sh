@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs libFuzzer targets (clang -fsanitize=fuzzer,address,undefined) on their seed corpora.
 #   scripts/fuzz.sh TARGET SECONDS   one target (gguf_file, safetensors_file, peft_config,
-#                                    spm_tokenizer, bpe_pretokenizer, job_config, secagg_round)
+#                                    spm_tokenizer, bpe_pretokenizer, job_config, secagg_round,
+#                                    task_messages)
 #   scripts/fuzz.sh all SECONDS      every target, one after the other
 # Builds into build-fuzz (clang-14 from Debian). New inputs found go to build-fuzz/corpus/TARGET
 # (the committed seeds in fuzz/corpus stay as they are). A crash stops the run with a non-zero
@@ -15,7 +16,7 @@ if [ "$#" -ne 2 ]; then
 fi
 target=$1
 seconds=$2
-targets=(gguf_file safetensors_file peft_config spm_tokenizer bpe_pretokenizer job_config secagg_round)
+targets=(gguf_file safetensors_file peft_config spm_tokenizer bpe_pretokenizer job_config secagg_round task_messages)
 ./scripts/install-deps.sh
 missing=()
 for p in clang-14 libclang-rt-14-dev; do

@@ -24,18 +24,8 @@ TextCodec TextCodec::from_gguf(const gguf::GgufFile& file) {
 std::vector<TokenId> TextCodec::encode_example(std::string_view text, bool add_bos, bool add_eos) const {
   if (auto* spm = std::get_if<SpmTokenizer>(&tok_))
     return spm->encode_lines(text, EncodeOptions{.add_bos = add_bos, .add_eos = add_eos});
-  const auto& bpe = std::get<BpeTokenizer>(tok_);
-  std::vector<TokenId> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t end = std::min(text.find('\n', start), text.size());
-    if (end > start) {
-      auto ids = bpe.encode(text.substr(start, end - start), add_bos, add_eos);
-      out.insert(out.end(), ids.begin(), ids.end());
-    }
-    start = end + 1;
-  }
-  return out;
+  // Byte-level BPE spells '\n' itself ("Ċ"): the whole text is one sequence.
+  return std::get<BpeTokenizer>(tok_).encode(text, add_bos, add_eos);
 }
 
 std::vector<TokenId> TextCodec::encode_prompt(std::string_view text) const {

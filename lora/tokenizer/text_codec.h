@@ -22,8 +22,9 @@ class TextCodec {
   /// is neither "llama" nor "gpt2", and the readers' errors for a malformed vocabulary.
   static TextCodec from_gguf(const gguf::GgufFile& file);
 
-  /// Text as the simulator encodes an example: each line with BOS/EOS where asked (SPM: the
-  /// lines joined by <0x0A> as spm_encode sees them; BPE: each line encoded on its own).
+  /// Text as the simulator encodes an example, with BOS/EOS around it where asked. SPM: each
+  /// line encoded as spm_encode sees it, joined by <0x0A>; BPE: the whole text, newlines
+  /// included (byte-level BPE has a token for every byte).
   std::vector<TokenId> encode_example(std::string_view text, bool add_bos, bool add_eos) const;
   /// A prompt: BOS (if the vocabulary has one) and the text as one sentence.
   std::vector<TokenId> encode_prompt(std::string_view text) const;
