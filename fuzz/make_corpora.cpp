@@ -52,21 +52,6 @@ lora::LlamaConfig tiny() {
   return c;
 }
 
-void set_llama_keys(lora::gguf::GgufWriter& w, const lora::LlamaConfig& c) {
-  w.set("general.architecture", std::string("llama"));
-  w.set("general.name", std::string("fuzz"));
-  w.set("llama.vocab_size", static_cast<uint32_t>(c.vocab_size));
-  w.set("llama.context_length", static_cast<uint32_t>(c.context_length));
-  w.set("llama.embedding_length", static_cast<uint32_t>(c.dim));
-  w.set("llama.block_count", static_cast<uint32_t>(c.n_layers));
-  w.set("llama.feed_forward_length", static_cast<uint32_t>(c.ffn_dim));
-  w.set("llama.attention.head_count", static_cast<uint32_t>(c.n_heads));
-  w.set("llama.attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
-  w.set("llama.rope.dimension_count", static_cast<uint32_t>(c.head_dim()));
-  w.set("llama.rope.freq_base", 10000.0f);
-  w.set("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-}
-
 // One tensor of each block type, and the projections of block 0 (so an adapter fits).
 void add_weights(lora::gguf::GgufWriter& w, const lora::LlamaConfig& c) {
   auto add = [&](const std::string& name, int64_t rows, int64_t cols, lora::GgmlType type) {
@@ -120,7 +105,7 @@ int main(int argc, char** argv) {
   const auto cfg = tiny();
   {  // GGUF: SentencePiece base, byte-level BPE base, GGUF LoRA adapter.
     lora::gguf::GgufWriter w;
-    set_llama_keys(w, cfg);
+    lora::write_llama_metadata(w, cfg, "fuzz", lora::GgmlType::Q4_0);
     lora::write_gguf_vocab(spm_vocab(), w);
     add_weights(w, cfg);
     w.write(out / "gguf_file" / "spm_base.gguf");
@@ -136,7 +121,7 @@ int main(int argc, char** argv) {
     bpe.bos_id = 3;
     bpe.eos_id = 4;
     lora::gguf::GgufWriter b;
-    set_llama_keys(b, cfg);
+    lora::write_llama_metadata(b, cfg, "fuzz", lora::GgmlType::Q4_0);
     lora::write_gguf_bpe_vocab(bpe, b);
     add_weights(b, cfg);
     b.write(out / "gguf_file" / "bpe_base.gguf");

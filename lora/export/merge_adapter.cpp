@@ -13,17 +13,6 @@
 namespace fedlora::lora {
 namespace {
 
-// llama_ftype ids ("mostly T") of the types a base can be written in.
-uint32_t llama_file_type(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32: return 0;
-    case GgmlType::F16: return 1;
-    case GgmlType::Q4_0: return 2;
-    case GgmlType::Q8_0: return 7;
-    default: throw std::invalid_argument("merge: output type must be f32, f16, q8_0 or q4_0");
-  }
-}
-
 // W[out, in] += scale · B[out, r] · A[r, in], row by row so a 1B-class projection stays cheap.
 void add_lora_delta(std::vector<float>& w, const float* a, const float* b, int64_t out, int64_t in, int64_t r,
                     float scale) {
@@ -41,6 +30,8 @@ void add_lora_delta(std::vector<float>& w, const float* a, const float* b, int64
 
 MergeReport merge_adapter_into_base(const std::filesystem::path& base_path, const BoundAdapter& adapter,
                                     const std::filesystem::path& out, GgmlType type) {
+  if (type != GgmlType::F32 && type != GgmlType::F16 && type != GgmlType::Q8_0 && type != GgmlType::Q4_0)
+    throw std::invalid_argument("merge: output type must be f32, f16, q8_0 or q4_0");
   const uint32_t file_type = llama_file_type(type);
   auto base = gguf::GgufFile::open(base_path);
   const auto& layout = adapter.layout;

@@ -10,17 +10,6 @@ namespace fedlora::lora {
 namespace {
 
 
-// GGUF llama.cpp file type ids (llama_ftype): 0 all F32, 1 mostly F16, 2 mostly Q4_0, 7 mostly Q8_0.
-uint32_t file_type_id(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32: return 0;
-    case GgmlType::F16: return 1;
-    case GgmlType::Q4_0: return 2;
-    case GgmlType::Q8_0: return 7;
-    default: throw ModelConfigError("unsupported weight type for a base model");
-  }
-}
-
 QuantizedTensor encode(const at::Tensor& w, GgmlType type) {
   auto c = w.detach().to(at::kFloat).contiguous();
   return QuantizedTensor::quantize(c.data_ptr<float>(), c.size(0), c.size(1), type);
@@ -43,22 +32,6 @@ size_t BaseModel::resident_bytes() const {
     for (const auto& p : b.proj) n += qbytes(p);
   }
   return n;
-}
-
-void write_llama_metadata(gguf::GgufWriter& w, const LlamaConfig& c, const std::string& name, GgmlType weight_type) {
-  w.set("general.architecture", std::string("llama"));
-  w.set("general.name", name);
-  w.set("general.file_type", file_type_id(weight_type));
-  w.set("llama.vocab_size", static_cast<uint32_t>(c.vocab_size));
-  w.set("llama.context_length", static_cast<uint32_t>(c.context_length));
-  w.set("llama.embedding_length", static_cast<uint32_t>(c.dim));
-  w.set("llama.block_count", static_cast<uint32_t>(c.n_layers));
-  w.set("llama.feed_forward_length", static_cast<uint32_t>(c.ffn_dim));
-  w.set("llama.attention.head_count", static_cast<uint32_t>(c.n_heads));
-  w.set("llama.attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
-  w.set("llama.rope.dimension_count", static_cast<uint32_t>(c.head_dim()));
-  w.set("llama.rope.freq_base", c.rope_theta);
-  w.set("llama.attention.layer_norm_rms_epsilon", c.norm_eps);
 }
 
 void write_llama_weights(gguf::GgufWriter& w, const std::vector<std::pair<std::string, at::Tensor>>& weights,

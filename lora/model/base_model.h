@@ -57,9 +57,6 @@ std::shared_ptr<const BaseModel> make_base_model(const LlamaConfig& config,
 
 namespace gguf { class GgufFile; class GgufWriter; }
 
-/// Writes general.architecture = "llama", general.name, general.file_type and the llama.*
-/// hyper-parameters of `cfg` (llama.cpp key names) into `w`.
-void write_llama_metadata(gguf::GgufWriter& w, const LlamaConfig& cfg, const std::string& name, GgmlType weight_type);
 
 /// Adds float32 weights (llama.cpp names, PyTorch shapes [out, in] or [dim]) to `w`:
 /// 2-D weights encoded as `weight_type`, norms (1-D) as F32 as llama.cpp keeps them.

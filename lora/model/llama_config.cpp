@@ -1,6 +1,7 @@
 #include "lora/model/llama_config.h"
 
 #include "lora/format/gguf_reader.h"
+#include "lora/format/gguf_writer.h"
 #include "lora/model/gguf_names.h"
 
 namespace fedlora::lora {
@@ -91,6 +92,32 @@ AdapterLayout make_adapter_layout(const LlamaConfig& cfg, int rank, float alpha,
   std::vector<std::pair<TargetModule, ProjectionShape>> shapes;
   for (TargetModule m : kAllTargetModules) shapes.emplace_back(m, cfg.projection(m));
   return AdapterLayout(static_cast<int>(cfg.n_layers), rank, alpha, std::move(targets), shapes);
+}
+
+uint32_t llama_file_type(GgmlType t) {
+  switch (t) {
+    case GgmlType::F32: return 0;
+    case GgmlType::F16: return 1;
+    case GgmlType::Q4_0: return 2;
+    case GgmlType::Q8_0: return 7;
+    default: throw ModelConfigError("unsupported weight type for a base model: use f32, f16, q8_0 or q4_0");
+  }
+}
+
+void write_llama_metadata(gguf::GgufWriter& w, const LlamaConfig& c, const std::string& name, GgmlType weight_type) {
+  w.set("general.architecture", std::string("llama"));
+  w.set("general.name", name);
+  w.set("general.file_type", llama_file_type(weight_type));
+  w.set("llama.vocab_size", static_cast<uint32_t>(c.vocab_size));
+  w.set("llama.context_length", static_cast<uint32_t>(c.context_length));
+  w.set("llama.embedding_length", static_cast<uint32_t>(c.dim));
+  w.set("llama.block_count", static_cast<uint32_t>(c.n_layers));
+  w.set("llama.feed_forward_length", static_cast<uint32_t>(c.ffn_dim));
+  w.set("llama.attention.head_count", static_cast<uint32_t>(c.n_heads));
+  w.set("llama.attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
+  w.set("llama.rope.dimension_count", static_cast<uint32_t>(c.head_dim()));
+  w.set("llama.rope.freq_base", c.rope_theta);
+  w.set("llama.attention.layer_norm_rms_epsilon", c.norm_eps);
 }
 
 }  // namespace fedlora::lora

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lora/adapter/adapter_layout.h"
+#include "lora/quant/ggml_type.h"
 
 namespace fedlora::lora {
 
@@ -40,12 +41,21 @@ struct LlamaConfig {
   std::string summary() const;
 };
 
-namespace gguf { class GgufFile; }
+namespace gguf { class GgufFile; class GgufWriter; }
 
 /// Reads llama.* hyper-parameters from GGUF metadata (llama.cpp key names). Throws
 /// gguf::FormatError if general.architecture is not "llama" or a required key is missing,
 /// ModelConfigError if the values are inconsistent.
 LlamaConfig read_llama_config(const gguf::GgufFile& file);
+
+/// llama.cpp's general.file_type (llama_ftype) of a base whose matrices are `weight_type`:
+/// 0 all F32, 1 mostly F16, 2 mostly Q4_0, 7 mostly Q8_0. Throws ModelConfigError for other types.
+uint32_t llama_file_type(GgmlType weight_type);
+
+/// Writes general.architecture = "llama", general.name, general.file_type and the llama.*
+/// hyper-parameters of `cfg` (llama.cpp key names) into `w`. Throws ModelConfigError for a
+/// weight type llama_file_type refuses.
+void write_llama_metadata(gguf::GgufWriter& w, const LlamaConfig& cfg, const std::string& name, GgmlType weight_type);
 
 /// The layout of an adapter of rank `rank` (alpha, targets) on a base of this shape
 /// (LoRA, Hu et al. 2021 §4.1). Torch-free: the coordinator builds it from the GGUF metadata.

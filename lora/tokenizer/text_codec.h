@@ -33,6 +33,7 @@ class TextCodec {
   /// End-of-sequence id, or kNoToken.
   TokenId eos_id() const;
   const WordVocab& words() const { return *words_; }
+  /// "sentencepiece" or "bpe", for messages.
   const char* family() const { return std::holds_alternative<SpmTokenizer>(tok_) ? "sentencepiece" : "bpe"; }
 
  private:
