@@ -23,7 +23,18 @@ void peft_config(const std::uint8_t* data, std::size_t size);
 void spm_tokenizer(const std::uint8_t* data, std::size_t size);
 /// Byte-level BPE pre-tokenizers (smollm, llama-bpe, qwen2): pieces concatenate to the input.
 void bpe_pretokenizer(const std::uint8_t* data, std::size_t size);
-/// The TOML job configuration loader ([model], [lora], [federation], [server], [user_dp], ...).
+/// Byte-level BPE encoder/decoder with merges (a fixed vocabulary; first byte: pre-tokenizer,
+/// BOS, EOS): ids in range and decode(encode(x)) == x for any bytes.
+void bpe_tokenizer(const std::uint8_t* data, std::size_t size);
+/// SentencePiece .model bytes (parse_spm_model); a model that parses encodes and decodes.
+void spm_model(const std::uint8_t* data, std::size_t size);
+/// import-hf's inputs, by first byte: config.json, tokenizer.json, tokenizer_config.json,
+/// model.safetensors read as float32, model.safetensors.index.json beside two shards.
+void hf_import(const std::uint8_t* data, std::size_t size);
+/// Per-user corpora (first byte: JSON Lines or Shakespeare roles, split options).
+void user_corpus(const std::uint8_t* data, std::size_t size);
+/// The TOML configuration: the shared job sections ([model], [lora], [federation], [server],
+/// [user_dp], ...; written back and read again), the simulator's and the coordinator's loaders.
 void job_config(const std::uint8_t* data, std::size_t size);
 /// A SecAgg+ round (n = 4) in which one message, client→server or server→client at one
 /// stage, is replaced by the input (first byte: which one; see secagg_fuzz_round.h).

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fuzz/targets/fuzz_targets.h"
+#include "fuzz/targets/fuzz_util.h"
 #include "lora/format/gguf_reader.h"
 #include "lora/format/peft_config.h"
 #include "lora/format/safetensors.h"
@@ -22,23 +23,6 @@ std::vector<std::byte> bytes_of(const std::uint8_t* d, std::size_t n) {
   std::vector<std::byte> b(n);
   if (n) std::memcpy(b.data(), d, n);
   return b;
-}
-
-// A bug the fuzzer must report: an invariant broken without an exception.
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "fuzz invariant violated: %s\n", what);
-  std::abort();
-}
-
-// Runs `f`; exceptions derived from std::exception are the typed errors bad input should get.
-template <class F>
-void expect_clean(F&& f) {
-  try {
-    f();
-  } catch (const std::bad_alloc&) {
-    throw;  // a length field trusted into a huge allocation is a bug: let the fuzzer see it
-  } catch (const std::exception&) {
-  }
 }
 
 }  // namespace
