@@ -14,6 +14,7 @@
 
 #include "coordinator/protocol/instructions_wire.h"
 #include "coordinator/protocol/payload.h"
+#include "proto/fedlora.pb.h"
 #include "fuzz/targets/bpe_fixture.h"
 #include "fuzz/targets/secagg_fuzz_round.h"
 #include "lora/adapter/adapter_io.h"
@@ -143,6 +144,22 @@ std::string spm_model_bytes(bool byte_fallback, const std::vector<std::string>& 
                      pb_int(43, -1));
   m += pb_len(3, pb_len(1, "identity") + pb_int(3, 1) + pb_int(4, 0) + pb_int(5, 1));
   return m;
+}
+
+// One call of a grpc_service script (see fuzz/targets/grpc_service.cpp).
+std::string call(int kind, int dev, int flags, const std::string& body = {}) {
+  if (body.size() > 255) throw std::length_error("grpc_service call body over 255 bytes");
+  return std::string(1, static_cast<char>(kind | dev << 3 | flags << 5)) + static_cast<char>(body.size()) + body;
+}
+template <class Msg>
+std::string framed(const std::vector<Msg>& msgs) {  // [u8 length][message] ...
+  std::string b;
+  for (const auto& m : msgs) {
+    const auto bytes = m.SerializeAsString();
+    b += static_cast<char>(bytes.size());
+    b += bytes;
+  }
+  return b;
 }
 
 }  // namespace
@@ -330,6 +347,57 @@ int main(int argc, char** argv) {
       p += body.substr(off, len);
     }
     write_file(out / "task_messages" / "payload_in_order", p);
+  }
+
+  {  // gRPC service scripts: an honest plain round, then refusals of each kind.
+    enum { kCheckIn, kDownload, kUploadRaw, kUploadBuilt, kSecAgg, kResult, kTick, kRaw };
+    v1::CheckInRequest ci;
+    ci.set_runtime_version("fuzz");
+    ci.set_num_examples(12);
+    const std::string checkin = ci.SerializeAsString();
+    std::string honest;
+    for (int d = 0; d < 2; ++d) honest += call(kCheckIn, d, 1, checkin);
+    honest += call(kTick, 0, 0, std::string(1, '\0'));
+    for (int d = 0; d < 2; ++d) honest += call(kCheckIn, d, 1, checkin);
+    honest += call(kDownload, 0, 1) + call(kDownload, 1, 1);
+    honest += call(kUploadBuilt, 0, 0, "\x10\x01\xff\x7f") + call(kUploadBuilt, 1, 0, "\x20\x02\x03");
+    honest += call(kTick, 0, 0, std::string(1, '\0'));
+    v1::RoundResultRequest rr;
+    rr.set_round(1);
+    honest += call(kResult, 0, 0, rr.SerializeAsString());
+    write_file(out / "grpc_service" / "honest_round", honest);
+
+    std::string bad;
+    for (int d = 0; d < 4; ++d) bad += call(kCheckIn, d, 1, checkin);
+    bad += call(kTick, 0, 0, std::string(1, '\0'));
+    for (int d = 0; d < 4; ++d) bad += call(kCheckIn, d, 1, checkin);
+    bad += call(kCheckIn, 2, 2, checkin);          // wrong token
+    bad += call(kCheckIn, 3, 0, checkin);          // no base hash, no device id
+    v1::DownloadRequest dl;
+    dl.set_offset(1u << 30);
+    bad += call(kDownload, 0, 1, dl.SerializeAsString());  // offset past the end
+    bad += call(kUploadBuilt, 0, 1, "\x10") + call(kUploadBuilt, 1, 2, "\x10") + call(kUploadBuilt, 0, 4, "\x10");
+    v1::UploadMessage head, chunk;
+    head.mutable_header()->set_weight(1.0);
+    head.mutable_header()->mutable_payload()->set_size_bytes(8);
+    head.mutable_header()->mutable_payload()->set_sha256(std::string(32, 'x'));
+    chunk.mutable_chunk()->set_offset(0);
+    chunk.mutable_chunk()->set_data("abcdefgh");
+    bad += call(kUploadRaw, 1, 1, framed(std::vector<v1::UploadMessage>{head, chunk}));
+    bad += call(kUploadRaw, 1, 1, framed(std::vector<v1::UploadMessage>{chunk, head}));
+    v1::SecAggUp up;
+    up.mutable_header()->set_size_bytes(4);
+    up.mutable_header()->set_sha256(std::string(32, 'y'));
+    v1::SecAggUp upc;
+    upc.mutable_chunk()->set_offset(0);
+    upc.mutable_chunk()->set_data("abcd");
+    bad += call(kSecAgg, 0, 1, framed(std::vector<v1::SecAggUp>{up, upc}));
+    bad += call(kSecAgg, 1, 0, framed(std::vector<v1::SecAggUp>{upc}));
+    bad += call(kRaw, 0, 0, checkin) + call(kRaw, 0, 1, "\xff\xff\x01");
+    bad += call(kTick, 0, 0, "\x40");  // past the training deadline
+    rr.set_round(999);
+    bad += call(kResult, 2, 0, rr.SerializeAsString());
+    write_file(out / "grpc_service" / "refusals", bad);
   }
 
   // SecAgg+: every message of an honest round, with its selector byte.

@@ -46,6 +46,11 @@ void secagg_round(const std::uint8_t* data, std::size_t size);
 /// bytes) fed to PayloadAssembler.
 void task_messages(const std::uint8_t* data, std::size_t size);
 
+/// The coordinator's gRPC handlers: a script of calls (CheckIn, DownloadAdapter,
+/// UploadUpdate, SecAggExchange, GetRoundResult, raw bytes, clock ticks) against one
+/// in-process service on models/base.gguf (see grpc_service.cpp for the encoding).
+void grpc_service(const std::uint8_t* data, std::size_t size);
+
 /// Target by name ("gguf_file", ...), or nullptr.
 Target find_target(std::string_view name);
 

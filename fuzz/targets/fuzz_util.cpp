@@ -7,16 +7,18 @@
 namespace fedlora::fuzz {
 
 const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
-    auto d = std::filesystem::temp_directory_path() / ("fedlora-fuzz-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
+  // Never destroyed, so the exit handler can still read it.
+  static const std::filesystem::path* dir = [] {
+    auto* d = new std::filesystem::path(std::filesystem::temp_directory_path() /
+                                        ("fedlora-fuzz-" + std::to_string(::getpid())));
+    std::filesystem::create_directories(*d);
     std::atexit([] {
       std::error_code ec;
       std::filesystem::remove_all(scratch_dir(), ec);
     });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 std::filesystem::path write_scratch(const std::string& name, std::string_view bytes) {

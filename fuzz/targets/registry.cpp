@@ -16,6 +16,7 @@ Target find_target(std::string_view name) {
   if (name == "job_config") return job_config;
   if (name == "secagg_round") return secagg_round;
   if (name == "task_messages") return task_messages;
+  if (name == "grpc_service") return grpc_service;
   return nullptr;
 }
 
