@@ -68,10 +68,10 @@ main() {
         -artifact_prefix="$build/crashes/$t/" "$build/corpus/$t" "fuzz/corpus/$t" 2>"$log"; then
       echo "fuzz: $t FAILED (log: $log)" >&2
       grep -E "ERROR|SUMMARY|invariant|runtime error" "$log" | head -20 >&2 || true
-      grep -o "Test unit written to .*" "$log" | sed 's/^Test unit written to /fuzz: crashing input: /' >&2 || true
+      grep -o "Test unit written to .*" "$log" | sort -u | sed 's/^Test unit written to /fuzz: crashing input: /' >&2 || true
       status=1
     fi
-    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$log" | tr '\n' ' ' || true
+    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$log" | sort -u | tr -s ' \n' ' ' || true
     echo
   done
   exit $status
