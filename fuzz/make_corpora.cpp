@@ -16,6 +16,7 @@
 #include "coordinator/protocol/payload.h"
 #include "proto/fedlora.pb.h"
 #include "fuzz/targets/bpe_fixture.h"
+#include "fuzz/targets/peft_fixture.h"
 #include "fuzz/targets/secagg_fuzz_round.h"
 #include "lora/adapter/adapter_io.h"
 #include "lora/export/gguf_adapter.h"
@@ -232,6 +233,18 @@ int main(int argc, char** argv) {
     // Selector byte: pre-tokenizer i % 3, BOS on odd i, EOS on i = 2.
     const char sel = static_cast<char>(i % 3 | (i % 2 ? 4 : 0) | (i == 2 ? 8 : 0));
     write_file(out / "bpe_tokenizer" / ("text" + std::to_string(i)), std::string(1, sel) + texts[i]);
+  }
+
+  // PEFT adapters for a GGUF-origin and an HF-origin base: each file with its selector byte.
+  for (int hf = 0; hf < 2; ++hf) {
+    const fs::path tmp = out / "tmp_peft_adapter";
+    fuzz::write_fuzz_peft_adapter(tmp, hf);
+    const std::string tag = hf ? "_hf" : "_gguf";
+    write_file(out / "peft_adapter" / ("safetensors" + tag), std::string(1, static_cast<char>(hf << 1)) +
+                                                                   read_file(tmp / "adapter_model.safetensors"));
+    write_file(out / "peft_adapter" / ("config" + tag), std::string(1, static_cast<char>(hf << 1 | 1)) +
+                                                              read_file(tmp / "adapter_config.json"));
+    fs::remove_all(tmp);
   }
 
   // SentencePiece .model files: with byte fallback, without, with user-defined pieces.

@@ -19,6 +19,10 @@ void gguf_file(const std::uint8_t* data, std::size_t size);
 void safetensors_file(const std::uint8_t* data, std::size_t size);
 /// PEFT adapter_config.json.
 void peft_config(const std::uint8_t* data, std::size_t size);
+/// PEFT adapter import for a base (read_peft_adapter_for_base): first byte bit 0 = the input
+/// is adapter_config.json (else adapter_model.safetensors), bit 1 = an HF-origin base; the
+/// other file is valid. What is accepted fits the layout and is finite.
+void peft_adapter(const std::uint8_t* data, std::size_t size);
 /// SentencePiece encoder/decoder on arbitrary text (and the lossless round trip on valid UTF-8).
 void spm_tokenizer(const std::uint8_t* data, std::size_t size);
 /// Byte-level BPE pre-tokenizers (smollm, llama-bpe, qwen2): pieces concatenate to the input.

@@ -23,6 +23,7 @@ const std::filesystem::path& scratch_dir() {
 
 std::filesystem::path write_scratch(const std::string& name, std::string_view bytes) {
   const auto p = scratch_dir() / name;
+  std::filesystem::create_directories(p.parent_path());
   std::ofstream f(p, std::ios::binary | std::ios::trunc);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!f) fail("cannot write the fuzz scratch file");

@@ -7,6 +7,7 @@ Target find_target(std::string_view name) {
   if (name == "gguf_file") return gguf_file;
   if (name == "safetensors_file") return safetensors_file;
   if (name == "peft_config") return peft_config;
+  if (name == "peft_adapter") return peft_adapter;
   if (name == "spm_tokenizer") return spm_tokenizer;
   if (name == "bpe_pretokenizer") return bpe_pretokenizer;
   if (name == "bpe_tokenizer") return bpe_tokenizer;

@@ -15,6 +15,7 @@
 #include "coordinator/service/serve_config.h"
 #include "fuzz/targets/bpe_fixture.h"
 #include "fuzz/targets/fuzz_targets.h"
+#include "fuzz/targets/peft_fixture.h"
 #include "lora/format/gguf_reader.h"
 #include "lora/format/hf_checkpoint.h"
 #include "lora/format/hf_config.h"
@@ -93,6 +94,20 @@ TEST(FuzzSeeds, CheckpointSeedsOpen) {
   EXPECT_EQ(ck.names().size(), 3u);
   EXPECT_EQ(ck.read_f32("model.norm.weight").size(), 4u);
   fs::remove_all(dir);
+}
+
+TEST(FuzzSeeds, PeftAdapterSeedsImport) {
+  for (const char* tag : {"_gguf", "_hf"}) {
+    const auto dir = fs::temp_directory_path() / ("fedlora_fuzz_seed_peft_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::ofstream(dir / "adapter_model.safetensors", std::ios::binary)
+        << body(kCorpus / "peft_adapter" / (std::string("safetensors") + tag));
+    std::ofstream(dir / "adapter_config.json", std::ios::binary) << body(kCorpus / "peft_adapter" / (std::string("config") + tag));
+    const auto a = lora::read_peft_adapter_for_base(dir, fuzz::fuzz_peft_base(std::string(tag) == "_hf"));
+    EXPECT_EQ(a.layout.rank(), 2) << tag;
+    EXPECT_EQ(a.flat.size(), static_cast<std::size_t>(a.layout.size())) << tag;
+    fs::remove_all(dir);
+  }
 }
 
 TEST(FuzzSeeds, CorpusSeedsKeepUsers) {
