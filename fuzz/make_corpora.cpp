@@ -10,8 +10,13 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "coordinator/protocol/instructions_wire.h"
 #include "coordinator/protocol/payload.h"
+#include "proto/fedlora.pb.h"
+#include "fuzz/targets/bpe_fixture.h"
+#include "fuzz/targets/peft_fixture.h"
 #include "fuzz/targets/secagg_fuzz_round.h"
 #include "lora/adapter/adapter_io.h"
 #include "lora/export/gguf_adapter.h"
@@ -91,6 +96,58 @@ lora::SpmVocab spm_vocab() {
   return lora::SpmVocab(s);
 }
 
+// Minimal protobuf encoder (https://protobuf.dev/programming-guides/encoding/) for
+// SentencePiece ModelProto seeds: the reader under test must not write its own input.
+std::string pb_varint(uint64_t v) {
+  std::string s;
+  for (; v >= 0x80; v >>= 7) s += static_cast<char>((v & 0x7F) | 0x80);
+  return s + static_cast<char>(v);
+}
+std::string pb_len(int field, const std::string& b) { return pb_varint(static_cast<uint64_t>(field) << 3 | 2) + pb_varint(b.size()) + b; }
+std::string pb_int(int field, int64_t v) { return pb_varint(static_cast<uint64_t>(field) << 3) + pb_varint(static_cast<uint64_t>(v)); }
+std::string pb_float(int field, float f) {
+  std::string s = pb_varint(static_cast<uint64_t>(field) << 3 | 5);
+  s.append(reinterpret_cast<const char*>(&f), 4);
+  return s;
+}
+
+// A SentencePiece BPE ModelProto: <unk> <s> </s>, the 256 byte pieces if `byte_fallback`,
+// then `pieces` (normal, descending scores) and `user_defined` (type 4).
+std::string spm_model_bytes(bool byte_fallback, const std::vector<std::string>& pieces,
+                            const std::vector<std::string>& user_defined) {
+  std::string m;
+  auto piece = [&](const std::string& p, float score, int type) {
+    m += pb_len(1, pb_len(1, p) + pb_float(2, score) + pb_int(3, type));
+  };
+  piece("<unk>", 0, 2);
+  piece("<s>", 0, 3);
+  piece("</s>", 0, 3);
+  if (byte_fallback)
+    for (int b = 0; b < 256; ++b) piece(lora::byte_piece(static_cast<uint8_t>(b)), 0, 6);
+  for (size_t i = 0; i < pieces.size(); ++i) piece(pieces[i], -static_cast<float>(i), 1);
+  for (const auto& u : user_defined) piece(u, 0, 4);
+  m += pb_len(2, pb_int(3, 2) + pb_int(35, byte_fallback ? 1 : 0) + pb_int(40, 0) + pb_int(41, 1) + pb_int(42, 2) +
+                     pb_int(43, -1));
+  m += pb_len(3, pb_len(1, "identity") + pb_int(3, 1) + pb_int(4, 0) + pb_int(5, 1));
+  return m;
+}
+
+// One call of a grpc_service script (see fuzz/targets/grpc_service.cpp).
+std::string call(int kind, int dev, int flags, const std::string& body = {}) {
+  if (body.size() > 255) throw std::length_error("grpc_service call body over 255 bytes");
+  return std::string(1, static_cast<char>(kind | dev << 3 | flags << 5)) + static_cast<char>(body.size()) + body;
+}
+template <class Msg>
+std::string framed(const std::vector<Msg>& msgs) {  // [u8 length][message] ...
+  std::string b;
+  for (const auto& m : msgs) {
+    const auto bytes = m.SerializeAsString();
+    b += static_cast<char>(bytes.size());
+    b += bytes;
+  }
+  return b;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,9 +156,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path out = argv[1];
-  for (const char* t : {"gguf_file", "safetensors_file", "peft_config", "spm_tokenizer", "bpe_pretokenizer", "job_config",
-                        "secagg_round", "task_messages"})
-    fs::create_directories(out / t);
+  {
+    std::ifstream list("fuzz/targets.txt");
+    for (std::string t; std::getline(list, t);)
+      if (!t.empty() && t[0] != '#') fs::create_directories(out / t);
+  }
   const auto cfg = tiny();
   {  // GGUF: SentencePiece base, byte-level BPE base, GGUF LoRA adapter.
     lora::gguf::GgufWriter w;
@@ -156,7 +215,87 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 5; ++i) {
     write_file(out / "spm_tokenizer" / ("text" + std::to_string(i)), texts[i]);
     write_file(out / "bpe_pretokenizer" / ("text" + std::to_string(i)), texts[i]);
+    // Selector byte: pre-tokenizer i % 3, BOS on odd i, EOS on i = 2.
+    const char sel = static_cast<char>(i % 3 | (i % 2 ? 4 : 0) | (i == 2 ? 8 : 0));
+    write_file(out / "bpe_tokenizer" / ("text" + std::to_string(i)), std::string(1, sel) + texts[i]);
   }
+
+  // PEFT adapters for a GGUF-origin and an HF-origin base: each file with its selector byte.
+  for (int hf = 0; hf < 2; ++hf) {
+    const fs::path tmp = out / "tmp_peft_adapter";
+    fuzz::write_fuzz_peft_adapter(tmp, hf);
+    const std::string tag = hf ? "_hf" : "_gguf";
+    write_file(out / "peft_adapter" / ("safetensors" + tag), std::string(1, static_cast<char>(hf << 1)) +
+                                                                   read_file(tmp / "adapter_model.safetensors"));
+    write_file(out / "peft_adapter" / ("config" + tag), std::string(1, static_cast<char>(hf << 1 | 1)) +
+                                                              read_file(tmp / "adapter_config.json"));
+    fs::remove_all(tmp);
+  }
+
+  // SentencePiece .model files: with byte fallback, without, with user-defined pieces.
+  const std::string sp = "\xE2\x96\x81";
+  write_file(out / "spm_model" / "byte_fallback.model",
+             spm_model_bytes(true, {sp, "e", "h", "l", "o", "w", "r", "d", sp + "w", "he", "ll", "llo", "hello"}, {}));
+  write_file(out / "spm_model" / "no_fallback.model", spm_model_bytes(false, {sp, "a", "b", "c", sp + "a", "ab"}, {}));
+  write_file(out / "spm_model" / "user_defined.model",
+             spm_model_bytes(true, {sp, "t", "o", sp + "t", "to"}, {"<sep>", "[MASK]"}));
+
+  // import-hf: config.json, tokenizer.json, tokenizer_config.json, a model.safetensors and a
+  // shard index (selector byte 0..4, see fuzz_targets.h).
+  {
+    const nlohmann::json config = {
+        {"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", 64},
+        {"intermediate_size", 96}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+        {"num_key_value_heads", 2}, {"max_position_embeddings", 32}, {"rms_norm_eps", 1e-5},
+        {"rope_theta", 10000.0}, {"rope_scaling", nullptr}, {"attention_bias", false}, {"mlp_bias", false},
+        {"hidden_act", "silu"}, {"tie_word_embeddings", true}, {"vocab_size", 300}, {"bos_token_id", 1},
+        {"eos_token_id", {2, 3}}, {"torch_dtype", "bfloat16"}};
+    write_file(out / "hf_import" / "config.json", std::string(1, '\0') + config.dump());
+
+    const auto v = fuzz::fuzz_bpe_vocab("smollm");
+    nlohmann::json vocab = nlohmann::json::object();
+    nlohmann::json added = nlohmann::json::array();
+    for (size_t i = 0; i < v.tokens.size(); ++i) {
+      if (v.types[i] == 1) vocab[v.tokens[i]] = i;
+      else added.push_back({{"id", i}, {"content", v.tokens[i]}, {"special", v.types[i] == 3}});
+    }
+    const nlohmann::json byte_level = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+    const nlohmann::json tok = {
+        {"version", "1.0"}, {"added_tokens", added}, {"normalizer", nullptr},
+        {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", {{{"type", "Digits"}, {"individual_digits", true}}, byte_level}}}},
+        {"decoder", byte_level},
+        {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"byte_fallback", false},
+                   {"vocab", vocab}, {"merges", v.merges}}}};
+    write_file(out / "hf_import" / "tokenizer.json", std::string(1, '\1') + tok.dump());
+    write_file(out / "hf_import" / "tokenizer_config.json",
+               std::string(1, '\2') + R"({"add_bos_token": false, "add_eos_token": true, "bos_token": "<|im_start|>",)"
+               R"( "eos_token": {"content": "<|im_end|>", "special": true}, "pad_token": "<|endoftext|>"})");
+    lora::safetensors::SafetensorsWriter st;
+    std::vector<std::byte> f32(4 * 6, std::byte{0x3f}), half(2 * 4, std::byte{0x3c});
+    st.add_tensor("model.embed_tokens.weight", lora::safetensors::Dtype::F32, {3, 2}, f32);
+    st.add_tensor("model.norm.weight", lora::safetensors::Dtype::BF16, {4}, half);
+    st.add_tensor("lm_head.weight", lora::safetensors::Dtype::F16, {2, 2}, half);
+    const auto bytes = st.serialize();
+    write_file(out / "hf_import" / "model.safetensors",
+               std::string(1, '\3') + std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    write_file(out / "hf_import" / "index.json",
+               std::string(1, '\4') + R"({"metadata": {"total_size": 40}, "weight_map": {)"
+               R"("model.layers.1.mlp.up_proj.weight": "model-00001-of-00002.safetensors",)"
+               R"( "model.norm.weight": "model-00001-of-00002.safetensors",)"
+               R"( "model.layers.2.mlp.up_proj.weight": "model-00002-of-00002.safetensors",)"
+               R"( "model.norm.weight2": "model-00002-of-00002.safetensors"}})");
+  }
+
+  // Per-user corpora: JSON Lines (selector even) and Shakespeare roles (odd).
+  write_file(out / "user_corpus" / "users.jsonl",
+             std::string(1, '\0') + "{\"user\": \"alice\", \"text\": \"hello there\"}\n"
+             "{\"user\": \"bob\", \"text\": \"good morning\", \"lang\": \"en\"}\r\n\n"
+             "{\"user\": \"alice\", \"text\": \"how are you?\"}\n{\"user\": \"bob\", \"text\": \"\"}\n"
+             "{\"user\": \"bob\", \"text\": \"caf\u00e9 \\u2014 ok\"}\n{\"user\": \"alice\", \"text\": \"bye\"}\n");
+  write_file(out / "user_corpus" / "roles.txt",
+             std::string(1, '\1') + "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
+             "All:\nSpeak, speak.\n\nFirst Citizen:\nYou are all resolved rather to die than to famish?\n\n"
+             "All:\nResolved. resolved.\n\nLADY  CAPULET:\r\nWhat, ho!\r\n\nFirst Citizen:\nFirst, you know:\nCaius.\n");
   for (const auto& e : fs::directory_iterator("configs"))
     if (e.path().extension() == ".toml") write_file(out / "job_config" / e.path().filename(), read_file(e.path()));
 
@@ -206,6 +345,57 @@ int main(int argc, char** argv) {
       p += body.substr(off, len);
     }
     write_file(out / "task_messages" / "payload_in_order", p);
+  }
+
+  {  // gRPC service scripts: an honest plain round, then refusals of each kind.
+    enum { kCheckIn, kDownload, kUploadRaw, kUploadBuilt, kSecAgg, kResult, kTick, kRaw };
+    v1::CheckInRequest ci;
+    ci.set_runtime_version("fuzz");
+    ci.set_num_examples(12);
+    const std::string checkin = ci.SerializeAsString();
+    std::string honest;
+    for (int d = 0; d < 2; ++d) honest += call(kCheckIn, d, 1, checkin);
+    honest += call(kTick, 0, 0, std::string(1, '\0'));
+    for (int d = 0; d < 2; ++d) honest += call(kCheckIn, d, 1, checkin);
+    honest += call(kDownload, 0, 1) + call(kDownload, 1, 1);
+    honest += call(kUploadBuilt, 0, 0, "\x10\x01\xff\x7f") + call(kUploadBuilt, 1, 0, "\x20\x02\x03");
+    honest += call(kTick, 0, 0, std::string(1, '\0'));
+    v1::RoundResultRequest rr;
+    rr.set_round(1);
+    honest += call(kResult, 0, 0, rr.SerializeAsString());
+    write_file(out / "grpc_service" / "honest_round", honest);
+
+    std::string bad;
+    for (int d = 0; d < 4; ++d) bad += call(kCheckIn, d, 1, checkin);
+    bad += call(kTick, 0, 0, std::string(1, '\0'));
+    for (int d = 0; d < 4; ++d) bad += call(kCheckIn, d, 1, checkin);
+    bad += call(kCheckIn, 2, 2, checkin);          // wrong token
+    bad += call(kCheckIn, 3, 0, checkin);          // no base hash, no device id
+    v1::DownloadRequest dl;
+    dl.set_offset(1u << 30);
+    bad += call(kDownload, 0, 1, dl.SerializeAsString());  // offset past the end
+    bad += call(kUploadBuilt, 0, 1, "\x10") + call(kUploadBuilt, 1, 2, "\x10") + call(kUploadBuilt, 0, 4, "\x10");
+    v1::UploadMessage head, chunk;
+    head.mutable_header()->set_weight(1.0);
+    head.mutable_header()->mutable_payload()->set_size_bytes(8);
+    head.mutable_header()->mutable_payload()->set_sha256(std::string(32, 'x'));
+    chunk.mutable_chunk()->set_offset(0);
+    chunk.mutable_chunk()->set_data("abcdefgh");
+    bad += call(kUploadRaw, 1, 1, framed(std::vector<v1::UploadMessage>{head, chunk}));
+    bad += call(kUploadRaw, 1, 1, framed(std::vector<v1::UploadMessage>{chunk, head}));
+    v1::SecAggUp up;
+    up.mutable_header()->set_size_bytes(4);
+    up.mutable_header()->set_sha256(std::string(32, 'y'));
+    v1::SecAggUp upc;
+    upc.mutable_chunk()->set_offset(0);
+    upc.mutable_chunk()->set_data("abcd");
+    bad += call(kSecAgg, 0, 1, framed(std::vector<v1::SecAggUp>{up, upc}));
+    bad += call(kSecAgg, 1, 0, framed(std::vector<v1::SecAggUp>{upc}));
+    bad += call(kRaw, 0, 0, checkin) + call(kRaw, 0, 1, "\xff\xff\x01");
+    bad += call(kTick, 0, 0, "\x40");  // past the training deadline
+    rr.set_round(999);
+    bad += call(kResult, 2, 0, rr.SerializeAsString());
+    write_file(out / "grpc_service" / "refusals", bad);
   }
 
   // SecAgg+: every message of an honest round, with its selector byte.

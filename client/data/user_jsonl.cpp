@@ -40,7 +40,7 @@ Corpus parse_user_jsonl(std::string_view text, const SplitOptions& options,
     nlohmann::json record;
     try {
       record = nlohmann::json::parse(line.text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number overflow
       bad_line(source, line.number, std::string("invalid JSON (") + e.what() + ")");
     }
     if (!record.is_object()) {

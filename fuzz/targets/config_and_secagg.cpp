@@ -7,21 +7,40 @@
 
 #include "coordinator/config/job_config.h"
 #include "coordinator/config/toml_reader.h"
+#include "coordinator/service/serve_config.h"
 #include "fuzz/targets/fuzz_targets.h"
+#include "fuzz/targets/fuzz_util.h"
 #include "fuzz/targets/secagg_fuzz_round.h"
 #include "secure-agg/wire.h"
+#include "simulator/config/sim_config.h"
 
 namespace fedlora::fuzz {
 
+// The same bytes as the shared job sections, then as a simulator config (load_sim_config:
+// [run], [data], unknown keys) or a coordinator config (load_serve_config: [serve]). Every loader
+// promises ConfigError for bad input; any other exception escapes and is a finding.
 void job_config(const std::uint8_t* data, std::size_t size) {
+  const auto text = as_text(data, size);
   try {
-    auto r = config::TomlReader::from_string(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.toml");
+    auto r = config::TomlReader::from_string(text, "fuzz.toml");
     config::JobConfig job;
     config::read_job_sections(r, job);
     job.validate();
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception&) {
+    // What the loader accepted is written back as TOML that reads to the same sections.
+    auto again = config::TomlReader::from_string(config::write_job_toml(job), "fuzz-again.toml");
+    config::JobConfig job2;
+    config::read_job_sections(again, job2);
+    job2.validate();
+    if (config::describe_job(job2) != config::describe_job(job)) fail("job_sections_toml does not read back the same job");
+  } catch (const config::ConfigError&) {
+  }
+  // A file with a [serve] table is a coordinator's; the other loader would only list every
+  // key of it as unknown (with nearest-key suggestions, the slowest path of all).
+  const auto path = write_scratch("job.toml", text);
+  try {
+    if (text.find("[serve]") != std::string_view::npos) (void)coordinator::load_serve_config(path, {});
+    else (void)sim::load_sim_config(path, {});
+  } catch (const config::ConfigError&) {
   }
 }
 
@@ -68,18 +87,6 @@ void secagg_round(const std::uint8_t* data, std::size_t size) {
   const auto report = secagg::run_secagg_round_encoded(fuzz_round_config(), fuzz_round_inputs(),
                                                        secagg::DropoutSchedule::none(kSecAggClients), 11, hooks);
   (void)report;
-}
-
-Target find_target(std::string_view name) {
-  if (name == "gguf_file") return gguf_file;
-  if (name == "safetensors_file") return safetensors_file;
-  if (name == "peft_config") return peft_config;
-  if (name == "spm_tokenizer") return spm_tokenizer;
-  if (name == "bpe_pretokenizer") return bpe_pretokenizer;
-  if (name == "job_config") return job_config;
-  if (name == "secagg_round") return secagg_round;
-  if (name == "task_messages") return task_messages;
-  return nullptr;
 }
 
 }  // namespace fedlora::fuzz

@@ -81,10 +81,11 @@ LlamaConfig read_llama_config(const gguf::GgufFile& f) {
     c.vocab_size = static_cast<int64_t>(emb->dims[1]);
   }
   c.tied_embeddings = f.find_tensor(kOutputName) == nullptr;
-  if (auto rd = f.find_uint("llama.rope.dimension_count"); rd && static_cast<int64_t>(*rd) != c.head_dim())
+  // validate() first: head_dim() divides by head_count, which may be 0 in a malformed file.
+  c.validate();
+  if (auto rd = f.find_uint("llama.rope.dimension_count"); rd && *rd != static_cast<uint64_t>(c.head_dim()))
     throw ModelConfigError(f.source() + ": llama.rope.dimension_count " + std::to_string(*rd) +
                            " != head dimension " + std::to_string(c.head_dim()) + " (partial RoPE is not supported)");
-  c.validate();
   return c;
 }
 

@@ -59,6 +59,9 @@ TEST(UserJsonl, MalformedLinesNameTheLine) {
   // A user whose every text is empty: named at its first line.
   expect_error_on_line(ok + ok + "{\"user\":\"b\",\"text\":\"\"}\n" + ok + "{\"user\":\"b\",\"text\":\"\"}\n", 3);
   expect_error_on_line(ok + "{\"user\":\"a\",\"text\":\"\xC3\"}\n", 2);          // invalid UTF-8
+  // A number too large for a double is nlohmann's out_of_range, not a parse_error (found by
+  // fuzz/ user_corpus): still a DataError naming the line.
+  expect_error_on_line(ok + "{\"user\":\"a\",\"text\":1e999999}\n", 2);
 }
 
 TEST(UserJsonl, AcceptsCrlfAndIgnoresExtraKeys) {
