@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lora/model/attention.h"
+#include "lora/model/decoder_block.h"
 #include "lora/model/fused_ops.h"
 
 namespace fedlora::lora {
@@ -48,6 +49,12 @@ at::Tensor final_hidden(DecoderWeights& w, const at::Tensor& tokens) {
     rope = RopeTables::make(cfg, cfg.context_length);
     rope_cfg = cfg;
     rope_len = cfg.context_length;
+  }
+  if (w.activation_checkpointing() && at::GradMode::is_enabled()) {
+    // Only each block's input stays alive; backward recomputes the block (decoder_block.h).
+    at::Tensor x = w.embed(tokens);
+    for (int l = 0; l < cfg.n_layers; ++l) x = checkpointed_decoder_block(w, l, x, rope);
+    return rms_norm(x, w.output_norm(), cfg.norm_eps);
   }
   // Pre-norm blocks (Touvron et al. 2023): x += attn(norm(x)); x += mlp(norm(x)). Each
   // residual add is fused with the norm that follows it (add_rms_norm), so the stream's

@@ -6,6 +6,8 @@
 // DecoderWeights.
 #include <ATen/ATen.h>
 
+#include <vector>
+
 #include "lora/model/llama_config.h"
 
 namespace fedlora::lora {
@@ -26,6 +28,21 @@ class DecoderWeights {
   virtual at::Tensor output_norm() = 0;
   /// x: float32 [..., dim] → logits float32 [..., vocab].
   virtual at::Tensor lm_head(const at::Tensor& x) = 0;
+  /// The tensors that require grad and are read by block `layer` (its projections, their
+  /// adapters, its two norm weights). Activation checkpointing makes them inputs of the
+  /// block's autograd node, so their gradients flow through the recomputed block.
+  virtual std::vector<at::Tensor> layer_parameters(int layer) = 0;
+
+  /// Activation checkpointing per decoder block (Chen et al. 2016, "Training Deep Nets with
+  /// Sublinear Memory Cost"): when on and gradients are recorded, the forward pass keeps only
+  /// each block's input [N, T, dim] and backward recomputes the block. Gradients are the
+  /// same up to float rounding; memory for activations drops from L blocks' worth to one
+  /// block plus L inputs, for one more forward pass of compute. Off by default.
+  void set_activation_checkpointing(bool on) { checkpoint_blocks_ = on; }
+  bool activation_checkpointing() const { return checkpoint_blocks_; }
+
+ private:
+  bool checkpoint_blocks_ = false;
 };
 
 /// Precomputed rotary tables for positions [0, max_len): cos, sin float32 [max_len, head_dim/2],

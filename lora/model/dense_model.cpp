@@ -56,6 +56,13 @@ std::vector<at::Tensor> DenseModel::undecayed_parameters() const {
   return v;
 }
 
+std::vector<at::Tensor> DenseModel::layer_parameters(int layer) {
+  std::vector<at::Tensor> v(proj_.at(static_cast<size_t>(layer)).begin(), proj_[static_cast<size_t>(layer)].end());
+  v.push_back(attn_norm_[static_cast<size_t>(layer)]);
+  v.push_back(ffn_norm_[static_cast<size_t>(layer)]);
+  return v;
+}
+
 std::vector<at::Tensor> DenseModel::parameters() const {
   auto v = decayed_parameters();
   auto u = undecayed_parameters();

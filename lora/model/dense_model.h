@@ -26,6 +26,7 @@ class DenseModel final : public DecoderWeights {
   at::Tensor ffn_norm(int layer) override { return ffn_norm_[layer]; }
   at::Tensor output_norm() override { return output_norm_; }
   at::Tensor lm_head(const at::Tensor& x) override;
+  std::vector<at::Tensor> layer_parameters(int layer) override;
 
   /// Every trainable tensor, for an optimizer.
   std::vector<at::Tensor> parameters() const;

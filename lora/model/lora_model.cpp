@@ -50,6 +50,18 @@ LoraModel::LoraModel(std::shared_ptr<const BaseModel> base, LoraAdapter& adapter
 
 at::Tensor LoraModel::embed(const at::Tensor& tokens) { return frozen_embedding(tokens, base_->embedding()); }
 
+std::vector<at::Tensor> LoraModel::layer_parameters(int layer) {
+  std::vector<at::Tensor> v;
+  const auto& layout = adapter_.layout();
+  for (TargetModule m : kAllTargetModules) {
+    if (!layout.targets(m)) continue;
+    const size_t ia = layout.index_of(layer, m, false);
+    v.push_back(adapter_.tensors()[ia]);
+    v.push_back(adapter_.tensors()[ia + 1]);
+  }
+  return v;
+}
+
 at::Tensor LoraModel::project(int layer, TargetModule m, const at::Tensor& x) {
   const QuantizedTensor& w = base_->blocks[layer][m];
   const auto& layout = adapter_.layout();

@@ -46,6 +46,8 @@ class LoraModel final : public DecoderWeights {
   at::Tensor ffn_norm(int layer) override { return base_->blocks[layer].ffn_norm; }
   at::Tensor output_norm() override { return base_->output_norm; }
   at::Tensor lm_head(const at::Tensor& x) override;
+  /// lora_A and lora_B of the layer's adapted projections (the base is frozen).
+  std::vector<at::Tensor> layer_parameters(int layer) override;
 
   /// When set, backward passes store per-example adapter gradients there (slot = layout index).
   void set_per_example_sink(PerExampleGrads* sink) { sink_ = sink; }

@@ -66,10 +66,15 @@ RefLoss reference(const LlamaConfig& cfg, std::map<std::string, at::Tensor>& w, 
   return {nll.sum(1), logits};
 }
 
-TEST(DecoderGradients, LmLossMatchesPlainCompositionInDouble) {
+// Without and with activation checkpointing (the recomputed blocks must give the same
+// gradients, norm weights included).
+class DecoderGradients : public ::testing::TestWithParam<bool> {};
+
+TEST_P(DecoderGradients, LmLossMatchesPlainCompositionInDouble) {
   LlamaConfig cfg = test::tiny_config();
   cfg.context_length = 80;  // > one attention row block (64)
   DenseModel model(cfg, 5);
+  model.set_activation_checkpointing(GetParam());
   {
     at::NoGradGuard ng;  // non-trivial norm weights
     for (int l = 0; l < cfg.n_layers; ++l) {
@@ -105,6 +110,9 @@ TEST(DecoderGradients, LmLossMatchesPlainCompositionInDouble) {
     EXPECT_LT(rel_err(p.grad(), w[name].grad()), 1e-5) << name;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Checkpointing, DecoderGradients, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Checkpointed" : "Stored"; });
 
 }  // namespace
 }  // namespace fedlora::lora

@@ -142,7 +142,11 @@ TEST(LoraModel, FreshAdapterLeavesBaseOutputUnchanged) {
   EXPECT_TRUE(at::allclose(decoder_forward(with, tokens), decoder_forward(without, tokens), 0, 0));
 }
 
-TEST(LoraModel, PerExampleGradientsEqualOneExampleBackwardPasses) {
+// The batched pass runs without and with activation checkpointing; the one-example passes
+// it is checked against store their activations.
+class PerExampleGradients : public ::testing::TestWithParam<bool> {};
+
+TEST_P(PerExampleGradients, EqualOneExampleBackwardPasses) {
   auto base = tiny_base(GgmlType::Q8_0);
   auto layout = make_adapter_layout(base->config, 4, 8.0f,
                                     {TargetModule::q, TargetModule::k, TargetModule::v, TargetModule::o,
@@ -154,10 +158,13 @@ TEST(LoraModel, PerExampleGradientsEqualOneExampleBackwardPasses) {
   const int64_t n = 4;
   auto tokens = at::randint(0, 64, {n, 12}, at::make_generator<at::CPUGeneratorImpl>(5));
   PerExampleGrads sink;
+  model.set_activation_checkpointing(GetParam());
   model.set_per_example_sink(&sink);
   lm_loss(model, tokens).sum.backward();
   model.set_per_example_sink(nullptr);
   ASSERT_EQ(sink.grads.size(), layout.tensors().size());
+  std::vector<at::Tensor> batch_grads;
+  for (const auto& t : adapter.tensors()) batch_grads.push_back(t.grad().clone());
 
   for (int64_t i = 0; i < n; ++i) {
     LoraAdapter single(layout);
@@ -170,7 +177,13 @@ TEST(LoraModel, PerExampleGradientsEqualOneExampleBackwardPasses) {
       EXPECT_LT((expect - got).abs().max().item<double>(), 1e-5) << "example " << i << " tensor " << layout.tensors()[k].name;
     }
   }
+  // The summed gradient reaching the leaves is the sum of the per-example ones.
+  for (size_t k = 0; k < layout.tensors().size(); ++k)
+    EXPECT_LT((batch_grads[k] - sink.grads[k].sum(0)).abs().max().item<double>(), 1e-5) << layout.tensors()[k].name;
 }
+
+INSTANTIATE_TEST_SUITE_P(Checkpointing, PerExampleGradients, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Checkpointed" : "Stored"; });
 
 TEST(LoraModel, AdapterLayoutMismatchIsRejected) {
   auto base = tiny_base(GgmlType::F32);
