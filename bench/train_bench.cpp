@@ -44,12 +44,25 @@
 //           + 8·M·D·L·E/T                      attention: dP = dC·Vᵀ, dV = Pᵀ·dC,
 //                                              dQ = dS·K, dK = dSᵀ·Q over the same entries
 //   flop_per_token = [M·(4P + 4V·D − 2P₀ + 4rS + 12·D·L·E/T) + 2r·(2P − P₀)] / M
+// With activation checkpointing (ckpt = 1) backward first reruns every block's forward:
+// + [M·(2P + 4·D·L·E/T) + 2r·P] / M. GFLOPs counts the work executed, recompute included;
+// tokens/s is the figure to compare the two modes by.
 // For the default config, T = 128: P = 3 145 728, V·D = 1 048 576, P₀ = 131 072,
 // S = 19 456, E = 10 240, so 18.12 MFLOP per token (+ 0.099 GFLOP of merges per step).
 // Elementwise work (norms, RoPE, softmax, SiLU, cross-entropy, Adam, dequantization) is
 // not counted.
 //
-// Run: build/bin/train_bench [--benchmark_filter=TrainStep] [--profile=trace.json]
+//   peak_rss_MB        the process's peak resident set (VmHWM) from just before the step's
+//                      state is built to the end of the timed steps: weights, LibTorch,
+//                      activations, Adam. Run one TrainStep per process for a clean figure
+//                      (bench/train_shapes.sh does), as a larger earlier one raises the heap.
+//   step_added_MB      peak_rss_MB minus the RSS just before (runtime and base weights): what
+//                      client::estimate_step_bytes estimates
+//
+// Shapes (--shape=NAME, default "default"): default (LlamaConfig{}), smollm2-135m and
+// tinyllama-1b (random weights, 4,096-token vocabulary), or a path to a GGUF base.
+//
+// Run: build/bin/train_bench [--shape=NAME] [--benchmark_filter=TrainStep] [--profile=trace.json]
 //   --profile=PATH runs a few Q4_0 steps (batch 16 × 128) under the LibTorch legacy
 //   profiler, writes a chrome trace to PATH, prints self time per (op, input shapes) and
 //   exits.
@@ -68,6 +81,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "lora/adapter/adapter_init.h"
@@ -87,8 +101,48 @@ constexpr uint64_t kSeed = 1234;
 
 const std::vector<TargetModule> kTargets(std::begin(kAllTargetModules), std::end(kAllTargetModules));
 
+// The model shape the step runs at (--shape): a named config with random weights and this
+// repo's 4,096-token vocabulary, or a GGUF base file (its weights, re-encoded per type).
+struct Shape {
+  std::string name = "default";
+  LlamaConfig config;
+  std::string gguf;  // non-empty: load weights from this file
+};
+Shape g_shape;
+
+// Named shapes. smollm2-135m: SmolLM2-135M's decoder (576, 30 layers, 9/3 heads, FFN 1536,
+// tied head); tinyllama-1b: TinyLlama-1.1B's (2048, 22 layers, 32/4 heads, FFN 5632,
+// untied head). With a 4,096-token vocabulary: 108.6M and 977M parameters.
+Shape parse_shape(const std::string& s) {
+  Shape sh;
+  sh.name = s;
+  LlamaConfig& c = sh.config;
+  if (s == "default") return sh;
+  if (s == "smollm2-135m") {
+    c.dim = 576; c.n_layers = 30; c.n_heads = 9; c.n_kv_heads = 3; c.ffn_dim = 1536;
+    c.tied_embeddings = true; c.rope_theta = 100000.0f; c.context_length = 2048;
+    return sh;
+  }
+  if (s == "tinyllama-1b") {
+    c.dim = 2048; c.n_layers = 22; c.n_heads = 32; c.n_kv_heads = 4; c.ffn_dim = 5632;
+    c.tied_embeddings = false; c.context_length = 2048;
+    return sh;
+  }
+  if (s.size() > 5 && s.substr(s.size() - 5) == ".gguf") {
+    sh.gguf = s;
+    sh.config = load_base_model(s)->config;
+    return sh;
+  }
+  throw std::invalid_argument("train_bench: unknown --shape '" + s + "': default, smollm2-135m, tinyllama-1b or a .gguf path");
+}
+
+const LlamaConfig& shape_config() { return g_shape.config; }
+
+// Sequence length of the step: the default shape's whole context (128), else 128.
+int64_t step_seq_len() { return std::min<int64_t>(128, shape_config().context_length); }
+
 // See the file comment for the formula.
-double step_flop_per_token(const LlamaConfig& c, int64_t t, int64_t tokens_per_step) {
+double step_flop_per_token(const LlamaConfig& c, int64_t t, int64_t tokens_per_step, bool checkpointed) {
   double p = 0, p0 = 0, s = 0;
   for (TargetModule m : kAllTargetModules) {
     const auto sh = c.projection(m);
@@ -102,24 +156,46 @@ double step_flop_per_token(const LlamaConfig& c, int64_t t, int64_t tokens_per_s
   // blocks, attention.h), 2·head_dim FLOP each: 12·D·L·scores(T)/T per token.
   const double att = 12.0 * c.dim * c.n_layers * static_cast<double>(attention_scores_computed(t)) / t;
   const double m = static_cast<double>(tokens_per_step);
-  const double per_token = 4 * p + 4 * vd - 2 * p0 + 4.0 * kRank * s + att;
-  const double merges = 2.0 * kRank * (2 * p - p0);
+  double per_token = 4 * p + 4 * vd - 2 * p0 + 4.0 * kRank * s + att;
+  double merges = 2.0 * kRank * (2 * p - p0);
+  if (checkpointed) {  // every block's forward again in backward
+    per_token += 2 * p + att / 3;
+    merges += 2.0 * kRank * p;
+  }
   return per_token + merges / m;
 }
 
-// One base per format, built once from the same random dense weights.
+// One base per format. Random weights ~ N(0, 0.02²) (norms 1) are drawn one tensor at a
+// time and encoded right away, so building a 1B-class base never holds it in fp32.
 std::shared_ptr<const BaseModel> base_for(GgmlType type) {
   static std::map<GgmlType, std::shared_ptr<const BaseModel>> cache;
   auto it = cache.find(type);
   if (it != cache.end()) return it->second;
-  static const auto weights = [] {
-    LlamaConfig cfg;
-    DenseModel dense(cfg, kSeed);
-    auto w = dense.named_weights();
-    for (auto& [name, t] : w) t = t.detach();
-    return w;
-  }();
-  auto base = make_base_model(LlamaConfig{}, weights, type);
+  std::shared_ptr<const BaseModel> base;
+  if (!g_shape.gguf.empty()) {
+    base = load_base_model(g_shape.gguf, type);
+  } else {
+    const LlamaConfig& c = shape_config();
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(kSeed);
+    auto random = [&](int64_t rows, int64_t cols) {
+      auto w = at::normal(0.0, 0.02, {rows, cols}, gen).contiguous();
+      return QuantizedTensor::quantize(w.data_ptr<float>(), rows, cols, type);
+    };
+    auto b = std::make_shared<BaseModel>();
+    b->config = c;
+    b->token_embd.push_back(random(c.vocab_size, c.dim));
+    if (!c.tied_embeddings) b->output.push_back(random(c.vocab_size, c.dim));
+    b->output_norm = at::ones({c.dim});
+    for (int l = 0; l < c.n_layers; ++l) {
+      BaseBlock blk;
+      blk.attn_norm = at::ones({c.dim});
+      blk.ffn_norm = at::ones({c.dim});
+      for (TargetModule m : kAllTargetModules)
+        blk.proj.push_back(random(c.projection(m).out_features, c.projection(m).in_features));
+      b->blocks.push_back(std::move(blk));
+    }
+    base = b;
+  }
   cache.emplace(type, base);
   return base;
 }
@@ -133,7 +209,7 @@ struct TrainState {
   at::Tensor tokens;
 
   static LoraAdapter initial_adapter() {
-    LoraAdapter a(make_adapter_layout(LlamaConfig{}, kRank, kAlpha, kTargets));
+    LoraAdapter a(make_adapter_layout(shape_config(), kRank, kAlpha, kTargets));
     auto v = init_adapter_vector(a.layout(), kSeed);
     for (const auto& t : a.layout().tensors())  // non-zero B: gradients of A are not trivially zero
       if (t.is_b)
@@ -141,10 +217,11 @@ struct TrainState {
     a.load_flat(v);
     return a;
   }
-  TrainState(std::shared_ptr<const BaseModel> base, int64_t n, int64_t t)
+  TrainState(std::shared_ptr<const BaseModel> base, int64_t n, int64_t t, bool checkpoint = false)
       : adapter(initial_adapter()), model(std::move(base), adapter),
         opt(adapter.tensors(), torch::optim::AdamOptions(1e-4)) {
-    tokens = at::randint(0, LlamaConfig{}.vocab_size, {n, t + 1}, at::make_generator<at::CPUGeneratorImpl>(kSeed));
+    model.set_activation_checkpointing(checkpoint);
+    tokens = at::randint(0, shape_config().vocab_size, {n, t + 1}, at::make_generator<at::CPUGeneratorImpl>(kSeed));
   }
   double step() {
     opt.zero_grad();
@@ -190,7 +267,7 @@ void one_thread() {
 // Σ count × best time of the shape.
 double sgemm_hot_gflops(int64_t m) {
   one_thread();
-  const LlamaConfig c;
+  const LlamaConfig& c = shape_config();
   std::map<std::pair<int64_t, int64_t>, int> count;  // (in, out) -> weights of that shape
   for (TargetModule mod : kAllTargetModules)
     count[{c.projection(mod).in_features, c.projection(mod).out_features}] += static_cast<int>(c.n_layers);
@@ -216,7 +293,7 @@ double sgemm_hot_gflops(int64_t m) {
 
 double sgemm_reference_gflops(int64_t m, int reps) {
   one_thread();
-  const LlamaConfig c;
+  const LlamaConfig& c = shape_config();
   struct Gemm { at::Tensor a, b, out; double flop; };
   std::vector<Gemm> gemms;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(kSeed);
@@ -246,9 +323,17 @@ double sgemm_reference_gflops(int64_t m, int reps) {
 
 void BM_TrainStep(benchmark::State& state, GgmlType type) {
   one_thread();
-  const int64_t n = state.range(0), t = LlamaConfig{}.context_length;
+  const int64_t n = state.range(0), t = step_seq_len();
+  const bool checkpoint = state.range(1) != 0;
   auto base = base_for(type);
-  TrainState s(base, n, t);
+  // Memory is measured on the first call of each benchmark only: Google Benchmark calls it
+  // again to size the run, and the heap keeps what the first call freed (runtime.h).
+  static std::map<std::tuple<GgmlType, int64_t, bool>, std::pair<long, long>> memory;  // -> (peak, RSS before)
+  const auto key = std::make_tuple(type, n, checkpoint);
+  const bool first = !memory.count(key);
+  reset_resident_peak();  // the peak then excludes building the random base
+  const long rss_before = resident_now();
+  TrainState s(base, n, t, checkpoint);
   s.step();  // warm-up: allocations, rope tables, scratch buffers
   const auto w0 = std::chrono::steady_clock::now();
   const long f0 = minor_faults();
@@ -258,8 +343,10 @@ void BM_TrainStep(benchmark::State& state, GgmlType type) {
   state.counters["page_faults_per_step"] =
       static_cast<double>(minor_faults() - f0) / static_cast<double>(std::max<int64_t>(1, state.iterations()));
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+  if (first) memory[key] = {resident_peak_since_reset(), rss_before};
+  const auto [peak, before] = memory[key];
   const double tokens = static_cast<double>(n * t) * static_cast<double>(state.iterations());
-  const double fpt = step_flop_per_token(base->config, t, n * t);
+  const double fpt = step_flop_per_token(base->config, t, n * t, checkpoint);
   const double gflops = fpt * tokens / secs * 1e-9;
   state.counters["GFLOPs_wall"] = fpt * tokens / wall * 1e-9;
   // The reference right after the steps, so both see the same machine state (the VM is
@@ -274,7 +361,10 @@ void BM_TrainStep(benchmark::State& state, GgmlType type) {
   state.counters["share_of_hot_sgemm"] = gflops / hot;
   state.counters["resident_bytes"] = static_cast<double>(base->resident_bytes());
   state.counters["flop_per_token"] = fpt;
-  state.SetLabel(std::to_string(n) + "x" + std::to_string(t) + " tokens, LoRA r=8 on all 7 projections");
+  state.counters["peak_rss_MB"] = static_cast<double>(peak) / 1e6;
+  state.counters["step_added_MB"] = static_cast<double>(peak - before) / 1e6;
+  state.SetLabel(g_shape.name + ", " + std::to_string(n) + "x" + std::to_string(t) +
+                 " tokens, LoRA r=8 on all 7 projections" + (checkpoint ? ", checkpointed" : ""));
 }
 
 // Plain sgemm at two single shapes of the step, for the README (M = 1024 rows).
@@ -302,9 +392,19 @@ void BM_SgemmStepShapes(benchmark::State& state) {
 
 BENCHMARK(BM_Sgemm)->Args({1024, 256, 768})->Args({1024, 256, 4096})->Args({1024, 768, 256})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SgemmStepShapes)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->Iterations(5);
-BENCHMARK_CAPTURE(BM_TrainStep, F32, GgmlType::F32)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK_CAPTURE(BM_TrainStep, Q8_0, GgmlType::Q8_0)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK_CAPTURE(BM_TrainStep, Q4_0, GgmlType::Q4_0)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+// TrainStep/<type>/<batch N>/<checkpointed 0|1>, at the --shape chosen. The default shape
+// runs batches of 8 and 16 for >= 2 s each; larger shapes batch 4 for 3 steps.
+void register_train_steps() {
+  const bool small = g_shape.name == "default";
+  for (auto [name, type] : {std::pair{"F32", GgmlType::F32}, {"Q8_0", GgmlType::Q8_0}, {"Q4_0", GgmlType::Q4_0}}) {
+    auto* b = benchmark::RegisterBenchmark((std::string("BM_TrainStep/") + name).c_str(), BM_TrainStep, type);
+    b->ArgNames({"N", "ckpt"})->Unit(benchmark::kMillisecond);
+    if (small)
+      b->ArgsProduct({{8, 16}, {0, 1}})->MinTime(2.0);
+    else
+      b->ArgsProduct({{4}, {0, 1}})->Iterations(3);
+  }
+}
 
 // Self time (µs, summed over steps) of each (op, input shapes) pair from the legacy
 // profiler's push/pop events on this thread, largest first.
@@ -346,7 +446,8 @@ void print_op_table(const torch::autograd::profiler::thread_event_lists& lists, 
 
 int profile(const std::string& path) {
   one_thread();
-  TrainState s(base_for(GgmlType::Q4_0), 16, LlamaConfig{}.context_length);
+  const int64_t batch = g_shape.name == "default" ? 16 : 4;
+  TrainState s(base_for(GgmlType::Q4_0), batch, step_seq_len());
   s.step();
   s.step();
   constexpr int kSteps = 3;
@@ -354,7 +455,8 @@ int profile(const std::string& path) {
     torch::autograd::profiler::RecordProfile guard(path);
     for (int i = 0; i < kSteps; ++i) s.step();
   }
-  std::cout << "wrote " << path << " (" << kSteps << " steps, Q4_0 base, batch 16x128, 1 thread)\n";
+  std::cout << "wrote " << path << " (" << kSteps << " steps, " << g_shape.name << ", Q4_0 base, batch " << batch
+            << "x" << step_seq_len() << ", 1 thread)\n";
   torch::profiler::impl::ProfilerConfig cfg(torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/true);
   torch::autograd::profiler::enableProfilerLegacy(cfg);
   for (int i = 0; i < kSteps; ++i) s.step();
@@ -366,8 +468,22 @@ int profile(const std::string& path) {
 
 int main(int argc, char** argv) {
   fedlora::lora::ensure_fast_blas_kernels(argv);
-  for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], "--profile=", 10) == 0) return profile(argv[i] + 10);
+  // Our flags first (removed from argv), then Google Benchmark's.
+  std::string profile_path;
+  int kept = 1;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      if (std::strncmp(argv[i], "--profile=", 10) == 0) profile_path = argv[i] + 10;
+      else if (std::strncmp(argv[i], "--shape=", 8) == 0) g_shape = parse_shape(argv[i] + 8);
+      else argv[kept++] = argv[i];
+    }
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 2;
+  }
+  argc = kept;
+  if (!profile_path.empty()) return profile(profile_path);
+  register_train_steps();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

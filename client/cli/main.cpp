@@ -61,6 +61,11 @@ int main(int argc, char** argv) {
   run->add_option("--dp-delta", dp_delta, "its delta");
   run->add_option("--max-rounds", rt.max_rounds, "stop after reporting in N rounds (0 = until the job ends)");
   run->add_option("--threads", threads, "compute threads for local training");
+  double memory_budget_mb = 0;
+  run->add_option("--memory-budget-mb", memory_budget_mb,
+                  "MB local training may use beyond runtime and base weights; micro-batches and activation "
+                  "checkpointing are chosen to fit, tasks that cannot fit are refused (0 = no budget)")
+      ->check(CLI::NonNegativeNumber);
   run->add_option("--quantize", quantize, "weight type the base is held in: f32 | f16 | q8_0 | q4_0");
   run->add_option("--secagg-corrupt-fraction", secagg_corrupt,
                   "SecAgg policy: fraction of colluding devices the round's (k, t) must withstand");
@@ -94,6 +99,7 @@ int main(int argc, char** argv) {
     device.ledger = &state.ledger();
     device.privacy = client::DevicePrivacy{rt.device_id, {dp_epsilon, dp_delta}};
     device.identity = &state.identity();
+    if (memory_budget_mb > 0) device.memory_budget_mb = memory_budget_mb;
     device.secagg_policy = secagg::ClientPolicy::for_threat(secagg::ThreatModel{
         secagg_corrupt, secagg_dropout,
         require_consistency ? secagg::AdversaryModel::kSemiMalicious : secagg::AdversaryModel::kSemiHonest});

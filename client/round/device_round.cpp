@@ -1,11 +1,14 @@
 #include "client/round/device_round.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "client/upload/device_upload.h"
 #include "coordinator/protocol/errors.h"
 #include "lora/model/lora_model.h"
+#include "lora/model/runtime.h"
+#include "lora/adapter/adapter_layout.h"
 #include "privacy/errors.h"
 #include "secure-agg/errors.h"
 #include "secure-agg/fixed_point.h"
@@ -69,6 +72,35 @@ DeviceRound::DeviceRound(const DeviceContext& device, protocol::RoundInstruction
       throw TaskRefused("the SecAgg roster does not place this device's identity key at its logical id");
   }
   report_.num_examples = static_cast<std::int64_t>(device.train_examples->size());
+  if (device.memory_budget_mb) {
+    try {
+      const StepShape shape = step_shape();
+      report_.memory = plan_step_memory(shape, *device.memory_budget_mb);
+      report_.micro_batched = report_.memory.micro_batch < shape.batch;
+    } catch (const MemoryBudgetExceeded& e) {
+      throw TaskRefused(e.what());
+    }
+  } else {
+    report_.memory = StepMemorySettings{instructions_.train.batch_size, false};
+  }
+}
+
+StepShape DeviceRound::step_shape() const {
+  StepShape s;
+  s.model = device_->base->config;
+  s.adapter_size = layout_->size();
+  for (lora::TargetModule m : lora::kAllTargetModules) {
+    const auto p = s.model.projection(m);
+    s.largest_projection = std::max(s.largest_projection, p.in_features * p.out_features);
+  }
+  // DP-SGD lots are Poisson around q·N; the micro-batch bounds memory whatever their size.
+  s.batch = instructions_.train.batch_size;
+  if (const auto& d = instructions_.dp_sgd; d && d->sampling_rate > 0)
+    s.batch = std::max(1, static_cast<int>(std::ceil(d->sampling_rate * static_cast<double>(report_.num_examples))));
+  for (const auto& ex : *device_->train_examples) s.seq_len = std::max<int64_t>(s.seq_len, static_cast<int64_t>(ex.size()) - 1);
+  s.dp_sgd = instructions_.dp_sgd.has_value();
+  s.fedprox = instructions_.train.fedprox_mu > 0;
+  return s;
 }
 
 DeviceRound::~DeviceRound() = default;
@@ -110,6 +142,9 @@ DeviceStatus DeviceRound::train(std::span<const float> theta) {
   cc.max_steps = t.max_steps;
   cc.fedprox_mu = t.fedprox_mu;
   cc.seed = t.shuffle_seed;
+  cc.micro_batch_size = report_.memory.micro_batch;
+  cc.activation_checkpointing = report_.memory.activation_checkpointing;
+  lora::reset_resident_peak();
   const auto& r = device_->randomness;
   if (const auto& d = instructions_.dp_sgd) {
     DpSgdTrainConfig dp;
@@ -133,6 +168,7 @@ DeviceStatus DeviceRound::train(std::span<const float> theta) {
     } else {
       u = train_local(device_->base, *layout_, theta, examples, cc);
     }
+    report_.peak_rss_bytes = lora::resident_peak_since_reset();
     report_.train_loss = u.train_loss;
     report_.tokens = u.tokens;
     report_.weight = instructions_.weighting.weight(u.num_examples);
@@ -140,6 +176,7 @@ DeviceStatus DeviceRound::train(std::span<const float> theta) {
     if (instructions_.user_dp) noise = noise_for(privacy::noise_stream::kUserUpdateNoise);
     upload_ = make_upload(std::move(u.delta), report_.weight, instructions_.user_dp, noise.get());
   } catch (const TrainingDiverged& e) {
+    report_.peak_rss_bytes = lora::resident_peak_since_reset();
     report_.error = e.what();
     return report_.status = DeviceStatus::kRejected;
   } catch (const privacy::NonFiniteValueError& e) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "client/train/local_trainer.h"
+#include "client/train/step_memory.h"
 #include "client/train/private_round.h"
 #include "coordinator/protocol/payload.h"
 #include "coordinator/protocol/round_instructions.h"
@@ -50,6 +51,11 @@ struct DeviceContext {
   const secagg::crypto::Ed25519PrivateKey* identity = nullptr;
   /// What SecAgg parameters the device accepts from the coordinator (secure-agg/client_policy.h).
   secagg::ClientPolicy secagg_policy;
+  /// MB (10⁶ bytes) local training may take on top of the runtime and base weights
+  /// (client.memory_budget_mb). Set: the device picks micro-batch and activation
+  /// checkpointing to fit (plan_step_memory) and refuses a task that cannot fit. Unset:
+  /// whole batches, no checkpointing.
+  std::optional<double> memory_budget_mb;
 };
 
 /// The device declines the task before doing anything (other base, other adapter layout,
@@ -79,6 +85,12 @@ struct DeviceRoundReport {
   double weight = 0.0;
   double example_epsilon = 0;   ///< ε spent so far (DP-SGD)
   std::int64_t clipped_values = 0;  ///< SecAgg: upload values outside the fixed-point range
+  StepMemorySettings memory;        ///< micro-batch and checkpointing the training used
+  bool micro_batched = false;       ///< memory.micro_batch < the task's batch size
+  /// Peak RSS (bytes) of the process while this device trained (VmHWM, reset when training
+  /// starts; runtime.h). In a simulator process it covers every device training at the
+  /// same time. -1 where /proc is unavailable.
+  std::int64_t peak_rss_bytes = -1;
 };
 
 class DeviceRound {
@@ -102,6 +114,9 @@ class DeviceRound {
 
   /// The plain upload (after kReady). Throws std::logic_error otherwise, or in a SecAgg round.
   protocol::PlainUpload take_plain_upload();
+
+  /// What the memory estimate of this task's step depends on (step_memory.h).
+  StepShape step_shape() const;
 
   /// SecAgg: AdvertiseKeys. May be called before train(); the input is set when training is
   /// done (a device that never trains aborts at MaskedInputCollection).

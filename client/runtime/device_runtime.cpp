@@ -145,8 +145,14 @@ void DeviceRuntime::participate(const v1::TaskAssignment& task) {
     ++rounds_done_;
   }
   p.report = round->report();
+  std::string memory;
+  if (p.report.tokens && p.report.peak_rss_bytes >= 0) {
+    memory = ", peak RSS " + std::to_string(p.report.peak_rss_bytes / 1000000) + " MB";
+    if (p.report.micro_batched) memory += ", micro-batch " + std::to_string(p.report.memory.micro_batch);
+    if (p.report.memory.activation_checkpointing) memory += ", checkpointed";
+  }
   say("round " + std::to_string(task.round()) + ": " + to_string(p.report.status) +
-      (p.report.tokens ? ", local loss " + std::to_string(p.report.train_loss) : std::string()));
+      (p.report.tokens ? ", local loss " + std::to_string(p.report.train_loss) : std::string()) + memory);
   if (on_participation) on_participation(p);
 }
 

@@ -47,6 +47,8 @@ DpSgdTrainer::DpSgdTrainer(std::shared_ptr<const lora::BaseModel> base, const lo
       noise_(make_stream(config.dp->noise, privacy::noise_stream::kDpSgdNoise)),
       sampling_(make_stream(config.dp->noise, privacy::noise_stream::kExampleSampling)) {
   adapter_.load_flat(global);
+  model_.set_activation_checkpointing(config.activation_checkpointing);
+  micro_batch_ = static_cast<size_t>(config.micro_batch_size);
   const auto& params = adapter_.tensors();
   if (config.optimizer == LocalOptimizer::adam)
     opt_ = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(config.lr));
@@ -63,53 +65,64 @@ std::vector<size_t> DpSgdTrainer::sample_lot() {
   return std::vector<size_t>(idx.begin(), idx.end());
 }
 
+void DpSgdTrainer::accumulate_clipped(std::span<const size_t> part, std::vector<double>& sum, DpStepStats& st,
+                                      double& loss_sum) {
+  const auto& layout = adapter_.layout();
+  auto batch = lora::pack_batch(examples_, part);
+  for (const auto& p : adapter_.tensors()) p.mutable_grad() = at::Tensor();
+  sink_.grads.clear();
+  {
+    model_.set_per_example_sink(&sink_);
+    SinkGuard guard{model_};
+    auto loss = lora::lm_loss(model_, batch.tokens, batch.mask);
+    const double total = loss.sum.item<double>();
+    if (!std::isfinite(total))
+      throw TrainingDiverged("DP-SGD diverged: loss is " + std::to_string(total) + " at step " +
+                             std::to_string(steps_done_) + "; lower the client lr");
+    st.tokens += batch.n_targets;
+    loss_sum += total;
+    at::Tensor objective;  // Σ_i L_i: each example's sink slice is then ∇L_i
+    if (loss_kind_ == PerExampleLoss::token_mean) {
+      at::Tensor inv_n = at::empty({static_cast<int64_t>(part.size())}, at::kFloat);
+      for (size_t i = 0; i < part.size(); ++i)
+        inv_n.data_ptr<float>()[i] = 1.0f / static_cast<float>(examples_[part[i]].size() - 1);
+      objective = (loss.per_example * inv_n).sum();
+    } else {
+      objective = loss.sum;
+    }
+    objective.backward();
+  }
+  int64_t bytes = 0;
+  for (const auto& g : sink_.grads)
+    if (g.defined()) bytes += g.numel() * static_cast<int64_t>(sizeof(float));
+  per_example_bytes_ = std::max(per_example_bytes_, bytes);
+  std::vector<double> norms;
+  try {
+    norms = clip_per_example(sink_, layout, plan_.l2_norm_clip);
+  } catch (const privacy::NonFiniteValueError& e) {
+    throw TrainingDiverged("DP-SGD diverged: a per-example gradient is not finite at step " +
+                           std::to_string(steps_done_) + " (" + e.what() + "); lower the client lr");
+  }
+  for (double n : norms) st.clipped += n > plan_.l2_norm_clip ? 1 : 0;
+  const auto part_sum = sum_per_example(sink_, layout);
+  for (size_t i = 0; i < sum.size(); ++i) sum[i] += part_sum[i];
+  sink_.grads.clear();
+}
+
 DpStepStats DpSgdTrainer::step(std::span<const size_t> lot) {
   const auto& layout = adapter_.layout();
   const auto& params = adapter_.tensors();
   DpStepStats st;
   st.lot_size = static_cast<int64_t>(lot.size());
-  std::vector<double> sum;
-  if (lot.empty()) {
-    sum.assign(static_cast<size_t>(layout.size()), 0.0);  // nothing to clip; noise only
-  } else {
-    auto batch = lora::pack_batch(examples_, lot);
-    for (const auto& p : params) p.mutable_grad() = at::Tensor();
-    sink_.grads.clear();
-    {
-      model_.set_per_example_sink(&sink_);
-      SinkGuard guard{model_};
-      auto loss = lora::lm_loss(model_, batch.tokens, batch.mask);
-      const double total = loss.sum.item<double>();
-      if (!std::isfinite(total))
-        throw TrainingDiverged("DP-SGD diverged: loss is " + std::to_string(total) + " at step " +
-                               std::to_string(steps_done_) + "; lower the client lr");
-      st.tokens = batch.n_targets;
-      st.loss = total / static_cast<double>(batch.n_targets);
-      at::Tensor objective;  // Σ_i L_i: each example's sink slice is then ∇L_i
-      if (loss_kind_ == PerExampleLoss::token_mean) {
-        at::Tensor inv_n = at::empty({st.lot_size}, at::kFloat);
-        for (size_t i = 0; i < lot.size(); ++i)
-          inv_n.data_ptr<float>()[i] = 1.0f / static_cast<float>(examples_[lot[i]].size() - 1);
-        objective = (loss.per_example * inv_n).sum();
-      } else {
-        objective = loss.sum;
-      }
-      objective.backward();
-    }
-    per_example_bytes_ = 0;
-    for (const auto& g : sink_.grads)
-      if (g.defined()) per_example_bytes_ += g.numel() * static_cast<int64_t>(sizeof(float));
-    std::vector<double> norms;
-    try {
-      norms = clip_per_example(sink_, layout, plan_.l2_norm_clip);
-    } catch (const privacy::NonFiniteValueError& e) {
-      throw TrainingDiverged("DP-SGD diverged: a per-example gradient is not finite at step " +
-                             std::to_string(steps_done_) + " (" + e.what() + "); lower the client lr");
-    }
-    for (double n : norms) st.clipped += n > plan_.l2_norm_clip ? 1 : 0;
-    sum = sum_per_example(sink_, layout);
-    sink_.grads.clear();
-  }
+  // Σ_i clip(g_i) over the lot, one micro-batch of examples per pass (clipping is per
+  // example, so the sum does not depend on how the lot is split). An empty lot adds nothing.
+  std::vector<double> sum(static_cast<size_t>(layout.size()), 0.0);
+  per_example_bytes_ = 0;
+  double loss_sum = 0.0;
+  const size_t micro = micro_batch_ > 0 ? micro_batch_ : std::max<size_t>(lot.size(), 1);
+  for (size_t r = 0; r < lot.size(); r += micro)
+    accumulate_clipped(lot.subspan(r, std::min(micro, lot.size() - r)), sum, st, loss_sum);
+  if (st.tokens > 0) st.loss = loss_sum / static_cast<double>(st.tokens);
   noisy_ = privatize_sum(std::move(sum), plan_.noise_multiplier, plan_.l2_norm_clip, plan_.expected_batch_size(),
                          noise_);
 

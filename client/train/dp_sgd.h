@@ -72,7 +72,8 @@ class DpSgdTrainer {
   /// The privatized gradient (Σ clip(g_i) + noise) / (q·N) of the last step, float32 in
   /// layout order (length layout.size()); empty before the first step.
   const std::vector<float>& last_noisy_gradient() const { return noisy_; }
-  /// Bytes the per-example gradients of the last non-empty lot took (B · P · 4).
+  /// Bytes the per-example gradients of the last non-empty lot took (b · P · 4, b the
+  /// examples of one pass: the lot, or LocalTrainConfig::micro_batch_size).
   int64_t last_per_example_bytes() const { return per_example_bytes_; }
 
   /// The adapter now, flat in layout order.
@@ -93,6 +94,11 @@ class DpSgdTrainer {
   std::vector<float> noisy_;
   int64_t per_example_bytes_ = 0;
   int64_t steps_done_ = 0;
+  size_t micro_batch_ = 0;  // examples per pass; 0 = the whole lot
+
+  // One forward/backward pass over lot examples; adds their clipped gradients to `sum`.
+  void accumulate_clipped(std::span<const size_t> examples, std::vector<double>& sum, DpStepStats& st,
+                          double& loss_sum);
 };
 
 /// Local training with example-level DP-SGD: plan.steps Poisson steps (plan_dp_sgd), then

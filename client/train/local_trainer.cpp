@@ -24,6 +24,7 @@ void LocalTrainConfig::validate() const {
   if (!(lr > 0) || !std::isfinite(lr)) bad("lr must be a positive finite number");
   if (max_steps < 0) bad("max_steps must be >= 0 (0 = no cap)");
   if (!(fedprox_mu >= 0) || !std::isfinite(fedprox_mu)) bad("fedprox_mu must be >= 0");
+  if (micro_batch_size < 0) bad("micro_batch_size must be >= 0 (0 = the whole batch)");
   if (dp) dp->validate();
 }
 
@@ -56,6 +57,7 @@ LocalUpdate train_local(std::shared_ptr<const lora::BaseModel> base, const lora:
   lora::LoraAdapter adapter(layout);
   adapter.load_flat(global);
   lora::LoraModel model(std::move(base), adapter);
+  model.set_activation_checkpointing(config.activation_checkpointing);
   const auto& params = adapter.tensors();
   std::unique_ptr<torch::optim::Optimizer> opt;
   if (config.optimizer == LocalOptimizer::adam)
@@ -76,13 +78,22 @@ LocalUpdate train_local(std::shared_ptr<const lora::BaseModel> base, const lora:
       const size_t end = std::min(order.size(), start + b);
       auto batch = lora::pack_batch(examples, std::span<const size_t>(order.data() + start, end - start));
       opt->zero_grad();
-      auto loss = lora::lm_loss(model, batch.tokens, batch.mask);
-      auto mean = loss.sum / static_cast<double>(batch.n_targets);
-      const double value = mean.item<double>();
-      if (!std::isfinite(value))
-        throw TrainingDiverged("local training diverged: loss is " + std::to_string(value) + " at step " +
-                               std::to_string(out.steps) + "; lower the client lr");
-      mean.backward();
+      // The batch mean Σ loss / n_targets, accumulated over micro-batches of rows.
+      const int64_t rows = batch.tokens.size(0);
+      const int64_t micro = config.micro_batch_size > 0 ? std::min<int64_t>(config.micro_batch_size, rows) : rows;
+      double value = 0.0;
+      for (int64_t r = 0; r < rows; r += micro) {
+        const int64_t len = std::min(micro, rows - r);
+        const at::Tensor mask = batch.mask.defined() ? batch.mask.narrow(0, r, len) : at::Tensor();
+        auto loss = lora::lm_loss(model, batch.tokens.narrow(0, r, len), mask);
+        auto part = loss.sum / static_cast<double>(batch.n_targets);
+        const double v = part.item<double>();
+        if (!std::isfinite(v))
+          throw TrainingDiverged("local training diverged: loss is " + std::to_string(v) + " at step " +
+                                 std::to_string(out.steps) + "; lower the client lr");
+        part.backward();
+        value += v;
+      }
       if (config.fedprox_mu > 0) {
         at::NoGradGuard ng;  // ∇ μ/2 ‖θ − θ_t‖² = μ (θ − θ_t)
         for (size_t i = 0; i < params.size(); ++i)

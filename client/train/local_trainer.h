@@ -29,6 +29,12 @@ struct LocalTrainConfig {
   int max_steps = 0;          ///< cap on optimizer steps per round; 0 = no cap
   double fedprox_mu = 0.0;    ///< FedProx proximal weight μ (Li et al. 2020, eq. 2); 0 = FedAvg
   uint64_t seed = 0;          ///< shuffling; derive per (run seed, round, client)
+  /// Memory-only settings (step_memory.h), which leave the update unchanged up to float
+  /// rounding: examples per forward/backward pass, gradients accumulated over a batch's
+  /// micro-batches before the step (0 = the whole batch in one pass), and activation
+  /// checkpointing per decoder block.
+  int micro_batch_size = 0;
+  bool activation_checkpointing = false;
   /// Example-level DP-SGD (dp_sgd.h). When set, training uses Poisson lots of rate q for
   /// T steps instead of shuffled batches: batch_size only derives q when dp->sampling_rate
   /// is 0, epochs only derives T when dp->steps is 0, max_steps caps T, and `seed` is unused

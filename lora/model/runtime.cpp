@@ -70,4 +70,32 @@ long peak_rss_bytes() {
   return u.ru_maxrss * 1024L;
 }
 
+bool reset_resident_peak() {
+  FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (f == nullptr) return false;
+  const bool ok = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+
+namespace {
+
+// A "Key:   123 kB" line of /proc/self/status, in bytes; -1 if absent.
+long proc_status_bytes(const char* key) {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  const size_t n = std::strlen(key);
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::strncmp(line, key, n) == 0) kb = std::strtol(line + n, nullptr, 10);
+  std::fclose(f);
+  return kb < 0 ? -1 : kb * 1024;
+}
+
+}  // namespace
+
+long resident_peak_since_reset() { return proc_status_bytes("VmHWM:"); }
+
+long resident_now() { return proc_status_bytes("VmRSS:"); }
+
 }  // namespace fedlora::lora

@@ -36,4 +36,17 @@ void keep_freed_memory_in_heap();
 /// Peak resident set size of this process in bytes (getrusage ru_maxrss).
 long peak_rss_bytes();
 
+/// Resets the kernel's peak-RSS mark of this process (VmHWM) to its current RSS, by writing
+/// "5" to /proc/self/clear_refs (proc(5), Linux >= 4.0). Returns false where that is not
+/// possible; resident_peak_since_reset() then reports the peak since process start.
+bool reset_resident_peak();
+
+/// VmHWM of /proc/self/status in bytes: the peak RSS since the last reset_resident_peak()
+/// (or since start). -1 if /proc is unavailable. Covers the whole process: with several
+/// devices training on threads of one process, it is their joint peak.
+long resident_peak_since_reset();
+
+/// VmRSS of /proc/self/status in bytes (the current resident set); -1 without /proc.
+long resident_now();
+
 }  // namespace fedlora::lora

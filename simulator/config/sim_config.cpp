@@ -1,6 +1,7 @@
 #include "simulator/config/sim_config.h"
 
 #include <climits>
+#include <cmath>
 
 namespace fedlora::sim {
 namespace {
@@ -45,6 +46,7 @@ SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<s
   c.dp_sgd.epsilon = r.get_double("dp_sgd", "epsilon", c.dp_sgd.epsilon);
   c.dp_sgd.delta = r.get_double("dp_sgd", "delta", c.dp_sgd.delta);
   c.dp_sgd.ledger = r.get_string("dp_sgd", "ledger", c.dp_sgd.ledger);
+  c.memory_budget_mb = r.get_double("client", "memory_budget_mb", c.memory_budget_mb);
 
   r.reject_unknown_keys();
   c.validate();
@@ -65,6 +67,8 @@ void SimConfig::validate() const {
   if (federation.eval_users < 1) bad("federation.eval_users must be >= 1");
   if (federation.eval_next_words < 0) bad("federation.eval_next_words must be >= 0 (0 = no next-word evaluation)");
   if (!(federation.dropout_rate >= 0 && federation.dropout_rate < 1)) bad("federation.dropout_rate must be in [0, 1)");
+  if (!(memory_budget_mb >= 0) || !std::isfinite(memory_budget_mb))
+    bad("client.memory_budget_mb must be a finite number >= 0 (0 = no budget)");
   JobConfig::validate();
 }
 
@@ -85,6 +89,7 @@ std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
   d.emplace_back("federation.eval_users", std::to_string(c.federation.eval_users));
   d.emplace_back("federation.eval_next_words", std::to_string(c.federation.eval_next_words));
   d.emplace_back("federation.dropout_rate", config::format_number(c.federation.dropout_rate));
+  d.emplace_back("client.memory_budget_mb", config::format_number(c.memory_budget_mb));
   return d;
 }
 

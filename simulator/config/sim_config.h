@@ -41,6 +41,10 @@ struct DataSection {
 struct SimConfig : config::JobConfig {
   RunSection run;
   DataSection data;
+  /// client.memory_budget_mb (device side, every virtual device): MB local training may use
+  /// on top of runtime and base weights; the device picks micro-batch and checkpointing to
+  /// fit (client/train/step_memory.h) and refuses tasks that cannot. 0 = no budget.
+  double memory_budget_mb = 0.0;
   /// Where it was read from, so that child processes (--transport grpc workers) load the
   /// very same configuration.
   std::filesystem::path source_path;

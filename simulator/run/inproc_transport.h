@@ -45,6 +45,7 @@ struct VirtualFleet {
   std::optional<std::uint64_t> research_seed;         ///< reproducible device randomness (non-private runs)
   std::vector<secagg::crypto::Ed25519PrivateKey> identities;  ///< per device (SecAgg jobs), by device id
   secagg::ClientPolicy secagg_policy;                 ///< what every virtual device accepts
+  std::optional<double> memory_budget_mb;             ///< every device's training memory budget
 };
 
 /// Identity keys for a fleet of `n` virtual devices: drawn from the OS, or for research runs

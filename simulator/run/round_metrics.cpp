@@ -17,6 +17,9 @@ RoundDeviceCounts count_devices(const InprocRound& round) {
     if (r.status == client::DeviceStatus::kRejected) ++c.rejected;
     if (r.status == client::DeviceStatus::kRefusedBudget) ++c.refused_budget;
     if (d.dropped) ++c.dropped;
+    c.peak_rss_bytes = std::max<std::int64_t>(c.peak_rss_bytes, r.peak_rss_bytes);
+    if (r.tokens > 0 && r.micro_batched) ++c.micro_batched;
+    if (r.tokens > 0 && r.memory.activation_checkpointing) ++c.checkpointed;
     if (d.dropped_before) ++c.dropped_before[secagg::stage_name(*d.dropped_before)];
     if (r.tokens > 0 && r.status != client::DeviceStatus::kRejected) {
       loss_sum += r.train_loss * static_cast<double>(r.tokens);
@@ -42,6 +45,9 @@ nlohmann::json round_metrics(const InprocRound& round, const RoundDeviceCounts& 
   line["train_loss"] = c.train_loss;
   line["train_tokens"] = c.train_tokens;
   if (c.refused_task) line["refused_tasks"] = c.refused_task;
+  if (c.peak_rss_bytes >= 0) line["peak_rss_mb"] = static_cast<double>(c.peak_rss_bytes) / 1e6;
+  if (c.micro_batched) line["micro_batched_devices"] = c.micro_batched;
+  if (c.checkpointed) line["checkpointed_devices"] = c.checkpointed;
   if (round.report.secagg) {
     line["secagg"]["clipped_values"] = c.clipped_values;
     if (!c.dropped_before.empty()) line["secagg"]["dropped_before"] = c.dropped_before;

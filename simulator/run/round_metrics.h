@@ -19,6 +19,11 @@ struct RoundDeviceCounts {
   std::int64_t train_tokens = 0;
   std::int64_t clipped_values = 0;  ///< SecAgg: upload values outside the fixed-point range
   double example_epsilon_max = 0.0; ///< largest example-level ε spent by a device of the round
+  /// Host measure, not deterministic: the largest peak RSS a device reported (the
+  /// process's, shared by devices training at once); -1 if none reported.
+  std::int64_t peak_rss_bytes = -1;
+  int micro_batched = 0;            ///< devices whose memory budget made them split batches
+  int checkpointed = 0;             ///< devices that trained with activation checkpointing
 };
 RoundDeviceCounts count_devices(const InprocRound& round);
 
@@ -27,7 +32,8 @@ nlohmann::json eval_json(const EvalPoint& e);
 /// The round's metrics line: the coordinator's fields (coordinator/round/round_report_json.h:
 /// round, cohort, contributors, aborted, update_norm, bytes, user_dp with ε per adversary when
 /// `report_epsilon`, SecAgg) plus the devices' (dropped, rejected_updates, train_loss,
-/// train_tokens, SecAgg clipped_values).
+/// train_tokens, SecAgg clipped_values, peak_rss_mb and, under a memory budget, the
+/// devices that micro-batched or checkpointed).
 nlohmann::json round_metrics(const InprocRound& round, const RoundDeviceCounts& counts,
                              const coordinator::UserDpSettings* user_dp, bool report_epsilon);
 

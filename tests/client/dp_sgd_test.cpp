@@ -179,6 +179,19 @@ TEST_P(NoisyGradientVsReference, EqualsPrivacyLibraryOnTheSameNoiseStream) {
   const double scale = max_abs(expect);
   EXPECT_LT(max_abs_diff(got, expect), 2e-5 * scale);
 
+  // Micro-batches of 2 examples with checkpointing: clipping is per example, so a fresh
+  // trainer on the same noise stream privatizes the same sum, holding 2 examples' gradients.
+  auto split_cfg = dp_config(dp);
+  split_cfg.micro_batch_size = 2;
+  split_cfg.activation_checkpointing = true;
+  DpSgdTrainer split(base, layout, theta, examples, split_cfg);
+  const auto st_split = split.step(lot);
+  EXPECT_EQ(st_split.clipped, 2);
+  EXPECT_EQ(st_split.tokens, st.tokens);
+  EXPECT_NEAR(st_split.loss, st.loss, 1e-5 * st.loss);
+  EXPECT_LT(max_abs_diff(split.last_noisy_gradient(), expect), 2e-5 * scale);
+  EXPECT_EQ(split.last_per_example_bytes() * 5, trainer.last_per_example_bytes() * 2);
+
   // The comparison can fail: the same gradients with another noise stream are far off.
   auto other_noise = privacy::NoiseSource::from_seed(77, {3, 3, privacy::noise_stream::kDpSgdNoise});
   const Eigen::VectorXf other = privacy::dp_sgd_noisy_gradient(rows, ref_cfg, other_noise);

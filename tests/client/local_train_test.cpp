@@ -76,6 +76,31 @@ TEST(LocalTraining, TwoSgdStepsMatchTheHandUpdate) {
   EXPECT_LT(max_rel_diff(up.delta, delta), 1e-4);
 }
 
+// Micro-batches (gradients accumulated over 3, 3 and 1 examples, or 1 at a time) and
+// activation checkpointing change memory, not the update.
+TEST(LocalTraining, MicroBatchesAndCheckpointingGiveTheHandUpdate) {
+  Fixture f;
+  std::vector<double> th(f.theta0.begin(), f.theta0.end());
+  for (int s = 0; s < 2; ++s) {
+    const auto g = full_batch_gradient(f.base, f.layout, th, f.examples);
+    for (size_t i = 0; i < th.size(); ++i) th[i] -= 0.05 * g[i];
+  }
+  std::vector<double> delta(th.size());
+  for (size_t i = 0; i < th.size(); ++i) delta[i] = th[i] - f.theta0[i];
+  for (int micro : {1, 3})
+    for (bool ckpt : {false, true}) {
+      auto c = f.config(LocalOptimizer::sgd, 2);
+      c.micro_batch_size = micro;
+      c.activation_checkpointing = ckpt;
+      const auto up = train_local(f.base, f.layout, f.theta0, f.examples, c);
+      EXPECT_EQ(up.steps, 2);
+      EXPECT_LT(max_rel_diff(up.delta, delta), 1e-4) << "micro-batch " << micro << (ckpt ? ", checkpointed" : "");
+    }
+  auto bad = f.config(LocalOptimizer::sgd, 1);
+  bad.micro_batch_size = -1;
+  EXPECT_THROW(train_local(f.base, f.layout, f.theta0, f.examples, bad), std::invalid_argument);
+}
+
 TEST(LocalTraining, TwoAdamStepsMatchTheHandUpdate) {
   Fixture f;
   const auto up = train_local(f.base, f.layout, f.theta0, f.examples, f.config(LocalOptimizer::adam, 2));

@@ -16,6 +16,7 @@
 #include "lora/model/lora_model.h"
 #include "privacy/accounting/epsilon.h"
 #include "privacy/accounting/rdp.h"
+#include "client/train/step_memory.h"
 
 namespace fedlora {
 namespace {
@@ -56,6 +57,7 @@ std::vector<json> metrics_without_timing(const fs::path& run_dir) {
   for (std::string line; std::getline(in, line);) {
     auto j = json::parse(line);
     j.erase("wall_s");
+    j.erase("peak_rss_mb");  // host measures
     rows.push_back(j);
   }
   return rows;
@@ -107,6 +109,50 @@ TEST(TinySimulation, ReportsNextWordRecallWhereTheVocabularyHasWords) {
   EXPECT_EQ(run("words2", {}), ma);  // deterministic
   for (const auto& row : run("off", {"federation.eval_next_words=0"})) EXPECT_FALSE(row["eval"].contains("next_word"));
 
+}
+
+// A memory budget between the estimates for micro-batches of 1 and 2 examples makes every
+// device accumulate over single examples: the same training up to float rounding, reported
+// in metrics.jsonl. A budget below one example is refused by every device, by name.
+TEST(TinySimulation, MemoryBudgetMicroBatchesOrRefuses) {
+  TinyRun t;
+  const auto plain_cfg = t.config("unbudgeted", 11);
+  const auto plain = sim::run_simulation(plain_cfg, nullptr);
+  const auto base = lora::load_base_model(t.dir / "tiny.gguf");
+  client::StepShape shape;
+  shape.model = base->config;
+  shape.adapter_size = lora::make_adapter_layout(base->config, 4, 8.0f, plain_cfg.lora.target_modules).size();
+  for (lora::TargetModule m : lora::kAllTargetModules)
+    shape.largest_projection = std::max(shape.largest_projection, shape.model.projection(m).in_features *
+                                                                    shape.model.projection(m).out_features);
+  shape.batch = 4;
+  shape.seq_len = base->config.context_length;  // every user has full windows
+  const double one = client::estimate_step_bytes(shape, {1, false}), two = client::estimate_step_bytes(shape, {2, false});
+  const double budget_mb = (one + two) / 2 / 1e6;
+
+  const auto budgeted = sim::run_simulation(
+      t.config("budgeted", 11, {"client.memory_budget_mb=" + std::to_string(budget_mb)}), nullptr);
+  const auto mp = metrics_without_timing(plain.run_dir), mb = metrics_without_timing(budgeted.run_dir);
+  ASSERT_EQ(mb.size(), 3u);
+  for (size_t r = 1; r < mb.size(); ++r) {
+    EXPECT_EQ(mb[r].value("micro_batched_devices", 0), 3) << mb[r].dump();
+    EXPECT_FALSE(mp[r].contains("micro_batched_devices"));
+    EXPECT_NEAR(mb[r]["eval"]["loss"].get<double>(), mp[r]["eval"]["loss"].get<double>(), 1e-4);
+    EXPECT_NEAR(mb[r]["train_loss"].get<double>(), mp[r]["train_loss"].get<double>(), 1e-4);
+  }
+  // The host measure is there (and left out of the comparisons above).
+  std::ifstream in(budgeted.run_dir / "metrics.jsonl");
+  std::string line;
+  std::getline(in, line);
+  std::getline(in, line);
+  EXPECT_GT(json::parse(line).value("peak_rss_mb", 0.0), 1.0) << line;
+
+  const auto refused = sim::run_simulation(
+      t.config("refused", 11, {"client.memory_budget_mb=" + std::to_string(one / 4 / 1e6)}), nullptr);
+  const auto mr = metrics_without_timing(refused.run_dir);
+  ASSERT_GE(mr.size(), 2u);
+  EXPECT_EQ(mr[1].value("refused_tasks", 0), 3) << mr[1].dump();
+  EXPECT_EQ(mr[1]["contributors"], 0) << mr[1].dump();
 }
 
 std::vector<float> final_adapter(const sim::SimulationSummary& s, const sim::SimConfig& c) {

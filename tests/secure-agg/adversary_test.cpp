@@ -368,7 +368,10 @@ void fuzz_rounds(bool authenticated_only, int cases, std::uint64_t seed) {
     Fixture f(cs % 2 == 0, seed * 1000 + cs);
     const std::uint64_t target_client = rng.uniform_below(f.n);
     const std::uint64_t flips = 1 + rng.uniform_below(4);
-    const auto [up, target_stage] = targets[rng.uniform_below(targets.size())];
+    // Plain copies: clang 14 cannot capture structured bindings in the lambdas below.
+    const auto target = targets[rng.uniform_below(targets.size())];
+    const bool up = target.first;
+    const int target_stage = target.second;
     auto mutate = [&](std::string bytes) {
       for (std::uint64_t i = 0; i < flips && !bytes.empty(); ++i) {
         bytes[rng.uniform_below(bytes.size())] ^= static_cast<char>(1u << rng.uniform_below(8));
