@@ -2,13 +2,13 @@
 # Runs libFuzzer targets (clang-14, -fsanitize=fuzzer,address,undefined) on their seed corpora.
 #   scripts/fuzz.sh TARGET SECONDS   one target (the names are in fuzz/targets.txt)
 #   scripts/fuzz.sh all SECONDS      every target, one after the other
-# Builds only the fuzz binaries it runs, in the checked build (scripts/checked-build.sh:
-# clang-14, ASan + UBSan, build-asan, shared with `scripts/test.sh --sanitize`).
-# New inputs found go to build-asan/corpus/TARGET (the committed seeds in fuzz/corpus stay as
+# Configures build-fuzz (CC=clang-14, -DFEDLORA_BUILD_FUZZ=ON) if it is not yet a fuzz build,
+# installs clang-14 from Debian if absent, and builds only the fuzz binaries it runs.
+# New inputs found go to build-fuzz/corpus/TARGET (the committed seeds in fuzz/corpus stay as
 # they are). Exits non-zero if any target finds a crash, leak, UB, timeout or OOM, printing
 # the path of the input that triggers it: fix the bug, then keep the file in
 # fuzz/regressions/TARGET/, where the default test run (fuzz_regression_test) replays it.
-# BUILD_CHECKED_DIR overrides the build directory.
+# BUILD_FUZZ_DIR overrides the build directory.
 set -euo pipefail
 # The whole script is one function, read before it runs: editing the file during a long
 # run cannot change what runs.
@@ -20,7 +20,7 @@ main() {
   fi
   target=$1
   seconds=$2
-  build=${BUILD_CHECKED_DIR:-build-asan}
+  build=${BUILD_FUZZ_DIR:-build-fuzz}
   mapfile -t targets < <(grep -v '^#' fuzz/targets.txt | sed '/^$/d')
   if [ "$target" = all ]; then
     run=("${targets[@]}")
@@ -31,9 +31,26 @@ main() {
     exit 2
   fi
 
-  mkdir -p "$build"
-  if ! BUILD_CHECKED_DIR="$build" ./scripts/checked-build.sh $(printf 'fuzz_%s ' "${run[@]}") \
-      >"$build/fuzz-build.log" 2>&1; then
+  ./scripts/install-deps.sh
+  missing=()
+  for p in clang-14 libclang-rt-14-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    echo "fuzz: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+
+  if ! grep -q '^FEDLORA_BUILD_FUZZ:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+    CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DFEDLORA_BUILD_FUZZ=ON -DFEDLORA_BUILD_TESTS=OFF -DFEDLORA_BUILD_BENCH=OFF >/dev/null
+  else
+    cmake "$build" >/dev/null  # a target added to fuzz/targets.txt is unknown until regenerated
+  fi
+  jobs=$(nproc)
+  if ! cmake --build "$build" -j"$jobs" --target $(printf 'fuzz_%s ' "${run[@]}") >"$build/fuzz-build.log" 2>&1; then
     tail -30 "$build/fuzz-build.log" >&2
     echo "fuzz: build failed (log: $build/fuzz-build.log)" >&2
     exit 2
