@@ -46,7 +46,9 @@
 //   flop_per_token = [M·(4P + 4V·D − 2P₀ + 4rS + 12·D·L·E/T) + 2r·(2P − P₀)] / M
 // With activation checkpointing (ckpt = 1) backward first reruns every block's forward:
 // + [M·(2P + 4·D·L·E/T) + 2r·P] / M. GFLOPs counts the work executed, recompute included;
-// tokens/s is the figure to compare the two modes by.
+// tokens/s is the figure to compare the two modes by. With int8 = 1 the base products are
+// int8 (and the LoRA path separate, without merges); GFLOPs then still counts the fp32
+// path's work, i.e. it is a work-equivalent rate.
 // For the default config, T = 128: P = 3 145 728, V·D = 1 048 576, P₀ = 131 072,
 // S = 19 456, E = 10 240, so 18.12 MFLOP per token (+ 0.099 GFLOP of merges per step).
 // Elementwise work (norms, RoPE, softmax, SiLU, cross-entropy, Adam, dequantization) is
@@ -217,10 +219,12 @@ struct TrainState {
     a.load_flat(v);
     return a;
   }
-  TrainState(std::shared_ptr<const BaseModel> base, int64_t n, int64_t t, bool checkpoint = false)
+  TrainState(std::shared_ptr<const BaseModel> base, int64_t n, int64_t t, bool checkpoint = false,
+             BaseGemm gemm = BaseGemm::fp32)
       : adapter(initial_adapter()), model(std::move(base), adapter),
         opt(adapter.tensors(), torch::optim::AdamOptions(1e-4)) {
     model.set_activation_checkpointing(checkpoint);
+    model.set_base_gemm(gemm);
     tokens = at::randint(0, shape_config().vocab_size, {n, t + 1}, at::make_generator<at::CPUGeneratorImpl>(kSeed));
   }
   double step() {
@@ -325,15 +329,16 @@ void BM_TrainStep(benchmark::State& state, GgmlType type) {
   one_thread();
   const int64_t n = state.range(0), t = step_seq_len();
   const bool checkpoint = state.range(1) != 0;
+  const BaseGemm gemm = state.range(2) != 0 ? BaseGemm::int8 : BaseGemm::fp32;
   auto base = base_for(type);
   // Memory is measured on the first call of each benchmark only: Google Benchmark calls it
   // again to size the run, and the heap keeps what the first call freed (runtime.h).
-  static std::map<std::tuple<GgmlType, int64_t, bool>, std::pair<long, long>> memory;  // -> (peak, RSS before)
-  const auto key = std::make_tuple(type, n, checkpoint);
+  static std::map<std::tuple<GgmlType, int64_t, bool, BaseGemm>, std::pair<long, long>> memory;  // -> (peak, RSS before)
+  const auto key = std::make_tuple(type, n, checkpoint, gemm);
   const bool first = !memory.count(key);
   reset_resident_peak();  // the peak then excludes building the random base
   const long rss_before = resident_now();
-  TrainState s(base, n, t, checkpoint);
+  TrainState s(base, n, t, checkpoint, gemm);
   s.step();  // warm-up: allocations, rope tables, scratch buffers
   const auto w0 = std::chrono::steady_clock::now();
   const long f0 = minor_faults();
@@ -364,7 +369,8 @@ void BM_TrainStep(benchmark::State& state, GgmlType type) {
   state.counters["peak_rss_MB"] = static_cast<double>(peak) / 1e6;
   state.counters["step_added_MB"] = static_cast<double>(peak - before) / 1e6;
   state.SetLabel(g_shape.name + ", " + std::to_string(n) + "x" + std::to_string(t) +
-                 " tokens, LoRA r=8 on all 7 projections" + (checkpoint ? ", checkpointed" : ""));
+                 " tokens, LoRA r=8 on all 7 projections" + (checkpoint ? ", checkpointed" : "") +
+                 (gemm == BaseGemm::int8 ? ", int8 base products" : ""));
 }
 
 // Plain sgemm at two single shapes of the step, for the README (M = 1024 rows).
@@ -392,17 +398,18 @@ void BM_SgemmStepShapes(benchmark::State& state) {
 
 BENCHMARK(BM_Sgemm)->Args({1024, 256, 768})->Args({1024, 256, 4096})->Args({1024, 768, 256})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SgemmStepShapes)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->Iterations(5);
-// TrainStep/<type>/<batch N>/<checkpointed 0|1>, at the --shape chosen. The default shape
+// TrainStep/<type>/<batch N>/<checkpointed 0|1>/<int8 base products 0|1>, at the --shape
+// chosen. The default shape
 // runs batches of 8 and 16 for >= 2 s each; larger shapes batch 4 for 3 steps.
 void register_train_steps() {
   const bool small = g_shape.name == "default";
   for (auto [name, type] : {std::pair{"F32", GgmlType::F32}, {"Q8_0", GgmlType::Q8_0}, {"Q4_0", GgmlType::Q4_0}}) {
     auto* b = benchmark::RegisterBenchmark((std::string("BM_TrainStep/") + name).c_str(), BM_TrainStep, type);
-    b->ArgNames({"N", "ckpt"})->Unit(benchmark::kMillisecond);
+    b->ArgNames({"N", "ckpt", "int8"})->Unit(benchmark::kMillisecond);
     if (small)
-      b->ArgsProduct({{8, 16}, {0, 1}})->MinTime(2.0);
+      b->ArgsProduct({{8, 16}, {0, 1}, {0, 1}})->MinTime(2.0);
     else
-      b->ArgsProduct({{4}, {0, 1}})->Iterations(3);
+      b->ArgsProduct({{4}, {0, 1}, {0, 1}})->Iterations(3);
   }
 }
 

@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
                   "MB local training may use beyond runtime and base weights; micro-batches and activation "
                   "checkpointing are chosen to fit, tasks that cannot fit are refused (0 = no budget)")
       ->check(CLI::NonNegativeNumber);
+  std::string base_matmul = "fp32";
+  run->add_option("--base-matmul", base_matmul, "base products in local training: fp32 | int8")
+      ->check(CLI::IsMember({"fp32", "int8"}));
   run->add_option("--quantize", quantize, "weight type the base is held in: f32 | f16 | q8_0 | q4_0");
   run->add_option("--secagg-corrupt-fraction", secagg_corrupt,
                   "SecAgg policy: fraction of colluding devices the round's (k, t) must withstand");
@@ -100,6 +103,7 @@ int main(int argc, char** argv) {
     device.privacy = client::DevicePrivacy{rt.device_id, {dp_epsilon, dp_delta}};
     device.identity = &state.identity();
     if (memory_budget_mb > 0) device.memory_budget_mb = memory_budget_mb;
+    device.base_gemm = lora::parse_base_gemm(base_matmul);
     device.secagg_policy = secagg::ClientPolicy::for_threat(secagg::ThreatModel{
         secagg_corrupt, secagg_dropout,
         require_consistency ? secagg::AdversaryModel::kSemiMalicious : secagg::AdversaryModel::kSemiHonest});

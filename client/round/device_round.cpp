@@ -144,6 +144,7 @@ DeviceStatus DeviceRound::train(std::span<const float> theta) {
   cc.seed = t.shuffle_seed;
   cc.micro_batch_size = report_.memory.micro_batch;
   cc.activation_checkpointing = report_.memory.activation_checkpointing;
+  cc.base_gemm = device_->base_gemm;
   lora::reset_resident_peak();
   const auto& r = device_->randomness;
   if (const auto& d = instructions_.dp_sgd) {

@@ -56,6 +56,8 @@ struct DeviceContext {
   /// checkpointing to fit (plan_step_memory) and refuses a task that cannot fit. Unset:
   /// whole batches, no checkpointing.
   std::optional<double> memory_budget_mb;
+  /// How local training computes the frozen base's products (client.base_matmul).
+  lora::BaseGemm base_gemm = lora::BaseGemm::fp32;
 };
 
 /// The device declines the task before doing anything (other base, other adapter layout,

@@ -48,6 +48,7 @@ DpSgdTrainer::DpSgdTrainer(std::shared_ptr<const lora::BaseModel> base, const lo
       sampling_(make_stream(config.dp->noise, privacy::noise_stream::kExampleSampling)) {
   adapter_.load_flat(global);
   model_.set_activation_checkpointing(config.activation_checkpointing);
+  model_.set_base_gemm(config.base_gemm);
   micro_batch_ = static_cast<size_t>(config.micro_batch_size);
   const auto& params = adapter_.tensors();
   if (config.optimizer == LocalOptimizer::adam)

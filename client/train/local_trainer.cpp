@@ -58,6 +58,7 @@ LocalUpdate train_local(std::shared_ptr<const lora::BaseModel> base, const lora:
   adapter.load_flat(global);
   lora::LoraModel model(std::move(base), adapter);
   model.set_activation_checkpointing(config.activation_checkpointing);
+  model.set_base_gemm(config.base_gemm);
   const auto& params = adapter.tensors();
   std::unique_ptr<torch::optim::Optimizer> opt;
   if (config.optimizer == LocalOptimizer::adam)

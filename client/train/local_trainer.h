@@ -12,6 +12,7 @@
 
 #include "client/train/dp_sgd_config.h"
 #include "lora/adapter/adapter_layout.h"
+#include "lora/model/base_gemm.h"
 #include "lora/model/base_model.h"
 #include "lora/model/lm_batch.h"
 
@@ -35,6 +36,9 @@ struct LocalTrainConfig {
   /// checkpointing per decoder block.
   int micro_batch_size = 0;
   bool activation_checkpointing = false;
+  /// How the frozen base's products are computed (lora/model/base_gemm.h): fp32, or int8
+  /// (SwitchBack-style, faster where the CPU has int8 dot products; not bit-identical).
+  lora::BaseGemm base_gemm = lora::BaseGemm::fp32;
   /// Example-level DP-SGD (dp_sgd.h). When set, training uses Poisson lots of rate q for
   /// T steps instead of shuffled batches: batch_size only derives q when dp->sampling_rate
   /// is 0, epochs only derives T when dp->steps is 0, max_steps caps T, and `seed` is unused

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lora/model/blas.h"
+#include "lora/model/int8_gemm.h"
 
 namespace fedlora::lora {
 namespace {
@@ -33,17 +34,22 @@ Scratch& scratch() {
 }
 
 struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const QuantizedTensor* w) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const QuantizedTensor* w, int64_t gemm) {
     RECORD_USER_SCOPE("fedlora::frozen_linear_forward");
     ctx->saved_data["w"] = reinterpret_cast<int64_t>(w);
+    ctx->saved_data["gemm"] = gemm;
     const int64_t in = w->cols(), out = w->rows();
     auto shape = x.sizes().vec();
     auto x2 = x.reshape({-1, in}).contiguous();
     auto y = at::empty({x2.size(0), out}, at::kFloat);
+    shape.back() = out;
+    if (gemm == static_cast<int64_t>(BaseGemm::int8)) {
+      int8_linear_forward(x2.data_ptr<float>(), x2.size(0), int8_weight_view(*w), y.data_ptr<float>());
+      return y.view(shape);
+    }
     auto wv = dequantized_view(*w);
     sgemm_rowmajor(false, true, x2.size(0), out, in, 1.0f, x2.data_ptr<float>(), in, wv.data_ptr<float>(), in, 0.0f,
                    y.data_ptr<float>(), out);
-    shape.back() = out;
     return y.view(shape);
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
@@ -53,11 +59,15 @@ struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
     auto shape = grads[0].sizes().vec();
     auto g2 = grads[0].reshape({-1, out}).contiguous();
     auto dx = at::empty({g2.size(0), in}, at::kFloat);
+    shape.back() = in;
+    if (ctx->saved_data["gemm"].toInt() == static_cast<int64_t>(BaseGemm::int8)) {
+      int8_linear_backward(g2.data_ptr<float>(), g2.size(0), int8_weight_view(*w), dx.data_ptr<float>());
+      return {dx.view(shape), at::Tensor(), at::Tensor()};
+    }
     auto wv = dequantized_view(*w);
     sgemm_rowmajor(false, false, g2.size(0), in, out, 1.0f, g2.data_ptr<float>(), out, wv.data_ptr<float>(), in, 0.0f,
                    dx.data_ptr<float>(), in);
-    shape.back() = in;
-    return {dx.view(shape), at::Tensor()};
+    return {dx.view(shape), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -82,11 +92,11 @@ at::Tensor dequantized_view(const QuantizedTensor& w) {
   return at::from_blob(s.buf.data(), {rows, cols}, at::kFloat);
 }
 
-at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w) {
+at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm gemm) {
   if (x.dim() < 1 || x.size(-1) != w.cols() || x.scalar_type() != at::kFloat)
     throw std::invalid_argument("frozen_linear: input must be float32 [..., " + std::to_string(w.cols()) +
                                 "], got last dim " + std::to_string(x.dim() ? x.size(-1) : 0));
-  return FrozenLinearFn::apply(x, &w);
+  return FrozenLinearFn::apply(x, &w, static_cast<int64_t>(gemm));
 }
 
 at::Tensor frozen_embedding(const at::Tensor& tokens, const QuantizedTensor& table) {

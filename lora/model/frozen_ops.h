@@ -6,6 +6,7 @@
 // so resident memory is the blocks (~8.5 bits/weight for Q8_0, ~4.5 for Q4_0).
 #include <ATen/ATen.h>
 
+#include "lora/model/base_gemm.h"
 #include "lora/quant/quantized_tensor.h"
 
 namespace fedlora::lora {
@@ -19,8 +20,9 @@ namespace fedlora::lora {
 at::Tensor dequantized_view(const QuantizedTensor& w);
 
 /// y = x Wᵀ. x: float32 [..., in]; w: [out, in] (any supported GgmlType) → float32 [..., out].
-/// Differentiable in x only. Throws std::invalid_argument if x's last dim != in.
-at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w);
+/// Differentiable in x only. With gemm = BaseGemm::int8 both y and the input gradient are
+/// int8 products (int8_gemm.h). Throws std::invalid_argument if x's last dim != in.
+at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm gemm = BaseGemm::fp32);
 
 /// Rows of an embedding table: tokens int64 [...] → float32 [..., dim] with table [vocab, dim].
 /// Not differentiable (the table is frozen and token ids are discrete).

@@ -65,9 +65,9 @@ std::vector<at::Tensor> LoraModel::layer_parameters(int layer) {
 at::Tensor LoraModel::project(int layer, TargetModule m, const at::Tensor& x) {
   const QuantizedTensor& w = base_->blocks[layer][m];
   const auto& layout = adapter_.layout();
-  if (!layout.targets(m)) return frozen_linear(x, w);
+  if (!layout.targets(m)) return frozen_linear(x, w, gemm_);
   const size_t ia = layout.index_of(layer, m, false), ib = ia + 1;
-  return lora_linear(x, w, adapter_.tensors()[ia], adapter_.tensors()[ib], layout.scale(), sink_, ia, ib);
+  return lora_linear(x, w, adapter_.tensors()[ia], adapter_.tensors()[ib], layout.scale(), sink_, ia, ib, gemm_);
 }
 
 at::Tensor LoraModel::lm_head(const at::Tensor& x) { return frozen_linear(x, base_->head()); }

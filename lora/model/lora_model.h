@@ -49,6 +49,10 @@ class LoraModel final : public DecoderWeights {
   /// lora_A and lora_B of the layer's adapted projections (the base is frozen).
   std::vector<at::Tensor> layer_parameters(int layer) override;
 
+  /// How the projections' base products are computed (base_gemm.h); fp32 by default. The
+  /// LM head stays fp32 (its logits are what the loss and the metrics read).
+  void set_base_gemm(BaseGemm g) { gemm_ = g; }
+  BaseGemm base_gemm() const { return gemm_; }
   /// When set, backward passes store per-example adapter gradients there (slot = layout index).
   void set_per_example_sink(PerExampleGrads* sink) { sink_ = sink; }
   const BaseModel& base() const { return *base_; }
@@ -58,6 +62,7 @@ class LoraModel final : public DecoderWeights {
   std::shared_ptr<const BaseModel> base_;
   LoraAdapter& adapter_;
   PerExampleGrads* sink_ = nullptr;
+  BaseGemm gemm_ = BaseGemm::fp32;
 };
 
 }  // namespace fedlora::lora

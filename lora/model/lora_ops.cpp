@@ -9,6 +9,7 @@
 
 #include "lora/model/blas.h"
 #include "lora/model/fused_kernels.h"
+#include "lora/model/int8_gemm.h"
 
 namespace fedlora::lora {
 namespace {
@@ -38,15 +39,26 @@ const float* merged_weight(const QuantizedTensor& w, const at::Tensor& a, const 
 struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& a, const at::Tensor& b,
                             const QuantizedTensor* w, double scale, PerExampleGrads* sink, int64_t slot_a,
-                            int64_t slot_b) {
+                            int64_t slot_b, int64_t gemm) {
     const int64_t in = w->cols(), out = w->rows();
     auto x2 = x.reshape({-1, in}).contiguous();
     auto ac = a.contiguous(), bc = b.contiguous();
     const int64_t m = x2.size(0);
     auto y = at::empty({m, out}, at::kFloat);
     RECORD_USER_SCOPE("fedlora::lora_linear_forward");
-    const float* wm = merged_weight(*w, ac, bc, static_cast<float>(scale));
-    sgemm_rowmajor(false, true, m, out, in, 1.0f, x2.data_ptr<float>(), in, wm, in, 0.0f, y.data_ptr<float>(), out);
+    if (gemm == static_cast<int64_t>(BaseGemm::int8)) {
+      // y = int8(x Wᵀ) + s (x Aᵀ) Bᵀ
+      const int64_t r = ac.size(0);
+      int8_linear_forward(x2.data_ptr<float>(), m, int8_weight_view(*w), y.data_ptr<float>());
+      auto xa = at::empty({m, r}, at::kFloat);
+      sgemm_rowmajor(false, true, m, r, in, 1.0f, x2.data_ptr<float>(), in, ac.data_ptr<float>(), in, 0.0f,
+                     xa.data_ptr<float>(), r);
+      sgemm_rowmajor(false, true, m, out, r, static_cast<float>(scale), xa.data_ptr<float>(), r, bc.data_ptr<float>(),
+                     r, 1.0f, y.data_ptr<float>(), out);
+    } else {
+      const float* wm = merged_weight(*w, ac, bc, static_cast<float>(scale));
+      sgemm_rowmajor(false, true, m, out, in, 1.0f, x2.data_ptr<float>(), in, wm, in, 0.0f, y.data_ptr<float>(), out);
+    }
     ctx->save_for_backward({x2, ac, bc});
     ctx->saved_data["w"] = reinterpret_cast<int64_t>(w);
     ctx->saved_data["scale"] = scale;
@@ -54,6 +66,7 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
     ctx->saved_data["slot_a"] = slot_a;
     ctx->saved_data["slot_b"] = slot_b;
     ctx->saved_data["n"] = x.dim() == 3 ? x.size(0) : int64_t{0};
+    ctx->saved_data["gemm"] = gemm;
     auto shape = x.sizes().vec();
     shape.back() = out;
     return y.view(shape);
@@ -73,8 +86,17 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
     if (ctx->needs_input_grad(0)) {  // δ (W + s B A)
       RECORD_USER_SCOPE("fedlora::lora_linear_backward_dx");
       dx = at::empty({m, in}, at::kFloat);
-      const float* wm = merged_weight(*w, a, b, s);
-      sgemm_rowmajor(false, false, m, in, out, 1.0f, pg, out, wm, in, 0.0f, dx.data_ptr<float>(), in);
+      if (ctx->saved_data["gemm"].toInt() == static_cast<int64_t>(BaseGemm::int8)) {
+        // dx = int8(δ W) + s (δ B) A
+        int8_linear_backward(pg, m, int8_weight_view(*w), dx.data_ptr<float>());
+        auto db_ = at::empty({m, r}, at::kFloat);
+        sgemm_rowmajor(false, false, m, r, out, 1.0f, pg, out, b.data_ptr<float>(), r, 0.0f, db_.data_ptr<float>(), r);
+        sgemm_rowmajor(false, false, m, in, r, s, db_.data_ptr<float>(), r, a.data_ptr<float>(), in, 1.0f,
+                       dx.data_ptr<float>(), in);
+      } else {
+        const float* wm = merged_weight(*w, a, b, s);
+        sgemm_rowmajor(false, false, m, in, out, 1.0f, pg, out, wm, in, 0.0f, dx.data_ptr<float>(), in);
+      }
       auto shape = grads[0].sizes().vec();
       shape.back() = in;
       dx = dx.view(shape);
@@ -107,14 +129,14 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
       da.mul_(s);
       db = dbt.t().mul(s).contiguous();
     }
-    return {dx, da, db, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dx, da, db, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
 at::Tensor lora_linear(const at::Tensor& x, const QuantizedTensor& w, const at::Tensor& a, const at::Tensor& b,
-                       float scale, PerExampleGrads* sink, size_t slot_a, size_t slot_b) {
+                       float scale, PerExampleGrads* sink, size_t slot_a, size_t slot_b, BaseGemm gemm) {
   const int64_t in = w.cols(), out = w.rows();
   if (x.dim() < 1 || x.size(-1) != in)
     throw std::invalid_argument("lora_linear: input last dim != in_features " + std::to_string(in));
@@ -127,7 +149,7 @@ at::Tensor lora_linear(const at::Tensor& x, const QuantizedTensor& w, const at::
   if (sink != nullptr && x.dim() != 3)
     throw std::invalid_argument("lora_linear: per-example gradients need x as [N, T, in]");
   return LoraLinearFn::apply(x, a, b, &w, static_cast<double>(scale), sink, static_cast<int64_t>(slot_a),
-                             static_cast<int64_t>(slot_b));
+                             static_cast<int64_t>(slot_b), static_cast<int64_t>(gemm));
 }
 
 }  // namespace fedlora::lora

@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "lora/model/base_gemm.h"
 #include "lora/quant/quantized_tensor.h"
 
 namespace fedlora::lora {
@@ -26,8 +27,12 @@ struct PerExampleGrads {
 /// Returns float32 [..., out]. Gradients flow to x, a and b. If `sink` is non-null,
 /// the backward pass also stores the per-example gradients of a and b in
 /// sink->grads[slot_a] and sink->grads[slot_b] (x must then be 3-D).
-/// Throws std::invalid_argument on shape mismatch.
+/// With gemm = BaseGemm::int8 the base products x·Wᵀ and δ·W run in int8 (int8_gemm.h) and
+/// the LoRA path s·(x Aᵀ) Bᵀ (and its input gradient s·(δB)A) in fp32 beside them, with no
+/// merged weight. Adapter gradients are exact fp32 either way (given the δ that reaches
+/// the layer). Throws std::invalid_argument on shape mismatch.
 at::Tensor lora_linear(const at::Tensor& x, const QuantizedTensor& w, const at::Tensor& a, const at::Tensor& b,
-                       float scale, PerExampleGrads* sink = nullptr, size_t slot_a = 0, size_t slot_b = 0);
+                       float scale, PerExampleGrads* sink = nullptr, size_t slot_a = 0, size_t slot_b = 0,
+                       BaseGemm gemm = BaseGemm::fp32);
 
 }  // namespace fedlora::lora

@@ -17,6 +17,9 @@ bool set_compute_threads(int threads) {
   if (threads < 1) threads = 1;
   at::set_num_threads(threads);
   using SetThreads = void (*)(int);
+  // oneDNN (int8 products) runs on libgomp like LibTorch; set this thread's OpenMP team
+  // size explicitly (at::set_num_threads does not reach it for every caller).
+  if (auto omp = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"))) omp(threads);
   auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   if (fn == nullptr) return false;
   fn(threads);

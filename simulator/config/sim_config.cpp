@@ -47,6 +47,14 @@ SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<s
   c.dp_sgd.delta = r.get_double("dp_sgd", "delta", c.dp_sgd.delta);
   c.dp_sgd.ledger = r.get_string("dp_sgd", "ledger", c.dp_sgd.ledger);
   c.memory_budget_mb = r.get_double("client", "memory_budget_mb", c.memory_budget_mb);
+  {
+    const std::string g = r.get_string("client", "base_matmul", "fp32");
+    try {
+      c.base_matmul = lora::parse_base_gemm(g);
+    } catch (const std::invalid_argument&) {
+      throw ConfigError(r.source() + ": client.base_matmul '" + g + "': use fp32 or int8");
+    }
+  }
 
   r.reject_unknown_keys();
   c.validate();
@@ -90,6 +98,7 @@ std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
   d.emplace_back("federation.eval_next_words", std::to_string(c.federation.eval_next_words));
   d.emplace_back("federation.dropout_rate", config::format_number(c.federation.dropout_rate));
   d.emplace_back("client.memory_budget_mb", config::format_number(c.memory_budget_mb));
+  d.emplace_back("client.base_matmul", lora::to_string(c.base_matmul));
   return d;
 }
 

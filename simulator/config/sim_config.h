@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "coordinator/config/job_config.h"
+#include "lora/model/base_gemm.h"
 
 namespace fedlora::sim {
 
@@ -45,6 +46,9 @@ struct SimConfig : config::JobConfig {
   /// on top of runtime and base weights; the device picks micro-batch and checkpointing to
   /// fit (client/train/step_memory.h) and refuses tasks that cannot. 0 = no budget.
   double memory_budget_mb = 0.0;
+  /// client.base_matmul (device side): "fp32" (default) or "int8" base products in local
+  /// training (lora/model/base_gemm.h).
+  lora::BaseGemm base_matmul = lora::BaseGemm::fp32;
   /// Where it was read from, so that child processes (--transport grpc workers) load the
   /// very same configuration.
   std::filesystem::path source_path;

@@ -70,6 +70,7 @@ int run_device_worker(const SimConfig& cfg, const WorkerOptions& o) {
       device.identity = &identities[i];
       device.secagg_policy = policy;
       if (cfg.memory_budget_mb > 0) device.memory_budget_mb = cfg.memory_budget_mb;
+      device.base_gemm = cfg.base_matmul;
       client::LinkOptions lo;
       lo.address = o.coordinator;
       lo.insecure = true;

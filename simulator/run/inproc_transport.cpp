@@ -99,6 +99,7 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
     if (id < fleet_.identities.size()) c.identity = &fleet_.identities[id];
     c.secagg_policy = fleet_.secagg_policy;
     c.memory_budget_mb = fleet_.memory_budget_mb;
+    c.base_gemm = fleet_.base_gemm;
     try {
       devices[i].emplace(c, protocol::from_proto(protocol::to_proto(opened.instructions[i])));
     } catch (const client::TaskRefused& e) {

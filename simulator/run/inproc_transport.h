@@ -46,6 +46,7 @@ struct VirtualFleet {
   std::vector<secagg::crypto::Ed25519PrivateKey> identities;  ///< per device (SecAgg jobs), by device id
   secagg::ClientPolicy secagg_policy;                 ///< what every virtual device accepts
   std::optional<double> memory_budget_mb;             ///< every device's training memory budget
+  lora::BaseGemm base_gemm = lora::BaseGemm::fp32;    ///< every device's base products
 };
 
 /// Identity keys for a fleet of `n` virtual devices: drawn from the OS, or for research runs

@@ -176,6 +176,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
                   cfg.private_run() ? std::nullopt : std::optional<uint64_t>(cfg.run.seed)};
   if (ledger) vf.dp_budget = privacy::PrivacyBudget{cfg.dp_sgd.epsilon, cfg.dp_sgd.delta};
   if (cfg.memory_budget_mb > 0) vf.memory_budget_mb = cfg.memory_budget_mb;
+  vf.base_gemm = cfg.base_matmul;
   if (cfg.secagg.enabled) {
     vf.identities = virtual_identities(fleet.devices.size(), vf.research_seed);
     vf.secagg_policy = virtual_device_policy(cfg.secagg);

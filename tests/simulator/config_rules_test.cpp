@@ -61,6 +61,7 @@ TEST(ConfigRules, EveryValidationRuleFiresAndNamesItsKey) {
       {{"federation.dropout_rate=1"}, "federation.dropout_rate must be in [0, 1)"},
       {{"federation.dropout_rate=-0.1"}, "federation.dropout_rate must be in [0, 1)"},
       {{"client.memory_budget_mb=-1"}, "client.memory_budget_mb must be a finite number >= 0"},
+      {{"client.base_matmul=\"int4\""}, "client.base_matmul 'int4': use fp32 or int8"},
       // types and ranges of the reader
       {{"federation.rounds=3000000000"}, "federation.rounds is out of range"},
       {{"federation.rounds=2.5"}, "federation.rounds must be an integer"},
@@ -143,7 +144,7 @@ TEST(ConfigRules, ValuesJustInsideEveryRangeLoad) {
   // The boundary cases of the rules above, on the accepted side.
   for (const auto& sets : std::vector<std::vector<std::string>>{
            {"data.min_examples=2", "data.train_percent=1", "federation.dropout_rate=0"},
-           {"data.train_percent=99", "client.max_steps=0", "client.fedprox_mu=0", "client.memory_budget_mb=0"},
+           {"data.train_percent=99", "client.max_steps=0", "client.fedprox_mu=0", "client.memory_budget_mb=0", "client.base_matmul=\"int8\""},
            {"secagg.word_bits=32", "secagg.bits=31", "secagg.graph_seed_work=0"},
            {"secagg.graph_seed_work=18", "secagg.corrupt_fraction=0"},
            {"dp_sgd.enabled=true", "dp_sgd.sampling_rate=1", "dp_sgd.delta=0.5"},
