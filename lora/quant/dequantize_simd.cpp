@@ -1,4 +1,5 @@
-// CPU detection and the AVX2/F16C kernels for fp16 rows and Q8_0/Q4_0 dequantization.
+// CPU detection and the AVX2/F16C kernels for fp16 rows and Q8_0/Q4_0 dequantization
+// (on aarch64 the entry points forward to the NEON kernels in dequantize_neon.cpp).
 // Each kernel performs, per element, the same single fp32 operation as the reference
 // (int -> float conversion is exact, then one multiply by the fp16-decoded scale), so the
 // results are bit-identical; tests/lora/quant checks this over many random rows.
@@ -30,12 +31,20 @@ bool quant_simd_available() {
     return __builtin_cpu_supports("avx2") && f16c;
   }();
   return ok;
+#elif defined(__aarch64__)
+  return true;  // NEON is baseline on aarch64: no runtime check needed
 #else
   return false;
 #endif
 }
 
-std::string_view quant_kernel_path() { return quant_simd_available() ? "avx2+f16c" : "scalar"; }
+std::string_view quant_kernel_path() {
+#if defined(__aarch64__)
+  return "neon";
+#else
+  return quant_simd_available() ? "avx2+f16c" : "scalar";
+#endif
+}
 
 namespace detail {
 
@@ -112,7 +121,14 @@ FEDLORA_AVX2 void dequantize_q4_0_avx2(const BlockQ4_0* x, float* y, size_t n_bl
   }
 }
 
-#else  // not x86: quant_simd_available() is false, so these are never reached.
+#elif defined(__aarch64__)  // the fast entry points are the NEON kernels (dequantize_neon.cpp)
+
+void fp16_to_fp32_avx2(const uint16_t* src, float* dst, size_t n) { fp16_to_fp32_neon(src, dst, n); }
+void fp32_to_fp16_avx2(const float* src, uint16_t* dst, size_t n) { fp32_to_fp16_neon(src, dst, n); }
+void dequantize_q8_0_avx2(const BlockQ8_0* x, float* y, size_t n_blocks) { dequantize_q8_0_neon(x, y, n_blocks); }
+void dequantize_q4_0_avx2(const BlockQ4_0* x, float* y, size_t n_blocks) { dequantize_q4_0_neon(x, y, n_blocks); }
+
+#else  // neither x86 nor aarch64: quant_simd_available() is false, so these are never reached.
 
 void fp16_to_fp32_avx2(const uint16_t* src, float* dst, size_t n) { fp16_to_fp32_row_ref(src, dst, n); }
 void fp32_to_fp16_avx2(const float* src, uint16_t* dst, size_t n) { fp32_to_fp16_row_ref(src, dst, n); }

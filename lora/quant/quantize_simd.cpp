@@ -1,6 +1,7 @@
 // AVX2 quantizers for Q8_0 and Q4_0, bit-identical to the references in q8_0.cpp and
 // q4_0.cpp. Unlike ggml's own AVX quantize_row_q8_0 (which rounds ties to even), this
 // reproduces the reference roundf (ties away from zero) so files come out the same.
+// On aarch64 the entry points forward to the NEON kernels in quantize_neon.cpp.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -137,7 +138,12 @@ FEDLORA_AVX2 void quantize_q4_0_avx2(const float* x, BlockQ4_0* y, size_t n_bloc
   }
 }
 
-#else  // not x86: quant_simd_available() is false, so these are never reached.
+#elif defined(__aarch64__)  // the fast entry points are the NEON kernels (quantize_neon.cpp)
+
+void quantize_q8_0_avx2(const float* x, BlockQ8_0* y, size_t n_blocks) { quantize_q8_0_neon(x, y, n_blocks); }
+void quantize_q4_0_avx2(const float* x, BlockQ4_0* y, size_t n_blocks) { quantize_q4_0_neon(x, y, n_blocks); }
+
+#else  // neither x86 nor aarch64: quant_simd_available() is false, so these are never reached.
 
 void quantize_q8_0_avx2(const float* x, BlockQ8_0* y, size_t n_blocks) {
   for (size_t b = 0; b < n_blocks; ++b) quantize_block_q8_0_ref(x + b * kQK8_0, &y[b]);

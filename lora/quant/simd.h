@@ -1,8 +1,10 @@
 #pragma once
-// Runtime CPU dispatch for the quant kernels. The default build has no -march flags, so
+// CPU dispatch for the quant kernels. On x86 the default build has no -march flags, so
 // the AVX2/F16C kernels are compiled per function with __attribute__((target(...))) and
-// chosen once at run time with __builtin_cpu_supports; every other CPU runs the scalar
-// reference loops. Both paths give bit-identical results (tests/lora/quant).
+// chosen once at run time with __builtin_cpu_supports. On aarch64 NEON (Advanced SIMD) is
+// part of the base ISA, so the NEON kernels (dequantize_neon.cpp, quantize_neon.cpp) are
+// always used there. Every other CPU runs the scalar reference loops. All paths give
+// bit-identical results (tests/lora/quant; cross-checked under qemu by scripts/test-arm.sh).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -12,10 +14,11 @@ namespace fedlora::lora {
 struct BlockQ8_0;
 struct BlockQ4_0;
 
-/// True when the running CPU (and OS) support AVX2 and F16C, i.e. the fast kernels run.
+/// True when the fast kernels run: on x86 when the running CPU (and OS) support AVX2 and
+/// F16C, on aarch64 always (NEON), elsewhere never.
 bool quant_simd_available();
 
-/// "avx2+f16c" or "scalar": which kernels the fast entry points use on this machine.
+/// "avx2+f16c", "neon" or "scalar": which kernels the fast entry points use on this machine.
 std::string_view quant_kernel_path();
 
 namespace detail {
@@ -37,14 +40,28 @@ inline int8_t ggml_x86_to_int8(float v) {
 }
 
 
-// AVX2 + F16C kernels; call only when quant_simd_available(). Sizes are in blocks or
-// elements, already validated by the caller.
+// The fast-path entry points that fp16.cpp, q8_0.cpp and q4_0.cpp call; call only when
+// quant_simd_available(). They keep their historical _avx2 names: on x86 they are the
+// AVX2 + F16C kernels, on aarch64 they forward to the _neon kernels below. Sizes are in
+// blocks or elements, already validated by the caller.
 void fp16_to_fp32_avx2(const uint16_t* src, float* dst, size_t n);
 void fp32_to_fp16_avx2(const float* src, uint16_t* dst, size_t n);
 void dequantize_q8_0_avx2(const BlockQ8_0* x, float* y, size_t n_blocks);
 void dequantize_q4_0_avx2(const BlockQ4_0* x, float* y, size_t n_blocks);
 void quantize_q8_0_avx2(const float* x, BlockQ8_0* y, size_t n_blocks);
 void quantize_q4_0_avx2(const float* x, BlockQ4_0* y, size_t n_blocks);
+
+#if defined(__aarch64__)
+// NEON kernels (baseline Advanced SIMD only, no dotprod/fp16 extensions), same contracts.
+// The fp16 conversions use integer lane arithmetic, like the scalar fp16.h functions, so
+// they ignore FPCR (rounding mode, flush-to-zero) exactly as the scalar path does.
+void fp16_to_fp32_neon(const uint16_t* src, float* dst, size_t n);
+void fp32_to_fp16_neon(const float* src, uint16_t* dst, size_t n);
+void dequantize_q8_0_neon(const BlockQ8_0* x, float* y, size_t n_blocks);
+void dequantize_q4_0_neon(const BlockQ4_0* x, float* y, size_t n_blocks);
+void quantize_q8_0_neon(const float* x, BlockQ8_0* y, size_t n_blocks);
+void quantize_q4_0_neon(const float* x, BlockQ4_0* y, size_t n_blocks);
+#endif
 }  // namespace detail
 
 }  // namespace fedlora::lora
