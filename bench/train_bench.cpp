@@ -64,8 +64,9 @@
 // Shapes (--shape=NAME, default "default"): default (LlamaConfig{}), smollm2-135m and
 // tinyllama-1b (random weights, 4,096-token vocabulary), or a path to a GGUF base.
 //
-// Run: build/bin/train_bench [--shape=NAME] [--benchmark_filter=TrainStep] [--profile=trace.json]
-//   --profile=PATH runs a few Q4_0 steps (batch 16 × 128) under the LibTorch legacy
+// Run: build/bin/train_bench [--shape=NAME] [--benchmark_filter=TrainStep]
+//      build/bin/train_bench [--shape=NAME] [--products=fp32|int8] --profile=trace.json
+//   --profile=PATH runs a few Q4_0 steps (batch 16 × 128; 4 × 128 at other shapes) under the LibTorch legacy
 //   profiler, writes a chrome trace to PATH, prints self time per (op, input shapes) and
 //   exits.
 #include <benchmark/benchmark.h>
@@ -451,10 +452,12 @@ void print_op_table(const torch::autograd::profiler::thread_event_lists& lists, 
                 rows[i].second.first / 1000.0 / steps, rows[i].second.second / steps, rows[i].first.c_str());
 }
 
+BaseGemm g_profile_gemm = BaseGemm::fp32;  // --products=int8
+
 int profile(const std::string& path) {
   one_thread();
   const int64_t batch = g_shape.name == "default" ? 16 : 4;
-  TrainState s(base_for(GgmlType::Q4_0), batch, step_seq_len());
+  TrainState s(base_for(GgmlType::Q4_0), batch, step_seq_len(), false, g_profile_gemm);
   s.step();
   s.step();
   constexpr int kSteps = 3;
@@ -463,7 +466,7 @@ int profile(const std::string& path) {
     for (int i = 0; i < kSteps; ++i) s.step();
   }
   std::cout << "wrote " << path << " (" << kSteps << " steps, " << g_shape.name << ", Q4_0 base, batch " << batch
-            << "x" << step_seq_len() << ", 1 thread)\n";
+            << "x" << step_seq_len() << ", " << to_string(g_profile_gemm) << " base products, 1 thread)\n";
   torch::profiler::impl::ProfilerConfig cfg(torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/true);
   torch::autograd::profiler::enableProfilerLegacy(cfg);
   for (int i = 0; i < kSteps; ++i) s.step();
@@ -482,6 +485,7 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
       if (std::strncmp(argv[i], "--profile=", 10) == 0) profile_path = argv[i] + 10;
       else if (std::strncmp(argv[i], "--shape=", 8) == 0) g_shape = parse_shape(argv[i] + 8);
+      else if (std::strncmp(argv[i], "--products=", 11) == 0) g_profile_gemm = parse_base_gemm(argv[i] + 11);
       else argv[kept++] = argv[i];
     }
   } catch (const std::exception& e) {

@@ -1,7 +1,9 @@
 #include "lora/model/int8_gemm.h"
 
 #include <dnnl.hpp>
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <limits>
 
@@ -100,6 +102,7 @@ float quantize_row_scalar(const float* x, int64_t cols, const float* c, int8_t* 
   return s;
 }
 
+#if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) float quantize_row_avx2(const float* x, int64_t cols, const float* c, int8_t* q) {
   const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
   __m256 vmax = zero, probe = zero;
@@ -153,6 +156,12 @@ bool have_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return yes;
 }
+#else
+bool have_avx2() { return false; }
+float quantize_row_avx2(const float* x, int64_t cols, const float* c, int8_t* q) {
+  return quantize_row_scalar(x, cols, c, q);
+}
+#endif
 
 }  // namespace
 
@@ -178,14 +187,19 @@ const Int8Weight& int8_weight_view(const QuantizedTensor& w) {
   RECORD_USER_SCOPE("fedlora::int8_weight");
   c.held.reset();
   const int64_t rows = w.rows(), cols = w.cols();
-  Buffers& b = buffers();
-  float* f = sized(b.deq, rows * cols);
-  w.dequantize_rows(0, rows, f);
   c.w.rows = rows;
   c.w.cols = cols;
   c.w.q.resize(static_cast<size_t>(rows * cols));
   c.w.scale.resize(static_cast<size_t>(rows));
-  quantize_rows_s8(f, rows, cols, nullptr, c.w.q.data(), c.w.scale.data());
+  // A few rows at a time through float32: no fp32 copy of the whole weight (46 MB for a
+  // 1B-class FFN matrix) is ever held.
+  constexpr int64_t kChunkRows = 16;
+  float* f = sized(buffers().deq, kChunkRows * cols);
+  for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
+    const int64_t r1 = std::min(rows, r0 + kChunkRows);
+    w.dequantize_rows(r0, r1, f);
+    quantize_rows_s8(f, r1 - r0, cols, nullptr, c.w.q.data() + r0 * cols, c.w.scale.data() + r0);
+  }
   c.held.emplace(w);
   return c.w;
 }
