@@ -36,7 +36,7 @@ void quantize_row_q8_0_ref(std::span<const float> x, std::span<BlockQ8_0> y);
 void dequantize_row_q8_0_ref(std::span<const BlockQ8_0> x, std::span<float> y);
 
 /// Same contracts and bit-identical results as the _ref functions; AVX2 when the running
-/// CPU has AVX2 and F16C, the reference loop otherwise.
+/// CPU has AVX2 and F16C, NEON on aarch64, the reference loop otherwise.
 void quantize_row_q8_0(std::span<const float> x, std::span<BlockQ8_0> y);
 void dequantize_row_q8_0(std::span<const BlockQ8_0> x, std::span<float> y);
 
