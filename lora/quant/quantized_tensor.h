@@ -63,8 +63,8 @@ class QuantizedTensor {
   size_t resident_bytes() const { return owned_ ? size_ : 0; }
 
   /// Decodes rows [row_begin, row_end) into `out`, which must hold
-  /// (row_end - row_begin) * cols floats, row-major. Uses the AVX2/F16C (x86) or NEON (aarch64) kernels when the CPU
-  /// has them; bit-identical to dequantize_row_ref. Throws QuantError unless
+  /// (row_end - row_begin) * cols floats, row-major. Uses the AVX2/F16C (x86) or NEON
+  /// (aarch64) kernels when the CPU has them; bit-identical to dequantize_row_ref. Throws QuantError unless
   /// 0 <= row_begin <= row_end <= rows.
   void dequantize_rows(int64_t row_begin, int64_t row_end, float* out) const;
 
