@@ -21,6 +21,10 @@
 namespace fedlora::lora {
 namespace {
 
+// memcmp for possibly empty ranges: an empty std::vector's data() may be null, and passing
+// null to memcmp is undefined even for zero bytes (UBSan reports it).
+int bytes_differ(const void* a, const void* b, size_t n) { return n == 0 ? 0 : std::memcmp(a, b, n); }
+
 TEST(QuantKernels, PathMatchesArchitecture) {
   const std::string path(quant_kernel_path());
 #if defined(__aarch64__)
@@ -78,20 +82,20 @@ TEST(QuantKernels, ShortRunsAtMisalignedAddresses) {
     quantize_row_q8_0_ref(src.first(n), std::span(r8).first(nb));
     quantize_row_q4_0(src.first(n), std::span(a4).first(nb));
     quantize_row_q4_0_ref(src.first(n), std::span(r4).first(nb));
-    ASSERT_EQ(std::memcmp(a8.data(), r8.data(), nb * sizeof(BlockQ8_0)), 0) << nb << " Q8_0 blocks";
-    ASSERT_EQ(std::memcmp(a4.data(), r4.data(), nb * sizeof(BlockQ4_0)), 0) << nb << " Q4_0 blocks";
+    ASSERT_EQ(bytes_differ(a8.data(), r8.data(), nb * sizeof(BlockQ8_0)), 0) << nb << " Q8_0 blocks";
+    ASSERT_EQ(bytes_differ(a4.data(), r4.data(), nb * sizeof(BlockQ4_0)), 0) << nb << " Q4_0 blocks";
     ASSERT_EQ(a8[nb].d, 0xA5A5) << "Q8_0 quantizer wrote past block " << nb;
     ASSERT_EQ(a4[nb].d, 0xA5A5) << "Q4_0 quantizer wrote past block " << nb;
 
     std::vector<float> yf(n + 2, canary), yr(n);
     dequantize_row_q8_0(std::span<const BlockQ8_0>(r8).first(nb), std::span(yf).subspan(1, n));
     dequantize_row_q8_0_ref(std::span<const BlockQ8_0>(r8).first(nb), yr);
-    ASSERT_EQ(std::memcmp(yf.data() + 1, yr.data(), n * sizeof(float)), 0) << nb << " Q8_0 blocks";
+    ASSERT_EQ(bytes_differ(yf.data() + 1, yr.data(), n * sizeof(float)), 0) << nb << " Q8_0 blocks";
     ASSERT_EQ(yf[0], canary);
     ASSERT_EQ(yf[n + 1], canary);
     dequantize_row_q4_0(std::span<const BlockQ4_0>(r4).first(nb), std::span(yf).subspan(1, n));
     dequantize_row_q4_0_ref(std::span<const BlockQ4_0>(r4).first(nb), yr);
-    ASSERT_EQ(std::memcmp(yf.data() + 1, yr.data(), n * sizeof(float)), 0) << nb << " Q4_0 blocks";
+    ASSERT_EQ(bytes_differ(yf.data() + 1, yr.data(), n * sizeof(float)), 0) << nb << " Q4_0 blocks";
     ASSERT_EQ(yf[0], canary);
     ASSERT_EQ(yf[n + 1], canary);
   }
@@ -106,13 +110,13 @@ TEST(QuantKernels, ShortRunsAtMisalignedAddresses) {
       std::vector<uint16_t> hf(len + 2, 0xBEEF), hr(len);
       fp32_to_fp16_row(f.data() + off, hf.data() + 1, len);
       fp32_to_fp16_row_ref(f.data() + off, hr.data(), len);
-      ASSERT_EQ(std::memcmp(hf.data() + 1, hr.data(), len * sizeof(uint16_t)), 0) << "encode, length " << len;
+      ASSERT_EQ(bytes_differ(hf.data() + 1, hr.data(), len * sizeof(uint16_t)), 0) << "encode, length " << len;
       ASSERT_EQ(hf[0], 0xBEEF);
       ASSERT_EQ(hf[len + 1], 0xBEEF);
       std::vector<float> ff(len + 2, canary), fr(len);
       fp16_to_fp32_row(h.data() + off, ff.data() + 1, len);
       fp16_to_fp32_row_ref(h.data() + off, fr.data(), len);
-      ASSERT_EQ(std::memcmp(ff.data() + 1, fr.data(), len * sizeof(float)), 0) << "decode, length " << len;
+      ASSERT_EQ(bytes_differ(ff.data() + 1, fr.data(), len * sizeof(float)), 0) << "decode, length " << len;
       ASSERT_EQ(ff[0], canary);
       ASSERT_EQ(ff[len + 1], canary);
     }
@@ -157,11 +161,11 @@ TEST(QuantKernels, Q4_0MultiplyAddNeverFused) {
   quantize_row_q4_0_ref(x, ref);
   quantize_row_q4_0(x, fast);
   for (size_t b = 0; b < nb; ++b) {
-    ASSERT_EQ(std::memcmp(&ref[b], &fast[b], sizeof(BlockQ4_0)), 0) << "block " << b;
+    ASSERT_EQ(bytes_differ(&ref[b], &fast[b], sizeof(BlockQ4_0)), 0) << "block " << b;
   }
   // The same data through QuantizedTensor (rows of 4 blocks, the fast path).
   const auto t = QuantizedTensor::quantize(x.data(), static_cast<int64_t>(nb / 4), 128, GgmlType::Q4_0);
-  ASSERT_EQ(std::memcmp(t.bytes().data(), ref.data(), nb * sizeof(BlockQ4_0)), 0);
+  ASSERT_EQ(bytes_differ(t.bytes().data(), ref.data(), nb * sizeof(BlockQ4_0)), 0);
 }
 
 // Every [begin, end) row range of small tensors with odd row counts and, for F16, odd
@@ -182,7 +186,7 @@ TEST(QuantKernels, EveryRowRangeOfOddShapes) {
       for (int64_t e = b; e <= s.rows; ++e) {
         std::vector<float> out(static_cast<size_t>((e - b) * s.cols));
         t.dequantize_rows(b, e, out.data());
-        ASSERT_EQ(std::memcmp(out.data(), ref.data() + b * s.cols, out.size() * sizeof(float)), 0)
+        ASSERT_EQ(bytes_differ(out.data(), ref.data() + b * s.cols, out.size() * sizeof(float)), 0)
             << supported_type_traits(static_cast<uint32_t>(s.type))->name << " rows [" << b << ", " << e << ")";
       }
     }
