@@ -23,8 +23,10 @@ void check_word_bytes(unsigned wb) {
 }
 
 // The add loops are compiled for AVX-512/AVX2/baseline and picked at load time (GCC
-// function multiversioning), so the binary stays portable without -march=native.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// function multiversioning), so the binary stays portable without -march=native. Not under
+// ThreadSanitizer: the ifunc resolvers run during relocation, before the TSan runtime is
+// up, and crash the process there.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define FEDLORA_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FEDLORA_MULTIVERSION
