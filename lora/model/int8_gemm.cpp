@@ -68,10 +68,6 @@ T* sized(std::vector<T>& v, int64_t n) {
   return v.data();
 }
 
-}  // namespace
-
-namespace {
-
 // Round half to even for |v| < 2^22 without calling nearbyint: adding and subtracting
 // 1.5·2^23 leaves the float rounded by the FPU's default mode (IEEE 754 round-to-nearest-
 // even). Loops over it vectorise; -ffast-math would break it (not used here).
@@ -80,25 +76,37 @@ inline float round_half_even(float v) {
   return (v + kMagic) - kMagic;
 }
 
-// One row: returns its scale, or NaN if a value is not finite.
-float quantize_row_scalar(const float* x, int64_t cols, const float* c, int8_t* q) {
-  float amax = 0.0f, probe = 0.0f;
-  for (int64_t j = 0; j < cols; ++j) {
+// Scalar pieces shared by both row kernels (the AVX2 one runs them on its tail).
+// Max |x·c| over [from, to) into amax; probe becomes NaN if any value is NaN or ±Inf.
+inline void scan_range(const float* x, const float* c, int64_t from, int64_t to, float& amax, float& probe) {
+  for (int64_t j = from; j < to; ++j) {
     const float v = c ? x[j] * c[j] : x[j];
-    probe += v * 0.0f;  // NaN if any v is NaN or ±Inf
+    probe += v * 0.0f;
     amax = std::max(amax, std::fabs(v));
   }
-  if (probe != 0.0f) return std::numeric_limits<float>::quiet_NaN();
-  const float s = amax / 127.0f;
-  if (s == 0.0f) {
-    std::fill(q, q + cols, int8_t{0});
-    return 0.0f;
-  }
-  const float inv = 1.0f / s;
-  for (int64_t j = 0; j < cols; ++j) {
+}
+
+inline void quantize_range(const float* x, const float* c, int64_t from, int64_t to, float inv, int8_t* q) {
+  for (int64_t j = from; j < to; ++j) {
     const float v = (c ? x[j] * c[j] : x[j]) * inv;
     q[j] = static_cast<int8_t>(std::clamp(round_half_even(v), -127.0f, 127.0f));
   }
+}
+
+// The row's scale from its scan (NaN for a non-finite row); a zero row is written here.
+inline float row_scale(float amax, float probe, int64_t cols, int8_t* q) {
+  if (probe != 0.0f) return std::numeric_limits<float>::quiet_NaN();
+  const float s = amax / 127.0f;
+  if (s == 0.0f) std::fill(q, q + cols, int8_t{0});
+  return s;
+}
+
+// One row: returns its scale, or NaN if a value is not finite.
+float quantize_row_scalar(const float* x, int64_t cols, const float* c, int8_t* q) {
+  float amax = 0.0f, probe = 0.0f;
+  scan_range(x, c, 0, cols, amax, probe);
+  const float s = row_scale(amax, probe, cols, q);
+  if (s > 0.0f) quantize_range(x, c, 0, cols, 1.0f / s, q);
   return s;
 }
 
@@ -121,17 +129,9 @@ __attribute__((target("avx2,fma"))) float quantize_row_avx2(const float* x, int6
     amax = std::max(amax, m8[i]);
     p += p8[i];
   }
-  for (int64_t k = j; k < cols; ++k) {
-    const float v = c ? x[k] * c[k] : x[k];
-    p += v * 0.0f;
-    amax = std::max(amax, std::fabs(v));
-  }
-  if (p != 0.0f) return std::numeric_limits<float>::quiet_NaN();
-  const float s = amax / 127.0f;
-  if (s == 0.0f) {
-    std::fill(q, q + cols, int8_t{0});
-    return 0.0f;
-  }
+  scan_range(x, c, j, cols, amax, p);
+  const float s = row_scale(amax, p, cols, q);
+  if (!(s > 0.0f)) return s;
   const float inv = 1.0f / s;
   const __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
   for (j = 0; j + 8 <= cols; j += 8) {
@@ -145,10 +145,7 @@ __attribute__((target("avx2,fma"))) float quantize_row_avx2(const float* x, int6
     const __m128i i8 = _mm_packs_epi16(i16, i16);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(q + j), i8);
   }
-  for (; j < cols; ++j) {
-    const float v = (c ? x[j] * c[j] : x[j]) * inv;
-    q[j] = static_cast<int8_t>(std::clamp(round_half_even(v), -127.0f, 127.0f));
-  }
+  quantize_range(x, c, j, cols, inv, q);
   return s;
 }
 
