@@ -229,6 +229,10 @@ CheckInAnswer RoundService::check_in(const std::string& device, const CheckIn& i
     if (const auto m = driver_->member_of(static_cast<std::uint64_t>(k.id))) {
       Member& mem = members_[*m];
       if (mem.reported) return RetryOffer{retry, "already reported in round " + std::to_string(driver_->opened().round)};
+      // A SecAgg member cannot rejoin once its stream opened (the channel keeps or drops it), and
+      // training again would spend its privacy budget twice: it waits for the next round.
+      if (mem.joined_secagg)
+        return RetryOffer{retry, "already took part in round " + std::to_string(driver_->opened().round) + "'s secure aggregation"};
       mem.task_sent = true;
       const auto& o = driver_->opened();
       return TaskOffer{o.round, round_token_, o.instructions[*m], theta_bytes_->size(), theta_sha256_};
@@ -310,6 +314,7 @@ void RoundService::attach_secagg(const std::string& device, std::uint64_t round,
   if (!driver_->opened().instructions[m].secagg)
     throw ServiceError(Code::kFailedPrecondition, "round " + std::to_string(round) + " has no secure aggregation");
   Member& mem = members_[m];
+  mem.joined_secagg = true;
   mem.sink = std::move(sink);
   while (!mem.pending.empty()) {
     mem.sink->deliver(mem.pending.front(), static_cast<std::uint64_t>(stage_deadline_ms_));

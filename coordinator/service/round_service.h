@@ -144,7 +144,8 @@ class RoundService {
   struct Member {
     std::string name;
     bool task_sent = false;
-    bool reported = false;
+    bool reported = false;       ///< plain: its upload was accepted
+    bool joined_secagg = false;  ///< SecAgg: it opened its stream; the channel now decides its fate
     std::shared_ptr<SecAggSink> sink;
     std::deque<secagg::pb::ServerToClient> pending;
   };
