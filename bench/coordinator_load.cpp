@@ -100,7 +100,7 @@ void run_device(int i, const std::string& address, const Options& o, const proto
       const secagg::FixedPointCodec codec(in.secagg->fixed_point);
       auto policy = secagg::ClientPolicy::for_threat({0.05, 0.1});  // the job's [secagg] threat model
       policy.min_graph_seed_work = static_cast<unsigned>(o.graph_seed_work);
-      secagg::ClientStateMachine sm(in.secagg->config, identity, policy);
+      secagg::ClientStateMachine sm(*in.secagg->config, identity, policy);
       sm.set_input(codec.encode(values, os, in.secagg->fixed_point.weight_clip ? std::optional<double>(w) : std::nullopt));
       auto stream = link.open_secagg(task.round(), task.round_token(), std::chrono::system_clock::now() + std::chrono::minutes(10));
       stream->send(sm.start());

@@ -316,16 +316,17 @@ int main(int argc, char** argv) {
     dp.clip_indicator_noise_stddev = 0.25;
     in.user_dp = dp;
     protocol::SecAggInstructions sa;
-    sa.config = fuzz::fuzz_round_config();
-    sa.config.round = 3;
-    sa.config.vector_length = 1001;  // d + the clip indicator
-    sa.config.params = secagg::SecAggParameters{secagg::GraphKind::kComplete, fuzz::kSecAggClients - 1, 3};
+    secagg::RoundConfig rc = fuzz::fuzz_round_config();
+    rc.round = 3;
+    rc.vector_length = 1001;  // d + the clip indicator
+    rc.params = secagg::SecAggParameters{secagg::GraphKind::kComplete, fuzz::kSecAggClients - 1, 3};
     std::vector<secagg::RosterEntry> roster;
     for (std::uint32_t u = 0; u < fuzz::kSecAggClients; ++u) {
       secagg::crypto::DeterministicRandom rng(u, "identity");
       roster.push_back({secagg::crypto::Ed25519PrivateKey::generate(rng).public_key(), std::nullopt});
     }
-    sa.config.roster = secagg::make_roster(roster);
+    rc.roster = secagg::make_roster(roster);
+    sa.config = std::make_shared<const secagg::RoundConfig>(rc);
     sa.fixed_point = secagg::FixedPointParams{4.0, 20, fuzz::kSecAggClients, 32, std::nullopt};
     sa.logical_id = 2;
     in.secagg = sa;

@@ -64,11 +64,11 @@ DeviceRound::DeviceRound(const DeviceContext& device, protocol::RoundInstruction
   if (const auto& sa = instructions_.secagg) {
     if (!device.identity) throw TaskRefused("the task uses secure aggregation but this device has no identity key");
     try {
-      device.secagg_policy.check(sa->config);
+      device.secagg_policy.check(*sa->config);
     } catch (const secagg::SecAggError& e) {
       throw TaskRefused(std::string("the SecAgg parameters fall below this device's policy: ") + e.what());
     }
-    if (sa->config.logical_id_of(device.identity->public_key()) != sa->logical_id)
+    if (sa->config->logical_id_of(device.identity->public_key()) != sa->logical_id)
       throw TaskRefused("the SecAgg roster does not place this device's identity key at its logical id");
   }
   report_.num_examples = static_cast<std::int64_t>(device.train_examples->size());
@@ -194,7 +194,7 @@ DeviceStatus DeviceRound::train(std::span<const float> theta) {
     auto words = codec.encode(upload_->values, *rng, w);
     upload_.reset();
     if (!secagg_)
-      secagg_ = std::make_unique<secagg::ClientStateMachine>(sa->config, *device_->identity, device_->secagg_policy,
+      secagg_ = std::make_unique<secagg::ClientStateMachine>(*sa->config, *device_->identity, device_->secagg_policy,
                                                               key_rng());
     secagg_->set_input(std::move(words));
   }
@@ -214,7 +214,7 @@ secagg::pb::ClientToServer DeviceRound::secagg_start() {
   const auto& sa = instructions_.secagg;
   if (!sa) throw std::logic_error("secagg_start: this round has no secure aggregation");
   if (!secagg_)
-    secagg_ = std::make_unique<secagg::ClientStateMachine>(sa->config, *device_->identity, device_->secagg_policy,
+    secagg_ = std::make_unique<secagg::ClientStateMachine>(*sa->config, *device_->identity, device_->secagg_policy,
                                                             key_rng());
   return secagg_->start();
 }

@@ -70,7 +70,7 @@ v1::RoundInstructions to_proto(const RoundInstructions& in) {
   }
   if (in.secagg) {
     auto* s = p.mutable_secagg();
-    *s->mutable_config() = in.secagg->config.to_proto();
+    *s->mutable_config() = in.secagg->config->to_proto();
     s->set_logical_id(in.secagg->logical_id);
     auto* f = s->mutable_fixed_point();
     const auto& fp = in.secagg->fixed_point;
@@ -148,7 +148,7 @@ RoundInstructions from_proto(const v1::RoundInstructions& p) {
     if (!s.has_config() || !s.has_fixed_point()) throw ProtocolError("round instructions: secagg needs config and fixed_point");
     SecAggInstructions si;
     try {
-      si.config = secagg::RoundConfig::from_proto(s.config());
+      si.config = std::make_shared<const secagg::RoundConfig>(secagg::RoundConfig::from_proto(s.config()));
     } catch (const secagg::SecAggError& e) {
       throw ProtocolError(std::string("round instructions: ") + e.what());
     }

@@ -73,14 +73,15 @@ void RoundInstructions::validate() const {
 
   if (secagg) {
     const auto& s = *secagg;
+    require(s.config != nullptr, "secagg.config is missing");
     try {
-      s.config.validate();
+      s.config->validate();
       const secagg::FixedPointCodec codec(s.fixed_point);
-      require(codec.params().word_bits == s.config.word_bits, "secagg.fixed_point.word_bits differs from the round's");
-      require(codec.params().max_contributors >= s.config.num_clients,
+      require(codec.params().word_bits == s.config->word_bits, "secagg.fixed_point.word_bits differs from the round's");
+      require(codec.params().max_contributors >= s.config->num_clients,
               "secagg.fixed_point.max_contributors is below n: the modular sum could wrap");
-      require(codec.encoded_length(static_cast<size_t>(upload_length())) == s.config.vector_length,
-              "secagg vector_length " + std::to_string(s.config.vector_length) + " does not encode " +
+      require(codec.encoded_length(static_cast<size_t>(upload_length())) == s.config->vector_length,
+              "secagg vector_length " + std::to_string(s.config->vector_length) + " does not encode " +
                   std::to_string(upload_length()) + " values");
       require(s.fixed_point.weight_clip.has_value() == (w.kind != Weighting::kUniform),
               "secagg fixed point must carry a weight coordinate exactly when weights are not uniform");
@@ -88,8 +89,8 @@ void RoundInstructions::validate() const {
     } catch (const secagg::SecAggError& e) {
       throw ProtocolError(std::string("round instructions: ") + e.what());
     }
-    require(s.config.round == round, "secagg round differs from the instructions' round");
-    require(s.logical_id < s.config.num_clients, "secagg.logical_id is not below n");
+    require(s.config->round == round, "secagg round differs from the instructions' round");
+    require(s.logical_id < s.config->num_clients, "secagg.logical_id is not below n");
   }
 }
 

@@ -5,6 +5,7 @@
 // device step obeys it instead of its own configuration. Torch-free.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,9 +73,11 @@ struct UserDpInstructions {
 };
 
 /// The device's part of the round's SecAgg session (secure-agg/): the shared round config,
-/// its logical id in 0..n-1 and the fixed-point encoding of its upload.
+/// its logical id in 0..n-1 and the fixed-point encoding of its upload. The config (with its
+/// n-entry roster) is shared by every member's instructions, so a coordinator holds it once
+/// per round, not n times (O(n), not O(n²), at n = 1000: 100 KB instead of 100 MB).
 struct SecAggInstructions {
-  secagg::RoundConfig config;
+  std::shared_ptr<const secagg::RoundConfig> config;  ///< never null in valid instructions
   secagg::ClientId logical_id = 0;
   secagg::FixedPointParams fixed_point;
 };

@@ -143,7 +143,7 @@ const OpenedRound& RoundDriver::open_round(std::span<const std::uint64_t> availa
           rc.consistency_check = job.secagg.consistency_check;
           rc.roster = roster;
           rc.graph_seed_work = static_cast<unsigned>(job.secagg.graph_seed_work);
-          sa = protocol::SecAggInstructions{rc, 0, fp};
+          sa = protocol::SecAggInstructions{std::make_shared<const secagg::RoundConfig>(rc), 0, fp};
           channel_ = std::make_unique<SecAggChannel>(rc, fp, length, target);
         } else {
           channel_ = std::make_unique<PlainSumChannel>(k, static_cast<Eigen::Index>(length), max_weight, target);

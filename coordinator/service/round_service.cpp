@@ -304,7 +304,7 @@ std::uint64_t RoundService::max_secagg_message_bytes(const std::string& device, 
   const auto& sa = driver_->opened().instructions[m].secagg;
   if (!sa) throw ServiceError(Code::kFailedPrecondition, "round " + std::to_string(round) + " has no secure aggregation");
   // The masked input dominates: m words, plus framing; other messages carry O(n) keys/shares.
-  return sa->config.vector_length * sa->config.word_bytes() + 1024 + 256ull * sa->config.num_clients;
+  return sa->config->vector_length * sa->config->word_bytes() + 1024 + 256ull * sa->config->num_clients;
 }
 
 void RoundService::attach_secagg(const std::string& device, std::uint64_t round, std::uint64_t token,

@@ -126,6 +126,9 @@ class SecAggReactor final : public grpc::ServerBidiReactor<v1::SecAggUp, v1::Sec
     } else if (in_.has_chunk()) {
       if (!assembler_) throw ServiceError(ServiceError::Code::kInvalidArgument, "a chunk without a message header");
       assembler_->add(in_.chunk().offset(), in_.chunk().data());
+      // Free the chunk now: the stream then idles until the next stage, and a thousand idle
+      // streams each keeping its last masked-input chunk held 622 MB at n = 1000.
+      in_.Clear();
     } else {
       throw ServiceError(ServiceError::Code::kInvalidArgument, "SecAggUp carries neither a header nor a chunk");
     }

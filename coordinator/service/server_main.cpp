@@ -4,6 +4,9 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -50,6 +53,12 @@ std::shared_ptr<grpc::ServerCredentials> credentials(const ServeConfig& c, bool 
 }  // namespace
 
 int serve(const ServeOptions& options) {
+#ifdef __GLIBC__
+  // Few malloc arenas: gRPC's many threads otherwise each fragment their own arena, and at
+  // 1000 SecAgg+ devices the RSS was 337 MB for a 168 MB heap peak (204 MB with 2 arenas,
+  // at no measured CPU cost). Must run before any thread starts.
+  mallopt(M_ARENA_MAX, 2);
+#endif
   // Signals go to one waiting thread, never to an arbitrary gRPC thread.
   sigset_t signals;
   sigemptyset(&signals);

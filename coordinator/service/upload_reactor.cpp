@@ -37,6 +37,7 @@ class UploadReactor final : public grpc::ServerReadReactor<v1::UploadMessage> {
       } else {
         if (!msg_.has_chunk()) throw ServiceError(ServiceError::Code::kInvalidArgument, "a second header in one upload");
         assembler_->add(msg_.chunk().offset(), msg_.chunk().data());
+        msg_.Clear();  // the assembler holds the bytes; do not keep a second copy per stream
       }
       StartRead(&msg_);
     } catch (const ServiceError& e) {

@@ -70,7 +70,7 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
 
   // Simulated dropouts: plain rounds drop before uploading; SecAgg rounds before a stage.
   std::vector<Stage> stages{Stage::kAdvertiseKeys, Stage::kShareKeys, Stage::kMaskedInputCollection};
-  if (secure && opened.instructions[0].secagg->config.consistency_check) stages.push_back(Stage::kConsistencyCheck);
+  if (secure && opened.instructions[0].secagg->config->consistency_check) stages.push_back(Stage::kConsistencyCheck);
   stages.push_back(Stage::kUnmasking);
   std::vector<std::optional<Stage>> silent_from(k);
   for (std::size_t i = 0; i < k; ++i) {

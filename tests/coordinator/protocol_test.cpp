@@ -38,22 +38,32 @@ RoundInstructions with_secagg_and_dp() {
   dp.clip_indicator_noise_stddev = 0.25;
   in.user_dp = dp;
   SecAggInstructions sa;
-  sa.config.session_id.fill(7);
-  sa.config.round = 3;
-  sa.config.num_clients = 10;
-  sa.config.word_bits = 32;
-  sa.config.params = secagg::SecAggParameters{secagg::GraphKind::kComplete, 9, 5};
+  secagg::RoundConfig rc;
+  rc.session_id.fill(7);
+  rc.round = 3;
+  rc.num_clients = 10;
+  rc.word_bits = 32;
+  rc.params = secagg::SecAggParameters{secagg::GraphKind::kComplete, 9, 5};
   sa.fixed_point = secagg::FixedPointParams{4.0, 20, 10, 32, std::nullopt};
-  sa.config.vector_length = 1001;  // d + the clip indicator, no weight coordinate
+  rc.vector_length = 1001;  // d + the clip indicator, no weight coordinate
   std::vector<secagg::RosterEntry> roster;
   for (int u = 0; u < 10; ++u) {
     secagg::crypto::DeterministicRandom rng(static_cast<std::uint64_t>(u), "identity");
     roster.push_back({secagg::crypto::Ed25519PrivateKey::generate(rng).public_key(), std::nullopt});
   }
-  sa.config.roster = secagg::make_roster(roster);
+  rc.roster = secagg::make_roster(roster);
+  sa.config = std::make_shared<const secagg::RoundConfig>(rc);
   sa.logical_id = 6;
   in.secagg = sa;
   return in;
+}
+
+// The round config is shared and immutable: a test edits a copy.
+template <class F>
+void edit_config(RoundInstructions& in, F f) {
+  secagg::RoundConfig c = *in.secagg->config;
+  f(c);
+  in.secagg->config = std::make_shared<const secagg::RoundConfig>(c);
 }
 
 std::string error_of(const RoundInstructions& in) {
@@ -89,9 +99,9 @@ TEST(RoundInstructions, SurviveTheWireForm) {
   EXPECT_EQ(back.user_dp->update.min_survivors, 8);
   EXPECT_EQ(back.user_dp->clip_indicator_noise_stddev, 0.25);
   EXPECT_EQ(back.secagg->logical_id, 6u);
-  EXPECT_EQ(back.secagg->config.params.threshold, 5u);
-  EXPECT_EQ(back.secagg->config.session_id, with_secagg_and_dp().secagg->config.session_id);
-  EXPECT_EQ(back.secagg->config.roster, with_secagg_and_dp().secagg->config.roster);
+  EXPECT_EQ(back.secagg->config->params.threshold, 5u);
+  EXPECT_EQ(back.secagg->config->session_id, with_secagg_and_dp().secagg->config->session_id);
+  EXPECT_EQ(back.secagg->config->roster, with_secagg_and_dp().secagg->config->roster);
   EXPECT_EQ(back.upload_length(), 1001);
 }
 
@@ -112,10 +122,10 @@ TEST(RoundInstructions, RefuseEachBadFieldByName) {
             std::string::npos);
   EXPECT_NE(bad([](auto& i) { i.user_dp->update.l2_norm_clip = 0; }).find("l2_norm_clip"), std::string::npos);
   EXPECT_NE(bad([](auto& i) { i.secagg->logical_id = 10; }).find("logical_id"), std::string::npos);
-  EXPECT_NE(bad([](auto& i) { i.secagg->config.round = 4; }).find("round differs"), std::string::npos);
-  EXPECT_NE(bad([](auto& i) { i.secagg->config.vector_length = 1000; }).find("vector_length"), std::string::npos);
+  EXPECT_NE(bad([](auto& i) { edit_config(i, [](auto& c) { c.round = 4; }); }).find("round differs"), std::string::npos);
+  EXPECT_NE(bad([](auto& i) { edit_config(i, [](auto& c) { c.vector_length = 1000; }); }).find("vector_length"), std::string::npos);
   EXPECT_NE(bad([](auto& i) { i.secagg->fixed_point.max_contributors = 9; }).find("wrap"), std::string::npos);
-  EXPECT_NE(bad([](auto& i) { i.secagg->fixed_point.weight_clip = 1.0; i.secagg->config.vector_length = 1002; })
+  EXPECT_NE(bad([](auto& i) { i.secagg->fixed_point.weight_clip = 1.0; edit_config(i, [](auto& c) { c.vector_length = 1002; }); })
                 .find("weight coordinate"),
             std::string::npos);
   EXPECT_EQ(error_of(with_secagg_and_dp()), "");

@@ -125,8 +125,8 @@ TEST(RoundDriver, SecAggRoundsGiveEveryMemberItsLogicalId) {
     ASSERT_TRUE(o.instructions[i].secagg);
     EXPECT_EQ(o.instructions[i].secagg->logical_id, i);
     // The member at position i holds roster entry i: the key order, not the server, sets ids.
-    EXPECT_EQ(o.instructions[i].secagg->config.roster[i].identity, key_of(o.cohort[i]).public_key());
-    EXPECT_EQ(o.instructions[i].secagg->config.session_id, o.instructions[0].secagg->config.session_id);
+    EXPECT_EQ(o.instructions[i].secagg->config->roster[i].identity, key_of(o.cohort[i]).public_key());
+    EXPECT_EQ(o.instructions[i].secagg->config->session_id, o.instructions[0].secagg->config->session_id);
     EXPECT_TRUE(o.instructions[i].secagg->fixed_point.weight_clip.has_value());  // example weights ride along
   }
   EXPECT_THROW(f.driver->finish_round(), RoundStateError);  // the channel has not finished
