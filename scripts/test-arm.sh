@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-compiles the torch-free quant library (lora/quant) and its GoogleTest suites for
+# Cross-compiles the torch-free kernel libraries (lora/quant, lora/int8) and their GoogleTest suites for
 # aarch64 and runs them under qemu-aarch64-static. Only that library is built (standalone
 # project tests/lora/quant/arm), so LibTorch, gRPC etc. are not needed. Build dir: build-arm
 # (or $BUILD_DIR). Exits non-zero if anything fails. docs/arm.md describes what is covered.
@@ -46,5 +46,12 @@ run() {
   echo "test-arm: $(basename "$1") under qemu: exit $rc, $(( $(date +%s) - start ))s wall"
   return $rc
 }
-run "$dir/tests/lora_quant_test" "$@"
-if [ "$slow" = 1 ]; then run "$dir/tests/lora_quant_fp16_exhaustive_test" "$@"; fi
+rc=0
+run "$dir/tests/lora_quant_test" "$@" || rc=1
+run "$dir/tests/lora_int8_test" "$@" || rc=1
+# Again on a CPU without dotprod (Cortex-A53): the int8 GEMM's plain NEON kernel.
+qemu=(qemu-aarch64-static -cpu cortex-a53 -L /usr/aarch64-linux-gnu)
+"${qemu[@]}" "$dir/bin/quant_kernel_path" | sed 's/^/cortex-a53: /'
+run "$dir/tests/lora_int8_test" "$@" || rc=1
+if [ "$slow" = 1 ]; then run "$dir/tests/lora_quant_fp16_exhaustive_test" "$@" || rc=1; fi
+exit $rc

@@ -1,7 +1,7 @@
 #pragma once
 // How a training step computes the frozen base's two products per projection (x·Wᵀ and
 // δ·W): float32 sgemm on the dequantized weight (with the LoRA update merged in), or int8
-// with fp32 rescaling (int8_gemm.h, SwitchBack) with the LoRA path computed on its own in fp32.
+// with fp32 rescaling (lora/int8/int8_linear.h, SwitchBack) with the LoRA path computed on its own in fp32.
 #include <stdexcept>
 #include <string>
 

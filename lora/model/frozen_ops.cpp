@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "lora/model/blas.h"
-#include "lora/model/int8_gemm.h"
+#include "lora/model/int8_products.h"
 
 namespace fedlora::lora {
 namespace {
@@ -44,7 +44,7 @@ struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
     auto y = at::empty({x2.size(0), out}, at::kFloat);
     shape.back() = out;
     if (gemm == static_cast<int64_t>(BaseGemm::int8)) {
-      int8_linear_forward(x2.data_ptr<float>(), x2.size(0), int8_weight_view(*w), y.data_ptr<float>());
+      int8_forward_profiled(x2.data_ptr<float>(), x2.size(0), *w, y.data_ptr<float>());
       return y.view(shape);
     }
     auto wv = dequantized_view(*w);
@@ -61,7 +61,7 @@ struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
     auto dx = at::empty({g2.size(0), in}, at::kFloat);
     shape.back() = in;
     if (ctx->saved_data["gemm"].toInt() == static_cast<int64_t>(BaseGemm::int8)) {
-      int8_linear_backward(g2.data_ptr<float>(), g2.size(0), int8_weight_view(*w), dx.data_ptr<float>());
+      int8_backward_profiled(g2.data_ptr<float>(), g2.size(0), *w, dx.data_ptr<float>());
       return {dx.view(shape), at::Tensor(), at::Tensor()};
     }
     auto wv = dequantized_view(*w);

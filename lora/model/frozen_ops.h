@@ -21,7 +21,7 @@ at::Tensor dequantized_view(const QuantizedTensor& w);
 
 /// y = x Wᵀ. x: float32 [..., in]; w: [out, in] (any supported GgmlType) → float32 [..., out].
 /// Differentiable in x only. With gemm = BaseGemm::int8 both y and the input gradient are
-/// int8 products (int8_gemm.h). Throws std::invalid_argument if x's last dim != in.
+/// int8 products (lora/int8/int8_linear.h). Throws std::invalid_argument if x's last dim != in.
 at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm gemm = BaseGemm::fp32);
 
 /// Rows of an embedding table: tokens int64 [...] → float32 [..., dim] with table [vocab, dim].

@@ -9,7 +9,7 @@
 
 #include "lora/model/blas.h"
 #include "lora/model/fused_kernels.h"
-#include "lora/model/int8_gemm.h"
+#include "lora/model/int8_products.h"
 
 namespace fedlora::lora {
 namespace {
@@ -49,7 +49,7 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
     if (gemm == static_cast<int64_t>(BaseGemm::int8)) {
       // y = int8(x Wᵀ) + s (x Aᵀ) Bᵀ
       const int64_t r = ac.size(0);
-      int8_linear_forward(x2.data_ptr<float>(), m, int8_weight_view(*w), y.data_ptr<float>());
+      int8_forward_profiled(x2.data_ptr<float>(), m, *w, y.data_ptr<float>());
       auto xa = at::empty({m, r}, at::kFloat);
       sgemm_rowmajor(false, true, m, r, in, 1.0f, x2.data_ptr<float>(), in, ac.data_ptr<float>(), in, 0.0f,
                      xa.data_ptr<float>(), r);
@@ -88,7 +88,7 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
       dx = at::empty({m, in}, at::kFloat);
       if (ctx->saved_data["gemm"].toInt() == static_cast<int64_t>(BaseGemm::int8)) {
         // dx = int8(δ W) + s (δ B) A
-        int8_linear_backward(pg, m, int8_weight_view(*w), dx.data_ptr<float>());
+        int8_backward_profiled(pg, m, *w, dx.data_ptr<float>());
         auto db_ = at::empty({m, r}, at::kFloat);
         sgemm_rowmajor(false, false, m, r, out, 1.0f, pg, out, b.data_ptr<float>(), r, 0.0f, db_.data_ptr<float>(), r);
         sgemm_rowmajor(false, false, m, in, r, s, db_.data_ptr<float>(), r, a.data_ptr<float>(), in, 1.0f,

@@ -27,7 +27,7 @@ struct PerExampleGrads {
 /// Returns float32 [..., out]. Gradients flow to x, a and b. If `sink` is non-null,
 /// the backward pass also stores the per-example gradients of a and b in
 /// sink->grads[slot_a] and sink->grads[slot_b] (x must then be 3-D).
-/// With gemm = BaseGemm::int8 the base products x·Wᵀ and δ·W run in int8 (int8_gemm.h) and
+/// With gemm = BaseGemm::int8 the base products x·Wᵀ and δ·W run in int8 (lora/int8/int8_linear.h) and
 /// the LoRA path s·(x Aᵀ) Bᵀ (and its input gradient s·(δB)A) in fp32 beside them, with no
 /// merged weight. Adapter gradients are exact fp32 either way (given the δ that reaches
 /// the layer). Throws std::invalid_argument on shape mismatch.

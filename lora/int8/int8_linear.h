@@ -2,20 +2,15 @@
 // Int8 products for the frozen base (SwitchBack, Wortsman et al. 2023, §2.2: "row-wise"
 // int8 quantization of the activations and of the weight, int8 matrix multiply with int32
 // accumulation, fp32 rescale). Both products a frozen projection needs in training go
-// through it: the forward x·Wᵀ and the input gradient δ·W. Backed by oneDNN's s8×s8→s32
-// matmul (AVX-512 VNNI / AVX2 / portable kernels chosen by oneDNN at run time).
+// through it: the forward x·Wᵀ and the input gradient δ·W. Torch-free: row quantization in
+// row_quantize.h, the integer product in s8_gemm.h (oneDNN on x86-64, NEON SDOT on aarch64).
 #include <cstdint>
 #include <vector>
 
+#include "lora/int8/row_quantize.h"
 #include "lora/quant/quantized_tensor.h"
 
 namespace fedlora::lora {
-
-/// Symmetric row-wise int8: s_i = max_j |x_ij·c_j| / 127, q_ij = round_half_even(x_ij·c_j / s_i)
-/// in [−127, 127]. A row of zeros gets s_i = 0 and q = 0. x: float32 [rows, cols] row-major;
-/// col_mul: optional float32 [cols] (c; nullptr = all ones); q: int8 [rows, cols];
-/// scales: float32 [rows]. Throws std::invalid_argument on a non-finite input value.
-void quantize_rows_s8(const float* x, int64_t rows, int64_t cols, const float* col_mul, int8_t* q, float* scales);
 
 /// A frozen weight W [out, in] as row-wise int8 (W ≈ diag(scale) · q), built from its blocks
 /// (via float32). For Q8_0 and Q4_0 the rows are re-quantized to one scale per row: the

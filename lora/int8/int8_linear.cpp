@@ -1,0 +1,94 @@
+#include "lora/int8/int8_linear.h"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "lora/int8/row_quantize.h"
+#include "lora/int8/s8_gemm.h"
+
+namespace fedlora::lora {
+namespace {
+
+// Per-thread buffers reused across calls (no allocation in the step's loop once warm).
+struct Buffers {
+  std::vector<int8_t> q;
+  std::vector<float> s;
+  std::vector<int32_t> acc;
+  std::vector<float> deq;
+};
+Buffers& buffers() {
+  thread_local Buffers b;
+  return b;
+}
+
+template <typename T>
+T* sized(std::vector<T>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
+}  // namespace
+
+const Int8Weight& int8_weight_view(const QuantizedTensor& w) {
+  struct Cached {
+    Int8Weight w;
+    std::optional<QuantizedTensor> held;  // keeps the bytes alive while they identify the cache
+  };
+  thread_local Cached c;
+  const bool same = c.held && c.held->bytes().data() == w.bytes().data() && c.held->bytes().size() == w.bytes().size() &&
+                    c.held->type() == w.type() && c.held->rows() == w.rows() && c.held->cols() == w.cols();
+  if (same) return c.w;
+  c.held.reset();
+  const int64_t rows = w.rows(), cols = w.cols();
+  c.w.rows = rows;
+  c.w.cols = cols;
+  c.w.q.resize(static_cast<size_t>(rows * cols));
+  c.w.scale.resize(static_cast<size_t>(rows));
+  // A few rows at a time through float32: no fp32 copy of the whole weight (46 MB for a
+  // 1B-class FFN matrix) is ever held.
+  constexpr int64_t kChunkRows = 16;
+  float* f = sized(buffers().deq, kChunkRows * cols);
+  for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
+    const int64_t r1 = std::min(rows, r0 + kChunkRows);
+    w.dequantize_rows(r0, r1, f);
+    quantize_rows_s8(f, r1 - r0, cols, nullptr, c.w.q.data() + r0 * cols, c.w.scale.data() + r0);
+  }
+  c.held.emplace(w);
+  return c.w;
+}
+
+void int8_linear_forward(const float* x, int64_t m, const Int8Weight& w, float* y) {
+  const int64_t in = w.cols, out = w.rows;
+  Buffers& b = buffers();
+  int8_t* qx = sized(b.q, m * in);
+  float* sx = sized(b.s, m);
+  quantize_rows_s8(x, m, in, nullptr, qx, sx);
+  int32_t* acc = sized(b.acc, m * out);
+  gemm_s8s8s32(qx, w.q.data(), acc, m, in, out, /*b_is_nk=*/true);
+  const float* sw = w.scale.data();
+  for (int64_t i = 0; i < m; ++i) {
+    const float si = sx[i];
+    const int32_t* ai = acc + i * out;
+    float* yi = y + i * out;
+    for (int64_t j = 0; j < out; ++j) yi[j] = static_cast<float>(ai[j]) * si * sw[j];
+  }
+}
+
+void int8_linear_backward(const float* delta, int64_t m, const Int8Weight& w, float* dx) {
+  const int64_t in = w.cols, out = w.rows;
+  Buffers& b = buffers();
+  int8_t* qd = sized(b.q, m * out);
+  float* sd = sized(b.s, m);
+  quantize_rows_s8(delta, m, out, w.scale.data(), qd, sd);
+  int32_t* acc = sized(b.acc, m * in);
+  gemm_s8s8s32(qd, w.q.data(), acc, m, out, in, /*b_is_nk=*/false);
+  for (int64_t i = 0; i < m; ++i) {
+    const float si = sd[i];
+    const int32_t* ai = acc + i * in;
+    float* di = dx + i * in;
+    for (int64_t j = 0; j < in; ++j) di[j] = static_cast<float>(ai[j]) * si;
+  }
+}
+
+}  // namespace fedlora::lora

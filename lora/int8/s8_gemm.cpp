@@ -1,0 +1,176 @@
+#include "lora/int8/s8_gemm.h"
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#if defined(FEDLORA_INT8_ONEDNN)
+#include <map>
+#include <tuple>
+
+#include <dnnl.hpp>
+#endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#endif
+
+namespace fedlora::lora {
+namespace {
+
+void check_dims(int64_t m, int64_t k, int64_t n) {
+  if (m < 0 || k < 0 || n < 0)
+    throw std::invalid_argument("gemm_s8s8s32: negative dimension (m " + std::to_string(m) + ", k " + std::to_string(k) +
+                                ", n " + std::to_string(n) + ")");
+}
+
+#if defined(FEDLORA_INT8_ONEDNN)
+// One oneDNN engine, stream and matmul primitive per (m, k, n, layout) and thread: creating
+// a primitive costs far more than running a small one.
+struct Dnnl {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::map<std::tuple<int64_t, int64_t, int64_t, bool>, dnnl::matmul> cache;
+
+  void gemm(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t k, int64_t n, bool b_is_nk) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const dnnl::memory::desc ad({m, k}, dt::s8, tag::ab), bd({k, n}, dt::s8, b_is_nk ? tag::ba : tag::ab),
+        cd({m, n}, dt::s32, tag::ab);
+    auto key = std::make_tuple(m, k, n, b_is_nk);
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+      auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), engine);
+      it = cache.emplace(key, dnnl::matmul(pd)).first;
+    }
+    dnnl::memory am(ad, engine, const_cast<int8_t*>(a)), bm(bd, engine, const_cast<int8_t*>(b)), cm(cd, engine, c);
+    it->second.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    stream.wait();
+  }
+};
+#endif
+
+#if defined(__aarch64__)
+// Both kernels take B as [n, k] (rows of Bᵀ), so every output is a dot product of two
+// contiguous int8 rows. 4 × 4 outputs per tile, 16 k-values per step.
+int32_t dot_tail(const int8_t* a, const int8_t* b, int64_t from, int64_t k) {
+  int32_t s = 0;
+  for (int64_t p = from; p < k; ++p) s += int32_t{a[p]} * int32_t{b[p]};
+  return s;
+}
+
+__attribute__((target("arch=armv8.2-a+dotprod"))) void gemm_nk_sdot(const int8_t* a, const int8_t* bt, int32_t* c,
+                                                                     int64_t m, int64_t k, int64_t n) {
+  const int64_t k16 = k / 16 * 16;
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      int32x4_t acc[4][4];
+      for (auto& r : acc)
+        for (auto& v : r) v = vdupq_n_s32(0);
+      for (int64_t p = 0; p < k16; p += 16) {
+        int8x16_t av[4], bv[4];
+        for (int r = 0; r < 4; ++r) av[r] = vld1q_s8(a + (i + r) * k + p);
+        for (int q = 0; q < 4; ++q) bv[q] = vld1q_s8(bt + (j + q) * k + p);
+        for (int r = 0; r < 4; ++r)
+          for (int q = 0; q < 4; ++q) acc[r][q] = vdotq_s32(acc[r][q], av[r], bv[q]);
+      }
+      for (int r = 0; r < 4; ++r)
+        for (int q = 0; q < 4; ++q)
+          c[(i + r) * n + j + q] = vaddvq_s32(acc[r][q]) + dot_tail(a + (i + r) * k, bt + (j + q) * k, k16, k);
+    }
+    for (; j < n; ++j)
+      for (int r = 0; r < 4; ++r) {
+        int32x4_t acc = vdupq_n_s32(0);
+        for (int64_t p = 0; p < k16; p += 16) acc = vdotq_s32(acc, vld1q_s8(a + (i + r) * k + p), vld1q_s8(bt + j * k + p));
+        c[(i + r) * n + j] = vaddvq_s32(acc) + dot_tail(a + (i + r) * k, bt + j * k, k16, k);
+      }
+  }
+  for (; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int32x4_t acc = vdupq_n_s32(0);
+      for (int64_t p = 0; p < k16; p += 16) acc = vdotq_s32(acc, vld1q_s8(a + i * k + p), vld1q_s8(bt + j * k + p));
+      c[i * n + j] = vaddvq_s32(acc) + dot_tail(a + i * k, bt + j * k, k16, k);
+    }
+}
+
+// Without dotprod: widening multiplies (vmull_s8) and pairwise accumulation into int32.
+void gemm_nk_neon(const int8_t* a, const int8_t* bt, int32_t* c, int64_t m, int64_t k, int64_t n) {
+  const int64_t k16 = k / 16 * 16;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int32x4_t acc = vdupq_n_s32(0);
+      for (int64_t p = 0; p < k16; p += 16) {
+        const int8x16_t x = vld1q_s8(a + i * k + p), y = vld1q_s8(bt + j * k + p);
+        acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(x), vget_low_s8(y)));
+        acc = vpadalq_s16(acc, vmull_s8(vget_high_s8(x), vget_high_s8(y)));
+      }
+      c[i * n + j] = vaddvq_s32(acc) + dot_tail(a + i * k, bt + j * k, k16, k);
+    }
+}
+
+bool have_sdot() {
+  static const bool yes = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+  return yes;
+}
+
+// B [k, n] → Bᵀ [n, k], in a per-thread buffer reused across calls.
+const int8_t* transposed(const int8_t* b, int64_t k, int64_t n) {
+  thread_local std::vector<int8_t> t;
+  if (t.size() < static_cast<size_t>(k * n)) t.resize(static_cast<size_t>(k * n));
+  for (int64_t p = 0; p < k; ++p)
+    for (int64_t j = 0; j < n; ++j) t[static_cast<size_t>(j * k + p)] = b[p * n + j];
+  return t.data();
+}
+#endif
+
+}  // namespace
+
+void gemm_s8s8s32_ref(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t k, int64_t n, bool b_is_nk) {
+  check_dims(m, k, n);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int32_t s = 0;
+      for (int64_t p = 0; p < k; ++p) s += int32_t{a[i * k + p]} * int32_t{b_is_nk ? b[j * k + p] : b[p * n + j]};
+      c[i * n + j] = s;
+    }
+}
+
+void gemm_s8s8s32(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t k, int64_t n, bool b_is_nk) {
+  check_dims(m, k, n);
+  if (m == 0 || n == 0) return;
+#if defined(FEDLORA_INT8_ONEDNN)
+  if (k == 0) {  // oneDNN refuses empty reductions; the product is all zeros
+    for (int64_t i = 0; i < m * n; ++i) c[i] = 0;
+    return;
+  }
+  thread_local Dnnl d;
+  try {
+    d.gemm(a, b, c, m, k, n, b_is_nk);
+  } catch (const dnnl::error& e) {
+    throw std::runtime_error(std::string("gemm_s8s8s32: oneDNN matmul failed: ") + e.what());
+  }
+#elif defined(__aarch64__)
+  const int8_t* bt = b_is_nk ? b : transposed(b, k, n);
+  if (have_sdot()) gemm_nk_sdot(a, bt, c, m, k, n);
+  else gemm_nk_neon(a, bt, c, m, k, n);
+#else
+  gemm_s8s8s32_ref(a, b, c, m, k, n, b_is_nk);
+#endif
+}
+
+const char* s8_gemm_backend() {
+#if defined(FEDLORA_INT8_ONEDNN)
+  return "onednn";
+#elif defined(__aarch64__)
+  return have_sdot() ? "neon-sdot" : "neon";
+#else
+  return "scalar";
+#endif
+}
+
+}  // namespace fedlora::lora

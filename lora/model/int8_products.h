@@ -1,0 +1,35 @@
+#pragma once
+// The int8 base products (lora/int8/int8_linear.h) with LibTorch profiler scopes, so that
+// `train_bench --profile` attributes their time: re-quantizing the weight from its blocks
+// ("fedlora::int8_weight") and the products themselves.
+#include <ATen/record_function.h>
+
+#include "lora/int8/int8_linear.h"
+
+namespace fedlora::lora {
+
+/// y [m, out] = x [m, in] · Wᵀ in int8 (int8_linear_forward). Throws std::invalid_argument on
+/// a non-finite x.
+inline void int8_forward_profiled(const float* x, int64_t m, const QuantizedTensor& w, float* y) {
+  const Int8Weight* qw = nullptr;
+  {
+    RECORD_USER_SCOPE("fedlora::int8_weight");
+    qw = &int8_weight_view(w);
+  }
+  RECORD_USER_SCOPE("fedlora::int8_linear_forward");
+  int8_linear_forward(x, m, *qw, y);
+}
+
+/// dx [m, in] = δ [m, out] · W in int8 (int8_linear_backward). Throws std::invalid_argument
+/// on a non-finite δ.
+inline void int8_backward_profiled(const float* delta, int64_t m, const QuantizedTensor& w, float* dx) {
+  const Int8Weight* qw = nullptr;
+  {
+    RECORD_USER_SCOPE("fedlora::int8_weight");
+    qw = &int8_weight_view(w);
+  }
+  RECORD_USER_SCOPE("fedlora::int8_linear_backward");
+  int8_linear_backward(delta, m, *qw, dx);
+}
+
+}  // namespace fedlora::lora

@@ -1,0 +1,65 @@
+// gemm_s8s8s32 (oneDNN on x86-64, NEON SDOT on aarch64) against the plain triple loop:
+// exact int32 results for odd shapes and tails, both layouts of B, the full int8 range and
+// the largest sums.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "lora/int8/s8_gemm.h"
+
+namespace fedlora::lora {
+namespace {
+
+TEST(S8Gemm, HandComputedProduct) {
+  // A = [[1, -2, 3], [127, -128, 0]], B = [[1, 0], [2, -1], [-3, 4]] (k × n).
+  const std::vector<int8_t> a = {1, -2, 3, 127, -128, 0}, b = {1, 0, 2, -1, -3, 4}, bt = {1, 2, -3, 0, -1, 4};
+  std::vector<int32_t> c(4);
+  gemm_s8s8s32(a.data(), b.data(), c.data(), 2, 3, 2, false);
+  EXPECT_EQ(c, (std::vector<int32_t>{1 - 4 - 9, 0 + 2 + 12, 127 - 256, 128}));
+  gemm_s8s8s32(a.data(), bt.data(), c.data(), 2, 3, 2, true);
+  EXPECT_EQ(c, (std::vector<int32_t>{-12, 14, -129, 128}));
+}
+
+TEST(S8Gemm, MatchesTheTripleLoopOnOddShapes) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> d(-128, 127);
+  for (int64_t m : {1, 3, 4, 5, 9})
+    for (int64_t k : {0, 1, 15, 16, 17, 33, 70})
+      for (int64_t n : {1, 4, 6, 13})
+        for (bool nk : {false, true}) {
+          std::vector<int8_t> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(k * n));
+          for (auto& v : a) v = static_cast<int8_t>(d(rng));
+          for (auto& v : b) v = static_cast<int8_t>(d(rng));
+          std::vector<int32_t> c(static_cast<size_t>(m * n), 12345), ref(static_cast<size_t>(m * n));
+          gemm_s8s8s32(a.data(), b.data(), c.data(), m, k, n, nk);
+          gemm_s8s8s32_ref(a.data(), b.data(), ref.data(), m, k, n, nk);
+          ASSERT_EQ(c, ref) << "m " << m << " k " << k << " n " << n << (nk ? " nk" : " kn") << " on " << s8_gemm_backend();
+        }
+}
+
+// The extremes: every product (−128)·(−128) = 16384 over k = 4,000 sums to 65,536,000, and
+// mixed signs cancel exactly.
+TEST(S8Gemm, ExtremeOperandsSumExactly) {
+  const int64_t m = 5, k = 4000, n = 6;
+  std::vector<int8_t> a(m * k, -128), b(k * n, -128);
+  for (int64_t p = 0; p < k; p += 2) a[p] = 127;  // row 0 alternates 127, −128
+  std::vector<int32_t> c(m * n), ref(m * n);
+  for (bool nk : {false, true}) {
+    gemm_s8s8s32(a.data(), b.data(), c.data(), m, k, n, nk);
+    gemm_s8s8s32_ref(a.data(), b.data(), ref.data(), m, k, n, nk);
+    EXPECT_EQ(c, ref);
+    EXPECT_EQ(c[n], 16384 * 4000);
+    EXPECT_EQ(c[0], (127 * -128 + 16384) * 2000);
+  }
+}
+
+TEST(S8Gemm, RefusesNegativeDimensions) {
+  std::vector<int8_t> a(4), b(4);
+  std::vector<int32_t> c(4);
+  EXPECT_THROW(gemm_s8s8s32(a.data(), b.data(), c.data(), -1, 2, 2, false), std::invalid_argument);
+  EXPECT_THROW(gemm_s8s8s32_ref(a.data(), b.data(), c.data(), 2, -2, 2, true), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace fedlora::lora
