@@ -26,11 +26,12 @@ struct Int8Weight {
 const Int8Weight& int8_weight_view(const QuantizedTensor& w);
 
 /// y = x · Wᵀ ≈ diag(s_x) · (q_x · q_Wᵀ) · diag(s_W). x: float32 [m, in]; y: float32 [m, out].
+/// Throws std::invalid_argument if x holds a NaN or Inf (quantize_rows_s8).
 void int8_linear_forward(const float* x, int64_t m, const Int8Weight& w, float* y);
 
 /// dx = δ · W ≈ diag(s_δ) · (q_δ · q_W), with δ's columns multiplied by s_W before δ is
 /// quantized row-wise (so the weight's row scales fold in exactly). δ: float32 [m, out];
-/// dx: float32 [m, in].
+/// dx: float32 [m, in]. Throws std::invalid_argument if δ holds a NaN or Inf.
 void int8_linear_backward(const float* delta, int64_t m, const Int8Weight& w, float* dx);
 
 }  // namespace fedlora::lora

@@ -8,28 +8,26 @@
 
 namespace fedlora::lora {
 
+// This thread's int8 copy of w, timed as the re-quantization from its blocks.
+inline const Int8Weight& int8_weight_profiled(const QuantizedTensor& w) {
+  RECORD_USER_SCOPE("fedlora::int8_weight");
+  return int8_weight_view(w);
+}
+
 /// y [m, out] = x [m, in] · Wᵀ in int8 (int8_linear_forward). Throws std::invalid_argument on
 /// a non-finite x.
 inline void int8_forward_profiled(const float* x, int64_t m, const QuantizedTensor& w, float* y) {
-  const Int8Weight* qw = nullptr;
-  {
-    RECORD_USER_SCOPE("fedlora::int8_weight");
-    qw = &int8_weight_view(w);
-  }
+  const Int8Weight& qw = int8_weight_profiled(w);
   RECORD_USER_SCOPE("fedlora::int8_linear_forward");
-  int8_linear_forward(x, m, *qw, y);
+  int8_linear_forward(x, m, qw, y);
 }
 
 /// dx [m, in] = δ [m, out] · W in int8 (int8_linear_backward). Throws std::invalid_argument
 /// on a non-finite δ.
 inline void int8_backward_profiled(const float* delta, int64_t m, const QuantizedTensor& w, float* dx) {
-  const Int8Weight* qw = nullptr;
-  {
-    RECORD_USER_SCOPE("fedlora::int8_weight");
-    qw = &int8_weight_view(w);
-  }
+  const Int8Weight& qw = int8_weight_profiled(w);
   RECORD_USER_SCOPE("fedlora::int8_linear_backward");
-  int8_linear_backward(delta, m, *qw, dx);
+  int8_linear_backward(delta, m, qw, dx);
 }
 
 }  // namespace fedlora::lora

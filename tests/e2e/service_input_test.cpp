@@ -272,8 +272,21 @@ TEST(ServiceInput, BadUploadsGetTheirStatusAndTheSumHoldsOnlyTheGoodOnes) {
   for (std::size_t i = 0; i < d; ++i) ASSERT_NEAR(theta1[i], theta0[i] + mean, 1e-6) << i;
 }
 
+const char* kSecAggJob =
+    "[lora]\nrank = 2\n[federation]\nrounds = 1\ncohort_size = 3\n[secagg]\nenabled = true\ngraph = \"complete\"\nthreshold = 2\n";
+
+// Enrols the 3 devices of kSecAggJob, opens its round and returns device 0's task.
+v1::TaskAssignment open_secagg_round(LiveService& s) {
+  v1::CheckInResponse r;
+  for (int i = 0; i < 3; ++i) s.check_in(i, &r);
+  s.rounds->tick();
+  EXPECT_TRUE(s.check_in(0, &r).ok());
+  EXPECT_TRUE(r.has_task());
+  return r.task();
+}
+
 TEST(ServiceInput, PlainUploadToASecAggRoundIsRefused) {
-  LiveService s(3, "[lora]\nrank = 2\n[federation]\nrounds = 1\ncohort_size = 3\n[secagg]\nenabled = true\ngraph = \"complete\"\nthreshold = 2\n");
+  LiveService s(3, kSecAggJob);
   v1::CheckInResponse r;
   for (int i = 0; i < 3; ++i) s.check_in(i, &r);
   s.rounds->tick();
@@ -289,13 +302,10 @@ TEST(ServiceInput, PlainUploadToASecAggRoundIsRefused) {
 // could not rejoin the protocol, and training a second time would spend its privacy budget
 // twice. (The simulator over gRPC once counted such a second local round in its metrics.)
 TEST(ServiceInput, ASecAggMemberIsNotGivenItsRoundAgain) {
-  LiveService s(3, "[lora]\nrank = 2\n[federation]\nrounds = 1\ncohort_size = 3\n[secagg]\nenabled = true\ngraph = \"complete\"\nthreshold = 2\n");
+  LiveService s(3, kSecAggJob);
+  const auto task = open_secagg_round(s);
+  ASSERT_FALSE(HasFailure());
   v1::CheckInResponse r;
-  for (int i = 0; i < 3; ++i) s.check_in(i, &r);
-  s.rounds->tick();
-  ASSERT_TRUE(s.check_in(0, &r).ok());
-  ASSERT_TRUE(r.has_task());
-  const auto task = r.task();
   ASSERT_TRUE(s.check_in(0, &r).ok());  // before its stream opens, a device may fetch its task again
   ASSERT_TRUE(r.has_task());
 
@@ -361,13 +371,9 @@ grpc::Status raw_call(const std::shared_ptr<grpc::Channel>& ch, const std::strin
 }
 
 TEST(ServiceInput, RandomBytesAndMutatedMessagesToEveryRpcNeverCrashTheServer) {
-  LiveService s(3, "[lora]\nrank = 2\n[federation]\nrounds = 1\ncohort_size = 3\n[secagg]\nenabled = true\ngraph = \"complete\"\nthreshold = 2\n");
-  v1::CheckInResponse r;
-  for (int i = 0; i < 3; ++i) s.check_in(i, &r);
-  s.rounds->tick();
-  ASSERT_TRUE(s.check_in(0, &r).ok());
-  ASSERT_TRUE(r.has_task());
-  const auto task = r.task();
+  LiveService s(3, kSecAggJob);
+  const auto task = open_secagg_round(s);
+  ASSERT_FALSE(HasFailure());
   // Valid messages of every method, to mutate.
   v1::CheckInRequest ci;
   ci.set_device_id("dev0");
