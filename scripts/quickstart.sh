@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-4}
 ROUNDS=${ROUNDS:-3}
-DATA=${DATA:-../shared/data/shakespeare/tinyshakespeare.txt}
+if [ -z "${DATA:-}" ]; then source scripts/data-dir.sh; DATA=$FEDLORA_DATA_DIR/shakespeare/tinyshakespeare.txt; fi
 WORK=${WORK:-runs/quickstart}
 
 ./scripts/install-deps.sh

@@ -9,6 +9,7 @@
 #                into build-tsan, and run them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/data-dir.sh  # FEDLORA_DATA_DIR for the suites that read the corpora
 sanitize=0
 if [ "${1:-}" = "--sanitize" ]; then sanitize=1; shift; fi
 if [ "${1:-}" = "--tsan" ]; then

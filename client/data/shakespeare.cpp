@@ -4,6 +4,7 @@
 #include "client/data/data_error.h"
 #include "client/data/text_file.h"
 #include "client/data/utf8.h"
+#include "lora/format/data_dir.h"
 
 namespace fedlora::client::data {
 namespace {
@@ -69,6 +70,8 @@ Corpus load_shakespeare(std::string_view text, const SplitOptions& options,
   }
   return std::move(builder).finish(options);
 }
+
+std::filesystem::path tinyshakespeare_path() { return lora::data_dir() / "shakespeare" / "tinyshakespeare.txt"; }
 
 Corpus load_shakespeare_file(const std::filesystem::path& path, const SplitOptions& options) {
   return load_shakespeare(read_text_file(path), options, path.string());

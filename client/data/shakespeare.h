@@ -20,9 +20,9 @@
 
 namespace fedlora::client::data {
 
-/// Path of the tinyshakespeare file relative to the repository root (the working directory
-/// of tests and CLIs): the data set sits beside the repository, not in it.
-inline constexpr const char* kTinyShakespearePath = "../shared/data/shakespeare/tinyshakespeare.txt";
+/// $FEDLORA_DATA_DIR/shakespeare/tinyshakespeare.txt: the data set is not in the repository.
+/// @throws std::runtime_error naming FEDLORA_DATA_DIR if it is unset (lora/format/data_dir.h).
+std::filesystem::path tinyshakespeare_path();
 
 /// One speech: the speaker's name and the speech body.
 struct Speech {
@@ -61,7 +61,7 @@ Corpus load_shakespeare(std::string_view text, const SplitOptions& options = {},
 
 /// load_shakespeare() on the contents of the file at `path` (read_text_file()).
 /// @throws DataError if the file cannot be read or is malformed.
-Corpus load_shakespeare_file(const std::filesystem::path& path = kTinyShakespearePath,
+Corpus load_shakespeare_file(const std::filesystem::path& path,
                              const SplitOptions& options = {});
 
 }  // namespace fedlora::client::data

@@ -33,7 +33,7 @@ enum class DataFormat { shakespeare, directory, jsonl };
 
 struct DataSection {
   DataFormat format = DataFormat::shakespeare;
-  std::filesystem::path path = "../shared/data/shakespeare/tinyshakespeare.txt";
+  std::filesystem::path path = "${FEDLORA_DATA_DIR}/shakespeare/tinyshakespeare.txt";  ///< see lora/format/data_dir.h
   int min_examples = 2;     ///< users with fewer examples are dropped
   int train_percent = 80;   ///< first part of each user's examples for training
   int max_users = 0;        ///< population cap (seeded sample); 0 = everyone

@@ -7,6 +7,7 @@
 #include "client/data/shakespeare.h"
 #include "client/data/user_directory.h"
 #include "client/data/user_jsonl.h"
+#include "lora/format/data_dir.h"
 
 namespace fedlora::sim {
 
@@ -27,10 +28,11 @@ client::data::Corpus load_corpus(const DataSection& d) {
   client::data::SplitOptions so;
   so.min_examples = static_cast<size_t>(d.min_examples);
   so.train_percent = static_cast<unsigned>(d.train_percent);
+  const std::filesystem::path path = lora::expand_data_path(d.path.string());
   switch (d.format) {
-    case DataFormat::shakespeare: return client::data::load_shakespeare_file(d.path, so);
-    case DataFormat::directory: return client::data::load_user_directory(d.path, so);
-    case DataFormat::jsonl: return client::data::load_user_jsonl(d.path, so);
+    case DataFormat::shakespeare: return client::data::load_shakespeare_file(path, so);
+    case DataFormat::directory: return client::data::load_user_directory(path, so);
+    case DataFormat::jsonl: return client::data::load_user_jsonl(path, so);
   }
   throw ConfigError("unknown data format");
 }

@@ -164,11 +164,11 @@ IndependentCount count_by_line_scan(const std::string& path) {
 // an independent Python script over the same file (blocks split on blank lines; name =
 // first line without its colon, whitespace collapsed; 80/20 via n*80//100).
 TEST(Shakespeare, RealFileMatchesReadmeAndIndependentCounts) {
-  const IndependentCount ref = count_by_line_scan(kTinyShakespearePath);
-  ASSERT_EQ(ref.speeches, 7222u) << "is ../shared/data present? run from the repo root";
+  const IndependentCount ref = count_by_line_scan(tinyshakespeare_path().string());
+  ASSERT_EQ(ref.speeches, 7222u) << "is " << tinyshakespeare_path() << " the tinyshakespeare file?";
   ASSERT_EQ(ref.speakers.size(), 308u);
 
-  const Corpus corpus = load_shakespeare_file();
+  const Corpus corpus = load_shakespeare_file(tinyshakespeare_path());
   const CorpusStats& s = corpus.stats;
   EXPECT_EQ(s.examples_seen, ref.speeches);
   EXPECT_EQ(s.users_seen, ref.speakers.size());

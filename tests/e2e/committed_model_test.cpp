@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "lora/format/data_dir.h"
 #include "lora/format/gguf_reader.h"
 #include "lora/model/base_model.h"
 #include "lora/model/lm_eval.h"
@@ -40,7 +41,7 @@ std::string read_file(const fs::path& p) {
 // The held-out slices exactly as pretraining cut them (split_holdout, 5%).
 std::vector<std::string> held_out_texts() {
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator("../shared/data/public"))
+  for (const auto& e : fs::directory_iterator(data_dir() / "public"))
     if (e.path().extension() == ".txt") files.push_back(e.path());
   std::sort(files.begin(), files.end());
   std::vector<std::string> out;
@@ -63,7 +64,8 @@ TEST(CommittedModel, TokenizerIsSpmTrainsModelAndEncodesLikeSpmEncode) {
     for (std::string l; std::getline(in, l);) lines.push_back(l);
   }
   {
-    std::ifstream in("../shared/data/shakespeare/tinyshakespeare.txt");
+    std::ifstream in(data_dir() / "shakespeare" / "tinyshakespeare.txt");
+    ASSERT_TRUE(in) << "tinyshakespeare.txt not found under " << data_dir();
     std::string l;
     while (std::getline(in, l)) lines.push_back(l);
   }

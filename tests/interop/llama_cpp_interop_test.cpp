@@ -17,6 +17,7 @@
 
 #include "lora/adapter/adapter_init.h"
 #include "lora/export/adapter_for_base.h"
+#include "lora/format/data_dir.h"
 #include "lora/format/gguf_reader.h"
 #include "lora/model/base_model.h"
 #include "lora/model/lm_batch.h"
@@ -66,7 +67,7 @@ class LlamaCppInterop : public ::testing::Test {
     // Shakespeare lines (the federated data), encoded as the simulator encodes examples.
     auto f = gguf::GgufFile::open("models/base.gguf");
     SpmTokenizer tok(read_gguf_vocab(f));
-    std::ifstream in("../shared/data/shakespeare/tinyshakespeare.txt");
+    std::ifstream in(data_dir() / "shakespeare" / "tinyshakespeare.txt");
     ASSERT_TRUE(in) << "tinyshakespeare.txt not found";
     std::string text, line;
     for (int i = 0; std::getline(in, line) && i < 20400; ++i)

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "lora/format/data_dir.h"
 #include "lora/format/gguf_reader.h"
 #include "lora/format/gguf_writer.h"
 #include "lora/model/base_model.h"
@@ -117,8 +118,7 @@ int main(int argc, char** argv) {
   PretrainOptions po;
   std::string po_type = "f16";
   auto* pre = app.add_subcommand("pretrain", "train the base model and its tokenizer on a public text corpus");
-  pre->add_option("--data", po.data_dir, "directory of .txt files")->default_str("../shared/data/public");
-  po.data_dir = "../shared/data/public";
+  pre->add_option("--data", po.data_dir, "directory of .txt files (default: $FEDLORA_DATA_DIR/public)");
   pre->add_option("--out", po.out, "output GGUF file")->required();
   pre->add_option("--tokenizer-model", po.tokenizer_model, "where to keep spm_train's .model (default: next to --out)");
   pre->add_option("--vocab", po.vocab_size, "vocabulary size")->capture_default_str();
@@ -185,6 +185,7 @@ int main(int argc, char** argv) {
   try {
     if (*pre) {
       po.master_type = parse_type(po_type);
+      if (po.data_dir.empty()) po.data_dir = fedlora::lora::data_dir() / "public";
       return run_pretrain(po);
     }
     if (*info) return run_info(info_path);

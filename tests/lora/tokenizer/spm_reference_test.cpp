@@ -18,6 +18,7 @@
 #include "lora/tokenizer/spm_tokenizer.h"
 #include "lora/tokenizer/spm_train.h"
 #include "lora/tokenizer/tokenizer_error.h"
+#include "lora/format/data_dir.h"
 
 namespace fedlora::lora {
 namespace {
@@ -25,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* const kNovels[] = {"dracula", "frankenstein", "moby_dick", "pride_and_prejudice", "sherlock"};
-constexpr const char* kShakespeare = "../shared/data/shakespeare/tinyshakespeare.txt";
+fs::path shakespeare_path() { return data_dir() / "shakespeare" / "tinyshakespeare.txt"; }
 
 std::vector<std::string> read_lines(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -35,7 +36,7 @@ std::vector<std::string> read_lines(const fs::path& path) {
   return lines;
 }
 
-fs::path novel(const char* name) { return fs::path("../shared/data/public") / (std::string(name) + ".txt"); }
+fs::path novel(const char* name) { return (data_dir() / "public") / (std::string(name) + ".txt"); }
 
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string s;
@@ -63,7 +64,7 @@ class SpmReference : public ::testing::Test {
       train.insert(train.end(), lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(cut));
       held_out_->insert(held_out_->end(), lines.begin() + static_cast<std::ptrdiff_t>(cut), lines.end());
     }
-    const auto shakespeare = read_lines(kShakespeare);
+    const auto shakespeare = read_lines(shakespeare_path());
     held_out_->insert(held_out_->end(), shakespeare.begin(), shakespeare.end());
 
     options_ = new SpmTrainOptions();
