@@ -9,6 +9,7 @@
 #include "lora/model/lora_model.h"
 #include "lora/model/runtime.h"
 #include "lora/adapter/adapter_layout.h"
+#include "lora/adapter/lora_b_part.h"
 #include "privacy/errors.h"
 #include "secure-agg/errors.h"
 #include "secure-agg/fixed_point.h"
@@ -58,6 +59,9 @@ DeviceRound::DeviceRound(const DeviceContext& device, protocol::RoundInstruction
   if (layout_->size() != a.dimension)
     throw TaskRefused("the task's adapter has " + std::to_string(a.dimension) + " parameters; on this base r=" +
                       std::to_string(a.rank) + " gives " + std::to_string(layout_->size()));
+  if (a.freeze_a && lora::lora_b_size(*layout_) != a.b_dimension)
+    throw TaskRefused("the task's lora_B part has " + std::to_string(a.b_dimension) + " parameters; on this base " +
+                      std::to_string(lora::lora_b_size(*layout_)));
   if (!device.train_examples || device.train_examples->empty()) throw TaskRefused("the device has no training examples");
   if (instructions_.dp_sgd && (!device.ledger || !device.privacy))
     throw TaskRefused("the task asks for DP-SGD but this device has no privacy ledger and budget");
@@ -145,6 +149,7 @@ DeviceStatus DeviceRound::train(std::span<const float> theta) {
   cc.micro_batch_size = report_.memory.micro_batch;
   cc.activation_checkpointing = report_.memory.activation_checkpointing;
   cc.base_gemm = device_->base_gemm;
+  cc.freeze_a = instructions_.adapter.freeze_a;
   lora::reset_resident_peak();
   const auto& r = device_->randomness;
   if (const auto& d = instructions_.dp_sgd) {
@@ -175,6 +180,8 @@ DeviceStatus DeviceRound::train(std::span<const float> theta) {
     report_.weight = instructions_.weighting.weight(u.num_examples);
     std::unique_ptr<privacy::NoiseSource> noise;
     if (instructions_.user_dp) noise = noise_for(privacy::noise_stream::kUserUpdateNoise);
+    // FFA-LoRA: Δ is zero on lora_A, so clipping, noise and the upload cover lora_B only.
+    if (cc.freeze_a) u.delta = lora::gather_lora_b(*layout_, u.delta);
     upload_ = make_upload(std::move(u.delta), report_.weight, instructions_.user_dp, noise.get());
   } catch (const TrainingDiverged& e) {
     report_.peak_rss_bytes = lora::resident_peak_since_reset();

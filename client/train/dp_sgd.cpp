@@ -50,11 +50,12 @@ DpSgdTrainer::DpSgdTrainer(std::shared_ptr<const lora::BaseModel> base, const lo
   model_.set_activation_checkpointing(config.activation_checkpointing);
   model_.set_base_gemm(config.base_gemm);
   micro_batch_ = static_cast<size_t>(config.micro_batch_size);
+  freeze_a_ = config.freeze_a;
   const auto& params = adapter_.tensors();
   if (config.optimizer == LocalOptimizer::adam)
-    opt_ = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(config.lr));
+    opt_ = std::make_unique<torch::optim::Adam>(trained_tensors(adapter_, freeze_a_), torch::optim::AdamOptions(config.lr));
   else
-    opt_ = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(config.lr));
+    opt_ = std::make_unique<torch::optim::SGD>(trained_tensors(adapter_, freeze_a_), torch::optim::SGDOptions(config.lr));
   if (fedprox_mu_ > 0)
     for (const auto& p : params) theta0_.push_back(p.detach().clone());
 }
@@ -93,6 +94,9 @@ void DpSgdTrainer::accumulate_clipped(std::span<const size_t> part, std::vector<
     }
     objective.backward();
   }
+  if (freeze_a_)  // FFA-LoRA: lora_A is not trained, so its gradients count in no norm and no sum
+    for (size_t k = 0; k < sink_.grads.size(); ++k)
+      if (!layout.tensors()[k].is_b && sink_.grads[k].defined()) sink_.grads[k].zero_();
   int64_t bytes = 0;
   for (const auto& g : sink_.grads)
     if (g.defined()) bytes += g.numel() * static_cast<int64_t>(sizeof(float));
@@ -126,6 +130,9 @@ DpStepStats DpSgdTrainer::step(std::span<const size_t> lot) {
   if (st.tokens > 0) st.loss = loss_sum / static_cast<double>(st.tokens);
   noisy_ = privatize_sum(std::move(sum), plan_.noise_multiplier, plan_.l2_norm_clip, plan_.expected_batch_size(),
                          noise_);
+  if (freeze_a_)  // post-processing: the noise drawn for frozen lora_A entries is dropped
+    for (const auto& t : layout.tensors())
+      if (!t.is_b) std::fill_n(noisy_.begin() + t.offset, t.numel(), 0.0f);
 
   const auto& ts = layout.tensors();
   for (size_t k = 0; k < params.size(); ++k) {

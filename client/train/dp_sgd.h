@@ -83,6 +83,7 @@ class DpSgdTrainer {
   DpSgdPlan plan_;
   PerExampleLoss loss_kind_;
   double fedprox_mu_;
+  bool freeze_a_ = false;  // FFA-LoRA: lora_A is neither clipped, noised nor stepped
   const std::vector<lora::TokenSeq>& examples_;
   lora::LoraAdapter adapter_;
   lora::LoraModel model_;

@@ -46,6 +46,14 @@ std::vector<size_t> seeded_permutation(size_t n, uint64_t seed) {
   return p;
 }
 
+std::vector<at::Tensor> trained_tensors(const lora::LoraAdapter& adapter, bool freeze_a) {
+  std::vector<at::Tensor> out;
+  const auto& ts = adapter.layout().tensors();
+  for (size_t k = 0; k < ts.size(); ++k)
+    if (!freeze_a || ts[k].is_b) out.push_back(adapter.tensors()[k]);
+  return out;
+}
+
 LocalUpdate train_local(std::shared_ptr<const lora::BaseModel> base, const lora::AdapterLayout& layout,
                         std::span<const float> global, const std::vector<lora::TokenSeq>& examples,
                         const LocalTrainConfig& config) {
@@ -59,7 +67,7 @@ LocalUpdate train_local(std::shared_ptr<const lora::BaseModel> base, const lora:
   lora::LoraModel model(std::move(base), adapter);
   model.set_activation_checkpointing(config.activation_checkpointing);
   model.set_base_gemm(config.base_gemm);
-  const auto& params = adapter.tensors();
+  const std::vector<at::Tensor> params = trained_tensors(adapter, config.freeze_a);
   std::unique_ptr<torch::optim::Optimizer> opt;
   if (config.optimizer == LocalOptimizer::adam)
     opt = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(config.lr));

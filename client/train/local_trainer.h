@@ -16,6 +16,10 @@
 #include "lora/model/base_model.h"
 #include "lora/model/lm_batch.h"
 
+namespace fedlora::lora {
+class LoraAdapter;
+}
+
 namespace fedlora::client {
 
 enum class LocalOptimizer { sgd, adam };
@@ -39,6 +43,9 @@ struct LocalTrainConfig {
   /// How the frozen base's products are computed (lora/model/base_gemm.h): fp32, or int8
   /// (SwitchBack-style, faster where the CPU has int8 dot products; not bit-identical).
   lora::BaseGemm base_gemm = lora::BaseGemm::fp32;
+  /// FFA-LoRA (Sun et al., ICLR 2024): lora_A is not trained (no gradient, no optimizer
+  /// state), so Δ is exactly 0 on every lora_A entry.
+  bool freeze_a = false;
   /// Example-level DP-SGD (dp_sgd.h). When set, training uses Poisson lots of rate q for
   /// T steps instead of shuffled batches: batch_size only derives q when dp->sampling_rate
   /// is 0, epochs only derives T when dp->steps is 0, max_steps caps T, and `seed` is unused
@@ -58,6 +65,10 @@ struct LocalUpdate {
 };
 
 /// Thrown when local training diverges (non-finite loss or update): the update must not be sent.
+/// The adapter tensors the local optimizer updates: all of them, or only the lora_B ones with
+/// `freeze_a` (FFA-LoRA).
+std::vector<at::Tensor> trained_tensors(const lora::LoraAdapter& adapter, bool freeze_a);
+
 struct TrainingDiverged : std::runtime_error {
   using std::runtime_error::runtime_error;
 };

@@ -55,6 +55,7 @@ void read_job_sections(TomlReader& r, JobConfig& c) {
 
   c.lora.rank = to_int(r, "lora", "rank", c.lora.rank);
   c.lora.alpha = static_cast<float>(r.get_double("lora", "alpha", c.lora.alpha));
+  c.lora.freeze_a = r.get_bool("lora", "freeze_a", c.lora.freeze_a);
   {
     std::vector<std::string> def;
     for (auto m : c.lora.target_modules) def.emplace_back(lora::peft_module_name(m));
@@ -145,6 +146,7 @@ std::string write_job_toml(const JobConfig& c) {
   toml::array targets;
   for (auto m : c.lora.target_modules) targets.push_back(std::string(lora::peft_module_name(m)));
   l.insert_or_assign("target_modules", targets);
+  l.insert_or_assign("freeze_a", c.lora.freeze_a);
   auto& f = section("federation");
   f.insert_or_assign("rounds", c.federation.rounds);
   f.insert_or_assign("cohort_size", c.federation.cohort_size);
@@ -279,6 +281,7 @@ std::vector<std::pair<std::string, std::string>> describe_job(const JobConfig& c
   std::string t;
   for (auto m : c.lora.target_modules) t += (t.empty() ? "" : ",") + std::string(lora::peft_module_name(m));
   d.emplace_back("lora.target_modules", t);
+  d.emplace_back("lora.freeze_a", c.lora.freeze_a ? "true" : "false");
   d.emplace_back("federation.rounds", std::to_string(c.federation.rounds));
   d.emplace_back("federation.cohort_size", std::to_string(c.federation.cohort_size));
   d.emplace_back("federation.min_contributors", std::to_string(c.federation.min_contributors));

@@ -28,6 +28,9 @@ struct LoraSection {
   float alpha = 16.0f;
   std::vector<lora::TargetModule> target_modules =
       std::vector<lora::TargetModule>(std::begin(lora::kAllTargetModules), std::end(lora::kAllTargetModules));
+  /// FFA-LoRA (Sun et al., ICLR 2024): lora_A stays at its seeded initialisation; only lora_B
+  /// is trained and sent, so averaging is exact and an upload is d_B instead of d floats.
+  bool freeze_a = false;
 };
 
 struct FederationSection {

@@ -34,6 +34,8 @@ v1::RoundInstructions to_proto(const RoundInstructions& in) {
     a->add_target_modules(name.substr(0, name.find("_proj")));
   }
   a->set_dimension(static_cast<std::uint64_t>(in.adapter.dimension));
+  a->set_freeze_a(in.adapter.freeze_a);
+  a->set_b_dimension(static_cast<std::uint64_t>(in.adapter.b_dimension));
   auto* t = p.mutable_train();
   t->set_epochs(static_cast<std::uint32_t>(in.train.epochs));
   t->set_batch_size(static_cast<std::uint32_t>(in.train.batch_size));
@@ -105,6 +107,9 @@ RoundInstructions from_proto(const v1::RoundInstructions& p) {
   }
   if (p.adapter().dimension() > (std::uint64_t{1} << 28)) throw ProtocolError("round instructions: adapter.dimension too large");
   in.adapter.dimension = static_cast<std::int64_t>(p.adapter().dimension());
+  if (p.adapter().b_dimension() > (std::uint64_t{1} << 28)) throw ProtocolError("round instructions: adapter.b_dimension too large");
+  in.adapter.freeze_a = p.adapter().freeze_a();
+  in.adapter.b_dimension = static_cast<std::int64_t>(p.adapter().b_dimension());
 
   const auto& t = p.train();
   in.train.epochs = to_int(t.epochs(), "train.epochs");

@@ -20,7 +20,7 @@ bool finite_positive(double x) { return std::isfinite(x) && x > 0; }
 }  // namespace
 
 std::int64_t RoundInstructions::upload_length() const {
-  return adapter.dimension + (user_dp && user_dp->report_clip_indicator ? 1 : 0);
+  return adapter.update_dimension() + (user_dp && user_dp->report_clip_indicator ? 1 : 0);
 }
 
 void RoundInstructions::validate() const {
@@ -34,6 +34,11 @@ void RoundInstructions::validate() const {
       require(a.target_modules[i] != a.target_modules[j], "adapter.target_modules repeats a projection");
   require(a.dimension >= 1 && a.dimension <= (std::int64_t{1} << 28),
           "adapter.dimension " + std::to_string(a.dimension) + " must be in [1, 2^28]");
+  if (a.freeze_a)
+    require(a.b_dimension >= 1 && a.b_dimension < a.dimension,
+            "adapter.b_dimension " + std::to_string(a.b_dimension) + " must be in [1, dimension) with freeze_a");
+  else
+    require(a.b_dimension == 0, "adapter.b_dimension must be 0 without freeze_a");
 
   const auto& t = train;
   require(t.epochs >= 1 && t.epochs <= 1000, "train.epochs must be in [1, 1000]");

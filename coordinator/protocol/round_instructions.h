@@ -22,12 +22,19 @@ using Sha256Digest = std::array<std::uint8_t, 32>;
 
 /// The adapter the round trains: LoRA (Hu et al. 2021) rank r and alpha on the target
 /// projections of every block; `dimension` d is the flat length the device must reproduce
-/// from its own base (lora::make_adapter_layout), or it refuses the task.
+/// from its own base (lora::make_adapter_layout), or it refuses the task. With `freeze_a`
+/// (FFA-LoRA, Sun et al. ICLR 2024) lora_A stays as initialised and an update carries only
+/// the d_B lora_B entries (lora/adapter/lora_b_part.h), which the device must reproduce too.
 struct AdapterSpec {
   int rank = 8;                                   ///< r, 1 .. 1024
   float alpha = 16.0f;                            ///< finite, > 0
   std::vector<lora::TargetModule> target_modules; ///< 1..7 distinct projections
   std::int64_t dimension = 0;                     ///< d ≥ 1 floats
+  bool freeze_a = false;                          ///< train and send lora_B only
+  std::int64_t b_dimension = 0;                   ///< d_B in [1, d) with freeze_a, else 0
+
+  /// Floats in an update Δ: d_B with freeze_a, else d.
+  std::int64_t update_dimension() const { return freeze_a ? b_dimension : dimension; }
 };
 
 enum class LocalOptimizerKind { kSgd, kAdam };
@@ -107,7 +114,8 @@ struct RoundInstructions {
   /// naming the first violation.
   void validate() const;
 
-  /// Floats a device uploads: d, plus one clip indicator with adaptive clipping.
+  /// Floats a device uploads: adapter.update_dimension(), plus one clip indicator with
+  /// adaptive clipping.
   std::int64_t upload_length() const;
 };
 

@@ -3,7 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "lora/adapter/lora_b_part.h"
+
 namespace fedlora::coordinator {
+
+std::int64_t update_dimension(const config::JobConfig& job, const lora::AdapterLayout& layout) {
+  return job.lora.freeze_a ? lora::lora_b_size(layout) : layout.size();
+}
 
 StrategyConfig strategy_config_for(const config::JobConfig& job, std::uint64_t cohort_seed, double over_selection,
                                    std::int64_t population, std::shared_ptr<privacy::NoiseSource> sampling_source) {

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "coordinator/config/job_config.h"
+#include "lora/adapter/adapter_layout.h"
 #include "coordinator/round/user_dp_server.h"
 #include "coordinator/strategy/fedopt_strategy.h"
 
@@ -19,6 +20,10 @@ namespace fedlora::coordinator {
 StrategyConfig strategy_config_for(const config::JobConfig& job, std::uint64_t cohort_seed, double over_selection = 1.0,
                                    std::int64_t population = 0,
                                    std::shared_ptr<privacy::NoiseSource> sampling_source = nullptr);
+
+/// Floats in one update Δ of the job: the lora_B part d_B with lora.freeze_a (FFA-LoRA),
+/// else the whole adapter d. The aggregation channel and user-level DP work at this length.
+std::int64_t update_dimension(const config::JobConfig& job, const lora::AdapterLayout& layout);
 
 /// User-level DP settings for a population of `population` users; δ = user_dp.delta or
 /// population^-1.1 when unset.

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "coordinator/protocol/seeds.h"
+#include "coordinator/round/job_setup.h"
+#include "lora/adapter/lora_b_part.h"
 #include "coordinator/round/plain_sum_channel.h"
 #include "coordinator/round/secagg_channel.h"
 #include "coordinator/round/secagg_plan.h"
@@ -44,6 +46,10 @@ protocol::RoundInstructions RoundDriver::common_instructions(std::uint64_t round
   in.round = round;
   in.base_model_sha256 = policy_.base_model_sha256;
   in.adapter = protocol::AdapterSpec{layout.rank(), layout.alpha(), layout.targets(), layout.size()};
+  if (job.lora.freeze_a) {
+    in.adapter.freeze_a = true;
+    in.adapter.b_dimension = lora::lora_b_size(layout);
+  }
   in.train = job.client;
   in.deadlines = policy_.deadlines;
   in.train.fedprox_mu = fit.fedprox.mu;
@@ -212,7 +218,8 @@ RoundReport RoundDriver::finish_round() {
   if (sum.contributors < min_contributors)
     return abort_round(std::to_string(sum.contributors) + " contributors < min_contributors " +
                        std::to_string(min_contributors));
-  const Eigen::Index d = coordinator_.layout().size();
+  const auto& layout = coordinator_.layout();
+  const Eigen::Index d = update_dimension(policy_.job, layout);
   UpdateAggregate agg;
   agg.weighted_sum = sum.values.head(d);
   agg.total_weight = sum.weight_sum;
@@ -229,6 +236,12 @@ RoundReport RoundDriver::finish_round() {
     } catch (const privacy::PrivacyError& e) {
       return abort_round(e.what());
     }
+  }
+  if (policy_.job.lora.freeze_a) {  // FFA-LoRA: the sum (and its DP noise) is lora_B only; lora_A does not move
+    Eigen::VectorXd full(layout.size());
+    lora::scatter_lora_b<double>(layout, std::span<const double>(agg.weighted_sum.data(), static_cast<std::size_t>(d)),
+                                 std::span<double>(full.data(), static_cast<std::size_t>(full.size())));
+    agg.weighted_sum = std::move(full);
   }
   return report_from(coordinator_.close_round(agg));
 }

@@ -130,7 +130,7 @@ RoundService::RoundService(const ServeConfig& config, Clock clock)
     dp.emplace(us,
                private_ ? privacy::NoiseSource::from_os_entropy()
                         : privacy::NoiseSource::from_seed(seed, {0xC0DE, privacy::noise_stream::kCentralNoise}),
-               d);
+               update_dimension(config_, layout));
     if (committed > 0) {
       const auto row = store_.round(committed);
       if (!row || row->privacy_state_json.empty())

@@ -155,7 +155,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
         us,
         seeded ? privacy::NoiseSource::from_seed(cfg.run.seed, {0xC0DE, privacy::noise_stream::kCentralNoise, round})
                : privacy::NoiseSource::from_os_entropy(),
-        d);
+        coordinator::update_dimension(cfg, *setup.layout));
   };
   // The driver carries the user-level DP server; research runs rebuild both every round
   // (fresh per-round noise stream, accounting carried over through state()/restore()).

@@ -424,5 +424,63 @@ TEST(DpSgdTrainer, PlainTrainingIsUnchangedWhenDpIsOff) {
   EXPECT_EQ(u.steps, 2);  // one epoch of shuffled batches of 3 over 6 examples
 }
 
+// FFA-LoRA with DP-SGD: per-example gradients are clipped by their lora_B norm alone, and
+// lora_A gets neither gradient nor noise. Reference: each example's gradient from its own
+// backward pass, restricted to lora_B, clipped to C, summed, ÷ q·N, one SGD step.
+TEST(DpSgdTrainer, FreezeAClipsByTheLoraBNormAndNeverMovesLoraA) {
+  auto base = dp_tiny_base();
+  const auto layout = dp_tiny_layout(*base);
+  const auto theta = dp_random_adapter(layout, 8);
+  const auto examples = dp_examples(7, 9);
+  const double lr = 0.5, clip = 0.05;
+  DpSgdTrainConfig dp;
+  dp.noise_multiplier = 0.0;
+  dp.sampling_rate = 1.0;
+  dp.l2_norm_clip = clip;
+  dp.steps = 1;
+  dp.per_example_loss = PerExampleLoss::token_sum;
+  dp.noise = SimulationNoise{1, 2, 3};
+  auto cfg = dp_config(dp);
+  cfg.lr = lr;
+  cfg.freeze_a = true;
+  const auto update = train_local(base, layout, theta, examples, cfg);
+
+  std::vector<double> sum(static_cast<size_t>(layout.size()), 0.0);
+  int clipped = 0;
+  for (size_t e = 0; e < examples.size(); ++e) {
+    lora::LoraAdapter a(layout);
+    a.load_flat(theta);
+    lora::LoraModel m(base, a);
+    const size_t one[] = {e};
+    auto batch = lora::pack_batch(examples, one);
+    lora::lm_loss(m, batch.tokens, batch.mask).sum.backward();
+    const auto g = a.grad_to_flat();
+    double norm2 = 0;
+    for (const auto& t : layout.tensors())
+      if (t.is_b)
+        for (int64_t i = t.offset; i < t.offset + t.numel(); ++i) norm2 += double(g[size_t(i)]) * g[size_t(i)];
+    const double factor = std::min(1.0, clip / std::sqrt(norm2));
+    clipped += factor < 1.0 ? 1 : 0;
+    for (const auto& t : layout.tensors())
+      if (t.is_b)
+        for (int64_t i = t.offset; i < t.offset + t.numel(); ++i) sum[size_t(i)] += factor * g[size_t(i)];
+  }
+  ASSERT_GT(clipped, 0) << "C must bind for this check to mean anything";
+  EXPECT_EQ(update.dp->clipped_examples, clipped);
+  std::vector<float> expect(sum.size());
+  for (size_t i = 0; i < sum.size(); ++i) expect[i] = static_cast<float>(-lr * sum[i] / 7.0);
+  EXPECT_LT(max_abs_diff(update.delta, expect), 1e-5 * max_abs(expect));
+
+  // With noise on, lora_A still does not move by a single bit.
+  dp.noise_multiplier = 1.0;
+  auto noisy = dp_config(dp);
+  noisy.lr = lr;
+  noisy.freeze_a = true;
+  const auto u2 = train_local(base, layout, theta, examples, noisy);
+  for (const auto& t : layout.tensors())
+    for (int64_t i = t.offset; i < t.offset + t.numel(); ++i)
+      if (!t.is_b) ASSERT_EQ(u2.delta[size_t(i)], 0.0f) << t.name;
+}
+
 }  // namespace
 }  // namespace fedlora::client

@@ -162,5 +162,34 @@ TEST(LocalTraining, EpochsAndBatchesGiveTheHandCountedSteps) {
   EXPECT_EQ(train_local(f.base, f.layout, f.theta0, f.examples, c).steps, 4);
 }
 
+// FFA-LoRA (Sun et al., ICLR 2024): with freeze_a only lora_B moves, by the plain SGD step
+// of its own gradient at the current θ (lora_A held at θ₀).
+TEST(LocalTraining, FreezeALeavesLoraAExactlyAndStepsLoraBByHand) {
+  Fixture f;
+  auto c = f.config(LocalOptimizer::sgd, 2);
+  c.freeze_a = true;
+  const auto up = train_local(f.base, f.layout, f.theta0, f.examples, c);
+  std::vector<double> th(f.theta0.begin(), f.theta0.end());
+  for (int s = 0; s < 2; ++s) {
+    const auto g = full_batch_gradient(f.base, f.layout, th, f.examples);
+    for (const auto& t : f.layout.tensors())
+      if (t.is_b)
+        for (int64_t i = t.offset; i < t.offset + t.numel(); ++i) th[static_cast<size_t>(i)] -= 0.05 * g[static_cast<size_t>(i)];
+  }
+  std::vector<double> delta(th.size());
+  for (size_t i = 0; i < th.size(); ++i) delta[i] = th[i] - f.theta0[i];
+  int64_t a_entries = 0;
+  for (const auto& t : f.layout.tensors()) {
+    if (t.is_b) continue;
+    for (int64_t i = t.offset; i < t.offset + t.numel(); ++i, ++a_entries)
+      ASSERT_EQ(up.delta[static_cast<size_t>(i)], 0.0f) << t.name;
+  }
+  EXPECT_GT(a_entries, 0);
+  EXPECT_LT(max_rel_diff(up.delta, delta), 1e-4);
+  // The same run without freeze_a moves lora_A too (the check above is not vacuous).
+  const auto both = train_local(f.base, f.layout, f.theta0, f.examples, f.config(LocalOptimizer::sgd, 2));
+  EXPECT_NE(both.delta[static_cast<size_t>(f.layout.tensors()[0].offset)], 0.0f);
+}
+
 }  // namespace
 }  // namespace fedlora::client

@@ -131,6 +131,26 @@ TEST(RoundInstructions, RefuseEachBadFieldByName) {
   EXPECT_EQ(error_of(with_secagg_and_dp()), "");
 }
 
+// FFA-LoRA: an update is the d_B lora_B floats, on the wire and in the upload length.
+TEST(RoundInstructions, FreezeACarriesTheLoraBLengthAndIsChecked) {
+  RoundInstructions in = valid_instructions();
+  in.adapter.freeze_a = true;
+  in.adapter.b_dimension = 480;
+  EXPECT_EQ(error_of(in), "");
+  EXPECT_EQ(in.upload_length(), 480);
+  const auto back = from_proto(to_proto(in));
+  EXPECT_TRUE(back.adapter.freeze_a);
+  EXPECT_EQ(back.adapter.b_dimension, 480);
+  EXPECT_EQ(back.upload_length(), 480);
+  in.adapter.b_dimension = 1000;  // all of d is not a lora_B part
+  EXPECT_NE(error_of(in).find("adapter.b_dimension"), std::string::npos);
+  in.adapter.b_dimension = 0;
+  EXPECT_NE(error_of(in).find("adapter.b_dimension"), std::string::npos);
+  in.adapter.freeze_a = false;
+  in.adapter.b_dimension = 10;  // a length without freeze_a contradicts itself
+  EXPECT_NE(error_of(in).find("adapter.b_dimension"), std::string::npos);
+}
+
 TEST(RoundInstructions, UntrustedWireInputIsRefusedNeverCrashes) {
   auto p = to_proto(valid_instructions());
   p.set_base_model_sha256("short");

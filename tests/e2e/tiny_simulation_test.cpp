@@ -187,6 +187,40 @@ TEST(TinySimulation, SecureAggregationGivesThePlainSumUpToFixedPointError) {
   EXPECT_GT(secure.bytes_up, plain.bytes_up);  // keys, shares and masked words, not just floats
 }
 
+// FFA-LoRA (lora.freeze_a): lora_A never leaves its initialisation, lora_B learns, and a
+// device uploads d_B floats instead of d, with or without secure aggregation.
+TEST(TinySimulation, FreezeAKeepsLoraAAndUploadsOnlyLoraB) {
+  TinyRun t;
+  // Every device drops: the adapter stays θ0, the shared initialisation.
+  const auto ic = t.config("init", 5, {"federation.rounds=1", "federation.dropout_rate=0.999"});
+  const auto theta0 = final_adapter(sim::run_simulation(ic, nullptr), ic);
+  const auto fc = t.config("full", 5);
+  const auto full = sim::run_simulation(fc, nullptr);
+  lora::AdapterLayout layout = lora::make_adapter_layout(lora::load_base_model(fc.model.base)->config, fc.lora.rank,
+                                                         fc.lora.alpha, fc.lora.target_modules);
+  int64_t d_b = 0;
+  for (const auto& tensor : layout.tensors()) d_b += tensor.is_b ? tensor.numel() : 0;
+  for (const std::string secure : {"false", "true"}) {
+    const auto c = t.config("ffa_" + secure, 5,
+                            {"lora.freeze_a=true", "secagg.enabled=" + secure, "secagg.graph=complete", "secagg.threshold=2"});
+    const auto s = sim::run_simulation(c, nullptr);
+    ASSERT_EQ(s.rounds_completed, 2) << "secagg " << secure;
+    EXPECT_LT(s.after.loss, s.before.loss - 0.02) << "secagg " << secure;
+    const auto theta = final_adapter(s, c);
+    bool b_moved = false;
+    for (const auto& tensor : layout.tensors())
+      for (int64_t i = tensor.offset; i < tensor.offset + tensor.numel(); ++i) {
+        const auto k = static_cast<size_t>(i);
+        if (tensor.is_b) b_moved |= theta[k] != 0.0f;
+        else ASSERT_EQ(theta[k], theta0[k]) << tensor.name << " moved, secagg " << secure;
+      }
+    EXPECT_TRUE(b_moved);
+    if (secure == "false")  // plain uploads are the float32 update: d_B of d floats
+      EXPECT_NEAR(static_cast<double>(s.bytes_up) / static_cast<double>(full.bytes_up),
+                  static_cast<double>(d_b) / static_cast<double>(layout.size()), 0.01);
+  }
+}
+
 TEST(TinySimulation, SecureRoundBelowThresholdAbortsAndKeepsTheAdapter) {
   TinyRun t;
   const auto c = t.config("dropped", 5, {"federation.rounds=1", "federation.dropout_rate=0.999", "secagg.enabled=true",

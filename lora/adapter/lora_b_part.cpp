@@ -1,0 +1,33 @@
+#include "lora/adapter/lora_b_part.h"
+
+#include <string>
+
+namespace fedlora::lora {
+
+int64_t lora_b_size(const AdapterLayout& layout) {
+  int64_t n = 0;
+  for (const auto& t : layout.tensors())
+    if (t.is_b) n += t.numel();
+  return n;
+}
+
+std::vector<float> gather_lora_b(const AdapterLayout& layout, std::span<const float> full) {
+  layout.check_size(full);
+  std::vector<float> out;
+  out.reserve(static_cast<size_t>(lora_b_size(layout)));
+  for (const auto& t : layout.tensors())
+    if (t.is_b) out.insert(out.end(), full.begin() + t.offset, full.begin() + t.offset + t.numel());
+  return out;
+}
+
+std::vector<float> expand_lora_b(const AdapterLayout& layout, std::span<const float> b_part) {
+  const int64_t d_b = lora_b_size(layout);
+  if (static_cast<int64_t>(b_part.size()) != d_b)
+    throw AdapterError("lora_B update has " + std::to_string(b_part.size()) + " values, the layout's lora_B tensors " +
+                       std::to_string(d_b));
+  std::vector<float> full(static_cast<size_t>(layout.size()));
+  scatter_lora_b<float>(layout, b_part, full);
+  return full;
+}
+
+}  // namespace fedlora::lora
