@@ -11,6 +11,7 @@
 #include "simulator/grpc/device_worker.h"
 #include "simulator/grpc/grpc_run.h"
 #include "simulator/report/plot_runs.h"
+#include "simulator/report/compare_runs.h"
 #include "simulator/run/simulation.h"
 
 namespace {
@@ -57,6 +58,11 @@ int main(int argc, char** argv) {
   auto* plot = app.add_subcommand("plot", "held-out accuracy and loss per round of runs in one PNG (gnuplot)");
   plot->add_option("runs", plot_runs_args, "run folders (runs/<name>)")->required();
   plot->add_option("--out", plot_out, "PNG file to write")->required();
+  std::vector<std::string> compare_runs_args;
+  std::optional<double> compare_target;
+  auto* compare = app.add_subcommand("compare", "a Markdown table of runs: accuracy, perplexity, bytes up, rounds to a target");
+  compare->add_option("runs", compare_runs_args, "run folders (runs/<name>)")->required();
+  compare->add_option("--target-accuracy", compare_target, "held-out next-token accuracy to count rounds to");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -68,6 +74,13 @@ int main(int argc, char** argv) {
                                              plot_out);
       (r.drawn ? std::cout : std::cerr) << "fedlora-sim plot: " << r.message << std::endl;
       return r.drawn ? 0 : 1;
+    }
+    if (*compare) {
+      std::vector<fedlora::sim::RunComparison> rows;
+      for (const auto& r : compare_runs_args)
+        rows.push_back(fedlora::sim::compare_row(fedlora::sim::read_run_curve(r), compare_target));
+      std::cout << fedlora::sim::comparison_markdown(rows, compare_target);
+      return 0;
     }
     const auto cfg = fedlora::sim::load_sim_config(config_path, sets, name);
     if (*worker) {

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -44,12 +45,15 @@ RunCurve read_run_curve(const fs::path& run_dir) {
   RunCurve c;
   c.label = run_dir.filename().empty() ? run_dir.parent_path().filename().string() : run_dir.filename().string();
   int line_no = 0;
+  double bytes_up = 0, wall_s = 0;
   for (std::string line; std::getline(in, line);) {
     ++line_no;
     if (line.empty()) continue;
     const auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object())
       throw std::runtime_error(file.string() + ":" + std::to_string(line_no) + ": not a JSON object");
+    if (j.contains("bytes_up") && j["bytes_up"].is_number()) bytes_up += j["bytes_up"].get<double>();
+    if (j.contains("wall_s") && j["wall_s"].is_number()) wall_s += j["wall_s"].get<double>();
     if (!j.contains("eval")) continue;
     const auto& e = j["eval"];
     if (!j.contains("round") || !j["round"].is_number() || !e.contains("accuracy") || !e["accuracy"].is_number() ||
@@ -58,6 +62,14 @@ RunCurve read_run_curve(const fs::path& run_dir) {
     c.round.push_back(j["round"].get<double>());
     c.accuracy.push_back(e["accuracy"].get<double>());
     c.loss.push_back(e["loss"].get<double>());
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    auto number = [&](const nlohmann::json& o, const char* k) { return o.contains(k) && o[k].is_number() ? o[k].get<double>() : nan; };
+    c.perplexity.push_back(number(e, "perplexity"));
+    const bool words = e.contains("next_word") && e["next_word"].is_object();
+    c.next_word_top1.push_back(words ? number(e["next_word"], "top1") : nan);
+    c.next_word_top3.push_back(words ? number(e["next_word"], "top3") : nan);
+    c.bytes_up.push_back(bytes_up);
+    c.wall_s.push_back(wall_s);
   }
   if (c.round.empty()) throw std::runtime_error(file.string() + ": no evaluated round to plot");
   return c;

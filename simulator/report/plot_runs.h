@@ -7,10 +7,15 @@
 
 namespace fedlora::sim {
 
-/// The evaluated rounds of one run: metrics.jsonl rows that carry "eval".
+/// The evaluated rounds of one run: metrics.jsonl rows that carry "eval". Per evaluated
+/// row: next-token accuracy, loss (nats/token), perplexity, next-word top-1/top-3 recall (NaN
+/// where not evaluated), and the bytes sent up and host seconds summed over every row up to
+/// and including it.
 struct RunCurve {
   std::string label;             ///< the run folder's name
   std::vector<double> round, accuracy, loss;
+  std::vector<double> perplexity, next_word_top1, next_word_top3;
+  std::vector<double> bytes_up, wall_s;
 };
 
 /// Reads RUN/metrics.jsonl. Throws std::runtime_error naming the file (and line) when it is
