@@ -34,7 +34,7 @@ struct LoraSection {
 };
 
 struct FederationSection {
-  int rounds = 50;
+  int rounds = 60;
   int cohort_size = 16;      ///< K
   int min_contributors = 1;  ///< fewer surviving updates abort the round
   // Simulator only (read by the simulator's loader):
@@ -107,7 +107,8 @@ struct JobConfig {
   ModelSection model;
   LoraSection lora;
   FederationSection federation;
-  protocol::TrainInstructions client;  ///< [client]: epochs, batch_size, lr, optimizer, max_steps, fedprox_mu
+  /// The main job's local training (configs/shakespeare.toml): E = 2, B = 8, Adam at 0.002.
+  protocol::TrainInstructions client{.epochs = 2, .batch_size = 8, .lr = 0.002};  ///< [client]: epochs, batch_size, lr, optimizer, max_steps, fedprox_mu
   ServerSection server;
   DpSgdSection dp_sgd;
   UserDpSection user_dp;

@@ -1,6 +1,8 @@
 // Run configuration: defaults, typed --set overrides, and errors that name the key.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <filesystem>
 #include <fstream>
 
@@ -35,6 +37,20 @@ TEST(SimConfig, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.data.train_percent, 80);
   EXPECT_EQ(c.server.optimizer.name, "fedavg");
   EXPECT_FALSE(c.server.optimizer.server_lr.has_value());
+}
+
+// configs/shakespeare.toml says that every value in it is the default: an empty file must
+// therefore describe the very same job (all keys, as summary.json records them).
+TEST(SimConfig, EmptyFileIsTheMainJob) {
+  ConfigFile f("");
+  std::map<std::string, std::string> empty, main;
+  for (auto& [k, v] : describe(load_sim_config(f.path, {}))) empty[k] = v;
+  for (auto& [k, v] : describe(load_sim_config("configs/shakespeare.toml", {}))) main[k] = v;
+  // The file spells out FedAvg's server_lr of 1, which an unset server_lr means.
+  if (!empty.count("server.server_lr")) empty["server.server_lr"] = "1";
+  empty.erase("run.name");
+  main.erase("run.name");
+  EXPECT_EQ(empty, main);
 }
 
 TEST(SimConfig, CommittedConfigsLoad) {
