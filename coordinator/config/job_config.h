@@ -42,6 +42,11 @@ struct FederationSection {
   int eval_users = 48;        ///< fixed, seeded sample of users whose held-out data is evaluated
   int eval_next_words = 200;  ///< word starts scored for next-word recall per evaluation (0 = off)
   double dropout_rate = 0.0;  ///< chance a selected device drops out before a protocol stage
+  /// "federated" | "centralized": the pooled-data baseline (simulator/run/centralized_run.h).
+  std::string mode = "federated";
+  /// Local fine-tuning steps per evaluation user after the last round; 0 = off
+  /// (simulator/run/personalization.h).
+  int personalize_steps = 0;
 };
 
 enum class UpdateWeighting { examples, uniform };
@@ -119,7 +124,7 @@ struct JobConfig {
 };
 
 /// Reads the shared sections' keys from `r` into `job` (keys absent keep their defaults).
-/// Simulator-only keys (federation.eval_*, federation.dropout_rate, dp_sgd.epsilon/delta/
+/// Simulator-only keys (federation.eval_*, dropout_rate, mode, personalize_steps, dp_sgd.epsilon/delta/
 /// ledger) are left to the simulator's loader. Throws ConfigError.
 void read_job_sections(TomlReader& r, JobConfig& job);
 

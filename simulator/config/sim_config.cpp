@@ -12,6 +12,24 @@ int to_int(TomlReader& r, const char* s, const char* k, int def) {
   return static_cast<int>(v);
 }
 
+// The centralized baseline pools the data on one trainer: the server optimizer, DP, SecAgg,
+// dropouts and device memory budgets have no meaning there, and silently ignoring them would
+// make a baseline look like something it is not.
+void validate_centralized(const SimConfig& c) {
+  auto refuse = [](const std::string& key, const std::string& why) {
+    throw ConfigError("config: federation.mode = \"centralized\" cannot be combined with " + key + " (" + why +
+                      "); turn it off or use federation.mode = \"federated\"");
+  };
+  if (c.user_dp.enabled) refuse("user_dp.enabled = true", "user-level DP needs per-user updates");
+  if (c.dp_sgd.enabled) refuse("dp_sgd.enabled = true", "example-level DP-SGD runs on devices");
+  if (c.secagg.enabled) refuse("secagg.enabled = true", "there is no aggregate to protect");
+  if (c.server.optimizer.name != "fedavg") refuse("server.strategy = \"" + c.server.optimizer.name + "\"", "theta <- theta + delta, no server optimizer");
+  if (c.server.optimizer.server_lr && *c.server.optimizer.server_lr != 1.0)
+    refuse("server.server_lr = " + config::format_number(*c.server.optimizer.server_lr), "theta <- theta + delta");
+  if (c.federation.dropout_rate > 0) refuse("federation.dropout_rate > 0", "no devices drop out");
+  if (c.memory_budget_mb > 0) refuse("client.memory_budget_mb > 0", "a device-side setting");
+}
+
 }  // namespace
 
 SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<std::string>& overrides,
@@ -43,6 +61,8 @@ SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<s
   c.federation.eval_users = to_int(r, "federation", "eval_users", c.federation.eval_users);
   c.federation.eval_next_words = to_int(r, "federation", "eval_next_words", c.federation.eval_next_words);
   c.federation.dropout_rate = r.get_double("federation", "dropout_rate", c.federation.dropout_rate);
+  c.federation.mode = r.get_string("federation", "mode", c.federation.mode);
+  c.federation.personalize_steps = to_int(r, "federation", "personalize_steps", c.federation.personalize_steps);
   c.dp_sgd.epsilon = r.get_double("dp_sgd", "epsilon", c.dp_sgd.epsilon);
   c.dp_sgd.delta = r.get_double("dp_sgd", "delta", c.dp_sgd.delta);
   c.dp_sgd.ledger = r.get_string("dp_sgd", "ledger", c.dp_sgd.ledger);
@@ -75,6 +95,10 @@ void SimConfig::validate() const {
   if (federation.eval_users < 1) bad("federation.eval_users must be >= 1");
   if (federation.eval_next_words < 0) bad("federation.eval_next_words must be >= 0 (0 = no next-word evaluation)");
   if (!(federation.dropout_rate >= 0 && federation.dropout_rate < 1)) bad("federation.dropout_rate must be in [0, 1)");
+  if (federation.mode != "federated" && federation.mode != "centralized")
+    bad("federation.mode '" + federation.mode + "': use federated or centralized");
+  if (federation.personalize_steps < 0) bad("federation.personalize_steps must be >= 0 (0 = no personalisation)");
+  if (federation.mode == "centralized") validate_centralized(*this);
   if (!(memory_budget_mb >= 0) || !std::isfinite(memory_budget_mb))
     bad("client.memory_budget_mb must be a finite number >= 0 (0 = no budget)");
   JobConfig::validate();
@@ -97,6 +121,8 @@ std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
   d.emplace_back("federation.eval_users", std::to_string(c.federation.eval_users));
   d.emplace_back("federation.eval_next_words", std::to_string(c.federation.eval_next_words));
   d.emplace_back("federation.dropout_rate", config::format_number(c.federation.dropout_rate));
+  d.emplace_back("federation.mode", c.federation.mode);
+  d.emplace_back("federation.personalize_steps", std::to_string(c.federation.personalize_steps));
   d.emplace_back("client.memory_budget_mb", config::format_number(c.memory_budget_mb));
   d.emplace_back("client.base_matmul", lora::to_string(c.base_matmul));
   return d;

@@ -18,6 +18,7 @@
 #include "secure-agg/crypto/random.h"
 #include "simulator/grpc/child_process.h"
 #include "simulator/grpc/device_worker.h"
+#include "simulator/run/personalization.h"
 #include "simulator/run/round_metrics.h"
 #include "simulator/run/sim_setup.h"
 
@@ -87,6 +88,8 @@ std::map<std::uint64_t, DeviceTotals> read_device_reports(const fs::path& dir, i
 }  // namespace
 
 SimulationSummary run_simulation_grpc(const SimConfig& cfg, const ProgressFn& progress, const fs::path& bin_dir) {
+  if (cfg.federation.mode == "centralized")
+    throw ConfigError("config: federation.mode = \"centralized\" has no transport; run it without --transport grpc");
   const auto t0 = std::chrono::steady_clock::now();
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
@@ -227,6 +230,7 @@ SimulationSummary run_simulation_grpc(const SimConfig& cfg, const ProgressFn& pr
                                 Eigen::Map<const Eigen::VectorXf>(theta.data(), static_cast<Eigen::Index>(theta.size())), fleet,
                                 static_cast<std::int64_t>(last), eval_options(cfg, setup));
   summary.after = last_eval;
+  summary.personalization = run_personalization(cfg, setup, pool, theta, summary.run_dir, progress);
   write_run_outputs(cfg, setup, theta, static_cast<std::int64_t>(last), workers, -1.0, summary,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return summary;

@@ -39,6 +39,20 @@ int worker_threads(const SimConfig& cfg) {
   return cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
+client::LocalTrainConfig client_train_config(const SimConfig& cfg, std::uint64_t seed) {
+  client::LocalTrainConfig c;
+  c.epochs = cfg.client.epochs;
+  c.batch_size = cfg.client.batch_size;
+  c.lr = cfg.client.lr;
+  c.optimizer = cfg.client.optimizer == protocol::LocalOptimizerKind::kSgd ? client::LocalOptimizer::sgd
+                                                                            : client::LocalOptimizer::adam;
+  c.max_steps = cfg.client.max_steps;
+  c.fedprox_mu = cfg.client.fedprox_mu;
+  c.seed = seed;
+  c.base_gemm = cfg.base_matmul;
+  return c;
+}
+
 SimSetup set_up_simulation(const SimConfig& cfg, const ProgressFn& progress) {
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
@@ -89,6 +103,8 @@ void write_run_outputs(const SimConfig& cfg, const SimSetup& setup, std::span<co
                {"after", eval_json(summary.after)},
                {"accuracy_gain", summary.after.accuracy - summary.before.accuracy},
                {"user_dp", summary.user_dp},
+               {"centralized", summary.centralized},
+               {"personalization", summary.personalization},
                {"example_epsilon_max", ledger && cfg.private_run() ? json(example_eps_max) : json(nullptr)},
                {"example_delta", ledger ? json(cfg.dp_sgd.delta) : json(nullptr)},
                {"rounds_completed", summary.rounds_completed},

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "client/train/local_trainer.h"
 #include "lora/adapter/adapter_layout.h"
 #include "lora/model/base_model.h"
 #include "lora/tokenizer/text_codec.h"
@@ -33,6 +34,11 @@ EvalOptions eval_options(const SimConfig& cfg, const SimSetup& setup);
 
 /// Worker threads of the run: run.threads, or one per core.
 int worker_threads(const SimConfig& cfg);
+
+/// Plain (non-private) local training with the [client] settings (epochs, batch_size, lr,
+/// optimizer, max_steps, fedprox_mu) and client.base_matmul, shuffled by `seed`; for the
+/// trainers the simulator runs itself (centralized baseline, personalisation), not devices.
+client::LocalTrainConfig client_train_config(const SimConfig& cfg, std::uint64_t seed);
 
 /// Writes adapter/ (PEFT) and summary.json for a finished run; fills summary.wall_s and
 /// summary.peak_rss_bytes first. `example_eps_max` < 0 when DP-SGD is off.

@@ -27,8 +27,10 @@
 #include "lora/tokenizer/gguf_vocab.h"
 #include "coordinator/protocol/failpoint.h"
 #include "secure-agg/crypto/random.h"
+#include "simulator/run/centralized_run.h"
 #include "simulator/run/inproc_transport.h"
 #include "simulator/run/metrics_log.h"
+#include "simulator/run/personalization.h"
 #include "simulator/run/run_checkpoint.h"
 #include "simulator/run/round_metrics.h"
 #include "simulator/run/sim_setup.h"
@@ -81,6 +83,7 @@ void make_run_dir(const fs::path& dir) {
 }  // namespace
 
 SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progress, const RunOptions& options) {
+  if (cfg.federation.mode == "centralized") return run_centralized(cfg, progress, options);
   const auto t0 = std::chrono::steady_clock::now();
   lora::keep_freed_memory_in_heap();
   auto say = [&](const std::string& s) {
@@ -300,6 +303,8 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
                                                                                      driver->user_dp()->settings())
                                                          : json(nullptr)}};
 
+  summary.personalization = run_personalization(
+      cfg, setup, pool, std::span<const float>(coord.theta().data(), static_cast<size_t>(d)), summary.run_dir, progress);
   write_run_outputs(cfg, setup, std::span<const float>(coord.theta().data(), static_cast<size_t>(d)), last_round, threads,
                     ledger ? st.example_eps_max : -1.0, summary, wall_before + seconds_since(t0));
   return summary;

@@ -25,6 +25,12 @@ struct SimulationSummary {
   /// User-level DP after the last round: {"mechanism", "delta", "epsilon": ε per adversary
   /// (coordinator/round/epsilon_json.h), null if the run is not private}; null without it.
   nlohmann::json user_dp;
+  /// federation.mode = "centralized": {"examples_per_round", "steps_per_round",
+  /// "pooled_examples"} (centralized_run.h); null for a federated run.
+  nlohmann::json centralized;
+  /// federation.personalize_steps > 0: the summary of personalization.json without its
+  /// per-user list (personalization.h); null when off.
+  nlohmann::json personalization;
 };
 
 /// Progress lines for the terminal (one per round, plus set-up messages).
