@@ -104,7 +104,9 @@ class LlamaCppInterop : public ::testing::Test {
 
 // F16 weights: llama.cpp and fedlora compute the same fp32 function. Q8_0/Q4_0 weights: ggml's
 // CPU backend also quantizes the activations to Q8_0 blocks for those dot products (the
-// vec_dot_type of both), fedlora keeps them in fp32; measured 0.04% (Q8_0) and 0.12% (Q4_0).
+// vec_dot_type of both) where fedlora keeps them in fp32; measured 0.04% (Q8_0), and 0.12% for
+// the Q4_0 base alone (0.03% with an adapter). That the activation rounding is the whole cause
+// of the Q4_0 gap is not established, so only the Q4_0 base gets 0.2%; everything else 0.1%.
 void expect_same_ppl(const char* what, const Nll& ours, const Nll& theirs, double tolerance = 1e-3) {
   ASSERT_EQ(ours.n, theirs.n) << what;
   std::printf("%-26s fedlora ppl %.4f, llama.cpp ppl %.4f (ratio %.6f)\n", what, ours.ppl(), theirs.ppl(),
@@ -137,11 +139,11 @@ TEST_F(LlamaCppInterop, BasesMergedModelsAndAdaptersGiveOurPerplexity) {
 
   const Nll base_ours = ours("models/base.gguf");
   expect_same_ppl("base F16", base_ours, llama_cpp("models/base.gguf"));
-  expect_same_ppl("base Q8_0", ours(dir / "q8.gguf"), llama_cpp(dir / "q8.gguf"), 2e-3);
+  expect_same_ppl("base Q8_0", ours(dir / "q8.gguf"), llama_cpp(dir / "q8.gguf"));
   expect_same_ppl("base Q4_0", ours(dir / "q4.gguf"), llama_cpp(dir / "q4.gguf"), 2e-3);
   const Nll with_adapter = ours("models/base.gguf", &bound);
   expect_same_ppl("base F16 + GGUF LoRA", with_adapter, llama_cpp("models/base.gguf", dir / "adapter.gguf"));
-  expect_same_ppl("base Q4_0 + GGUF LoRA", ours(dir / "q4.gguf", &bound), llama_cpp(dir / "q4.gguf", dir / "adapter.gguf"), 2e-3);
+  expect_same_ppl("base Q4_0 + GGUF LoRA", ours(dir / "q4.gguf", &bound), llama_cpp(dir / "q4.gguf", dir / "adapter.gguf"));
   const Nll merged = ours(dir / "merged.gguf");
   expect_same_ppl("merged F16", merged, llama_cpp(dir / "merged.gguf"));
   // The adapter must matter, or the comparisons above would not test it.
