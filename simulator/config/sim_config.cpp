@@ -23,7 +23,8 @@ void validate_centralized(const SimConfig& c) {
   if (c.user_dp.enabled) refuse("user_dp.enabled = true", "user-level DP needs per-user updates");
   if (c.dp_sgd.enabled) refuse("dp_sgd.enabled = true", "example-level DP-SGD runs on devices");
   if (c.secagg.enabled) refuse("secagg.enabled = true", "there is no aggregate to protect");
-  if (c.server.optimizer.name != "fedavg") refuse("server.strategy = \"" + c.server.optimizer.name + "\"", "theta <- theta + delta, no server optimizer");
+  if (c.server.optimizer.name != "fedavg")
+    refuse("server.strategy = \"" + c.server.optimizer.name + "\"", "theta <- theta + delta, no server optimizer");
   if (c.server.optimizer.server_lr && *c.server.optimizer.server_lr != 1.0)
     refuse("server.server_lr = " + config::format_number(*c.server.optimizer.server_lr), "theta <- theta + delta");
   if (c.federation.dropout_rate > 0) refuse("federation.dropout_rate > 0", "no devices drop out");

@@ -54,6 +54,9 @@ struct RunOptions {
 /// metrics an uninterrupted run writes. Deterministic for non-private runs and
 /// reproducible-noise runs: the same config and seed give the same metrics (timings aside),
 /// resumed or not. Private runs draw their noise from the OS.
+/// federation.mode = "centralized" runs the pooled-data baseline instead (centralized_run.h);
+/// federation.personalize_steps > 0 adds personalization.json after the last round
+/// (personalization.h), in either mode.
 /// Throws ConfigError, data/format errors naming the file, ResumeError, or
 /// std::runtime_error (e.g. a read-only or full output folder, naming the path).
 SimulationSummary run_simulation(const SimConfig& config, const ProgressFn& progress, const RunOptions& options = {});
