@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <sstream>
 
 #include <filesystem>
 #include <fstream>
@@ -61,6 +62,32 @@ TEST(SimConfig, CommittedConfigsLoad) {
     ++n;
   }
   EXPECT_GE(n, 2);
+}
+
+// configs/repro/*.toml: every "# arm NAME: key=value ..." line (what scripts/reproduce.sh
+// passes as --set) loads, and the configs name a target accuracy.
+TEST(SimConfig, ReproductionConfigsLoadWithEveryArm) {
+  int arms = 0, configs = 0;
+  for (const auto& e : fs::directory_iterator("configs/repro")) {
+    if (e.path().extension() != ".toml") continue;
+    ++configs;
+    std::ifstream in(e.path());
+    bool target = false;
+    for (std::string line; std::getline(in, line);) {
+      target |= line.rfind("# target_accuracy: ", 0) == 0;
+      if (line.rfind("# arm ", 0) != 0) continue;
+      const auto colon = line.find(':');
+      ASSERT_NE(colon, std::string::npos) << e.path() << ": " << line;
+      std::vector<std::string> sets;
+      std::istringstream words(line.substr(colon + 1));
+      for (std::string w; words >> w;) sets.push_back(w);
+      EXPECT_NO_THROW(load_sim_config(e.path(), sets)) << e.path() << ": " << line;
+      ++arms;
+    }
+    EXPECT_TRUE(target) << e.path() << " names no target accuracy";
+  }
+  EXPECT_EQ(configs, 5);
+  EXPECT_GE(arms, 10);
 }
 
 TEST(SimConfig, OverridesAreTypedAndBareWordsAreStrings) {
