@@ -20,14 +20,4 @@ std::vector<float> gather_lora_b(const AdapterLayout& layout, std::span<const fl
   return out;
 }
 
-std::vector<float> expand_lora_b(const AdapterLayout& layout, std::span<const float> b_part) {
-  const int64_t d_b = lora_b_size(layout);
-  if (static_cast<int64_t>(b_part.size()) != d_b)
-    throw AdapterError("lora_B update has " + std::to_string(b_part.size()) + " values, the layout's lora_B tensors " +
-                       std::to_string(d_b));
-  std::vector<float> full(static_cast<size_t>(layout.size()));
-  scatter_lora_b<float>(layout, b_part, full);
-  return full;
-}
-
 }  // namespace fedlora::lora

@@ -25,12 +25,12 @@ TEST(LoraBPart, SizeAndGatherFollowTheHandLayout) {
   EXPECT_EQ(gather_lora_b(layout, full), want);
 }
 
-TEST(LoraBPart, ExpandPutsBBackAndZerosEveryA) {
+TEST(LoraBPart, ScatterPutsBBackAndZerosEveryA) {
   const auto layout = hand_layout();
   std::vector<float> b(10);
   std::iota(b.begin(), b.end(), 1.0f);
-  const auto full = expand_lora_b(layout, b);
-  ASSERT_EQ(full.size(), 26u);
+  std::vector<float> full(26, -1.0f);
+  scatter_lora_b<float>(layout, b, full);
   for (int i = 0; i < 26; ++i) {
     const bool in_b = (i >= 8 && i < 14) || i >= 22;
     const float want = !in_b ? 0.0f : (i < 14 ? static_cast<float>(i - 7) : static_cast<float>(i - 22 + 7));
@@ -42,7 +42,10 @@ TEST(LoraBPart, ExpandPutsBBackAndZerosEveryA) {
 TEST(LoraBPart, WrongLengthsAreErrors) {
   const auto layout = hand_layout();
   EXPECT_THROW(gather_lora_b(layout, std::vector<float>(25)), AdapterError);
-  EXPECT_THROW(expand_lora_b(layout, std::vector<float>(11)), AdapterError);
+  std::vector<float> full(26);
+  EXPECT_THROW(scatter_lora_b<float>(layout, std::vector<float>(11), full), AdapterError);
+  std::vector<double> short_full(25);
+  EXPECT_THROW(scatter_lora_b<double>(layout, std::vector<double>(10), short_full), AdapterError);
 }
 
 }  // namespace
