@@ -37,7 +37,10 @@ crypto::Digest32 advertised_entry_digest(ClientId id, const std::array<std::uint
 /// value through HKDF when graph_seed_work = 0. It depends on every accepted device's fresh
 /// round keys, so the graph is fixed only after honest clients chose theirs; the scrypt
 /// cost bounds how many candidate graphs a server can try before the ShareKeys deadline
-/// (README, "Graph seed"). Throws ConfigError if advertised is malformed.
+/// (README, "Graph seed"). A process computes each distinct scrypt input once (virtual
+/// devices of one round in a simulator share it; the value is a pure function of public
+/// inputs). Thread-safe. Throws ConfigError if advertised is malformed, CryptoError if
+/// scrypt fails.
 crypto::Secret32 graph_seed(const RoundConfig& config, const AdvertisedKeys& advertised);
 
 /// The round's neighbour graph: complete (advertised unused), or the Harary graph whose

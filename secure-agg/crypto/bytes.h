@@ -14,7 +14,7 @@ namespace fedlora::secagg::crypto {
 using Bytes = std::vector<std::uint8_t>;
 using ByteSpan = std::span<const std::uint8_t>;
 
-/// OPENSSL_cleanse on a raw buffer (defined in bytes.cc so headers need no OpenSSL).
+/// OPENSSL_cleanse on a raw buffer (defined in bytes.cpp so headers need no OpenSSL).
 void cleanse(void* p, std::size_t bytes);
 
 /// std::allocator that wipes memory with OPENSSL_cleanse before releasing it, so a

@@ -3,8 +3,11 @@
 
 #include <cmath>
 #include <set>
+#include <thread>
 
 #include "secure-agg/client_policy.h"
+#include "secure-agg/crypto/scrypt.h"
+#include "secure-agg/crypto/sha256.h"
 #include "secure-agg/errors.h"
 #include "secure-agg/graph.h"
 #include "secure-agg/graph_parameters.h"
@@ -138,6 +141,56 @@ TEST(Graph, SeedWorkFactorIsScrypt) {
   EXPECT_NE(crypto::to_hex(s6.span()), crypto::to_hex(graph_seed(c, adv).span()));
   c.graph_seed_work = kMaxGraphSeedWork + 1;
   EXPECT_THROW(c.validate(), ConfigError);
+}
+
+// The seed from the documented material, computed here without graph_seed().
+std::string documented_seed(const RoundConfig& c, const AdvertisedKeys& adv) {
+  const std::string_view domain = "fedlora-secagg/v1 graph-seed";
+  crypto::Bytes b(domain.begin(), domain.end());
+  b.push_back(0);
+  const auto cfg = c.digest();
+  b.insert(b.end(), cfg.begin(), cfg.end());
+  auto u32 = [&](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  };
+  u32(static_cast<std::uint32_t>(adv.ids.size()));
+  for (std::size_t i = 0; i < adv.ids.size(); ++i) {
+    u32(adv.ids[i]);
+    b.insert(b.end(), adv.digests[i].begin(), adv.digests[i].end());
+  }
+  const auto material = crypto::sha256({b});
+  std::array<std::uint8_t, 32> out{};
+  crypto::scrypt(material, c.session_id, c.graph_seed_work, 8, 1, out);
+  return crypto::to_hex(out);
+}
+
+// A process hosting many virtual devices computes each distinct seed once and shares it
+// (graph_seed.cpp). Shared or not, every caller gets scrypt of its own inputs: from many
+// threads at once, across more distinct inputs than the memo keeps, and after eviction.
+TEST(Graph, SharedSeedComputationGivesEachCallerItsOwnSeed) {
+  const auto adv = advertised_all(12, 9);
+  std::vector<RoundConfig> configs;
+  std::vector<std::string> expected;
+  for (std::uint8_t s = 0; s < 20; ++s) {
+    auto c = harary_config(12, 4, 3, 5);
+    c.session_id[3] = s;
+    configs.push_back(c);
+    expected.push_back(documented_seed(c, adv));
+  }
+  std::vector<std::string> got(8 * configs.size());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t i = 0; i < configs.size(); ++i) {
+        const std::size_t j = (i + 3 * static_cast<std::size_t>(t)) % configs.size();
+        got[static_cast<std::size_t>(t) * configs.size() + j] = crypto::to_hex(graph_seed(configs[j], adv).span());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (std::size_t k = 0; k < got.size(); ++k) EXPECT_EQ(got[k], expected[k % configs.size()]) << k;
+  EXPECT_EQ(crypto::to_hex(graph_seed(configs[0], adv).span()), expected[0]);  // evicted, recomputed
+  EXPECT_NE(expected[0], expected[1]);
 }
 
 TEST(Hypergeometric, HandComputedValues) {

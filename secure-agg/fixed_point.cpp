@@ -21,7 +21,8 @@ std::uint64_t stochastic_round(double r, std::uint64_t u) {
   const double fl = std::floor(r);
   const double frac = r - fl;
   // frac <= 1 - 2^-53, so frac * 2^64 < 2^64 converts without overflow.
-  const auto threshold = static_cast<std::uint64_t>(std::ldexp(frac, 64));
+  // (A multiply by 2^64 rather than ldexp: the same exact value without a libm call.)
+  const auto threshold = static_cast<std::uint64_t>(frac * 0x1p64);
   return static_cast<std::uint64_t>(fl) + (u < threshold ? 1 : 0);
 }
 
