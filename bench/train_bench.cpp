@@ -89,6 +89,7 @@
 
 #include "lora/adapter/adapter_init.h"
 #include "lora/model/attention.h"
+#include "lora/model/train_flops.h"
 #include "lora/model/base_model.h"
 #include "lora/model/dense_model.h"
 #include "lora/model/lora_model.h"
@@ -144,28 +145,9 @@ const LlamaConfig& shape_config() { return g_shape.config; }
 // Sequence length of the step: the default shape's whole context (128), else 128.
 int64_t step_seq_len() { return std::min<int64_t>(128, shape_config().context_length); }
 
-// See the file comment for the formula.
+// lora/model/train_flops.h has the formula (all 7 projections adapted here).
 double step_flop_per_token(const LlamaConfig& c, int64_t t, int64_t tokens_per_step, bool checkpointed) {
-  double p = 0, p0 = 0, s = 0;
-  for (TargetModule m : kAllTargetModules) {
-    const auto sh = c.projection(m);
-    p += static_cast<double>(c.n_layers) * sh.in_features * sh.out_features;
-    s += static_cast<double>(c.n_layers) * (sh.in_features + sh.out_features);  // all 7 adapted
-    if (m == TargetModule::q || m == TargetModule::k || m == TargetModule::v)
-      p0 += static_cast<double>(sh.in_features) * sh.out_features;
-  }
-  const double vd = static_cast<double>(c.vocab_size) * c.dim;
-  // Attention: 6 products per head over the score entries actually computed (causal row
-  // blocks, attention.h), 2·head_dim FLOP each: 12·D·L·scores(T)/T per token.
-  const double att = 12.0 * c.dim * c.n_layers * static_cast<double>(attention_scores_computed(t)) / t;
-  const double m = static_cast<double>(tokens_per_step);
-  double per_token = 4 * p + 4 * vd - 2 * p0 + 4.0 * kRank * s + att;
-  double merges = 2.0 * kRank * (2 * p - p0);
-  if (checkpointed) {  // every block's forward again in backward
-    per_token += 2 * p + att / 3;
-    merges += 2.0 * kRank * p;
-  }
-  return per_token + merges / m;
+  return lora::train_flop_per_token(c, kAllTargetModules, kRank, t, tokens_per_step, checkpointed);
 }
 
 // One base per format. Random weights ~ N(0, 0.02²) (norms 1) are drawn one tensor at a

@@ -47,6 +47,9 @@ struct FederationSection {
   /// Local fine-tuning steps per evaluation user after the last round; 0 = off
   /// (simulator/run/personalization.h).
   int personalize_steps = 0;
+  /// Select ⌈K · over_selection⌉ devices and close the round at K reports (Bonawitz et al.
+  /// 2019 §2.2); stragglers are dropped. The service reads serve.over_selection instead.
+  double over_selection = 1.0;
 };
 
 enum class UpdateWeighting { examples, uniform };

@@ -118,6 +118,32 @@ std::vector<std::string> TomlReader::get_string_list(std::string_view section, s
   return out;
 }
 
+std::vector<double> TomlReader::get_double_list(std::string_view section, std::string_view key,
+                                                const std::vector<double>& def) {
+  const auto* n = node(section, key);
+  if (!n) return def;
+  if (!n->is_array()) type_error(section, key, "a list of numbers");
+  std::vector<double> out;
+  for (const auto& e : *n->as_array()) {
+    const auto v = e.value<double>();
+    if (!v) type_error(section, key, "a list of numbers");
+    out.push_back(*v);
+  }
+  return out;
+}
+
+std::vector<toml::table> TomlReader::get_table_list(std::string_view section, std::string_view key) {
+  const auto* n = node(section, key);
+  if (!n) return {};
+  if (!n->is_array()) type_error(section, key, "a list of tables ([{ ... }, ...])");
+  std::vector<toml::table> out;
+  for (const auto& e : *n->as_array()) {
+    if (!e.is_table()) type_error(section, key, "a list of tables ([{ ... }, ...])");
+    out.push_back(*e.as_table());
+  }
+  return out;
+}
+
 void TomlReader::declare(std::string_view section, std::string_view key) { read_.insert(full_key(section, key)); }
 
 namespace {

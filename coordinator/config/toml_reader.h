@@ -38,6 +38,11 @@ class TomlReader {
   std::string get_string(std::string_view section, std::string_view key, const std::string& def);
   std::vector<std::string> get_string_list(std::string_view section, std::string_view key,
                                            const std::vector<std::string>& def);
+  /// A list of numbers (integers convert). Throws ConfigError naming the key otherwise.
+  std::vector<double> get_double_list(std::string_view section, std::string_view key, const std::vector<double>& def);
+  /// A list of (inline) tables, e.g. `classes = [{ name = "a", share = 0.5 }, ...]`; the
+  /// caller checks each table's keys. Empty if absent. Throws ConfigError if it is not one.
+  std::vector<toml::table> get_table_list(std::string_view section, std::string_view key);
   /// True if the key is present (file or override); marks nothing as read.
   bool has(std::string_view section, std::string_view key) const;
 

@@ -64,6 +64,8 @@ SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<s
   c.federation.dropout_rate = r.get_double("federation", "dropout_rate", c.federation.dropout_rate);
   c.federation.mode = r.get_string("federation", "mode", c.federation.mode);
   c.federation.personalize_steps = to_int(r, "federation", "personalize_steps", c.federation.personalize_steps);
+  c.federation.over_selection = r.get_double("federation", "over_selection", c.federation.over_selection);
+  c.fleet = read_fleet_section(r);
   c.dp_sgd.epsilon = r.get_double("dp_sgd", "epsilon", c.dp_sgd.epsilon);
   c.dp_sgd.delta = r.get_double("dp_sgd", "delta", c.dp_sgd.delta);
   c.dp_sgd.ledger = r.get_string("dp_sgd", "ledger", c.dp_sgd.ledger);
@@ -99,6 +101,15 @@ void SimConfig::validate() const {
   if (federation.mode != "federated" && federation.mode != "centralized")
     bad("federation.mode '" + federation.mode + "': use federated or centralized");
   if (federation.personalize_steps < 0) bad("federation.personalize_steps must be >= 0 (0 = no personalisation)");
+  if (!(federation.over_selection >= 1.0 && federation.over_selection <= 10.0))
+    bad("federation.over_selection must be in [1, 10] (select ceil(K * it) devices, close at K reports)");
+  if (user_dp.enabled && federation.over_selection != 1.0)
+    bad("federation.over_selection must be 1 with user_dp: closing at the first K reports would change the Poisson "
+        "sampling the privacy accounting assumes");
+  fleet.validate();
+  if (user_dp.enabled && fleet.availability != Availability::always)
+    bad("user_dp with fleet.availability = \"" + std::string(fleet.availability == Availability::diurnal ? "diurnal" : "trace") +
+        "\": the Poisson-sampling accounting assumes every device can be sampled in every round; use \"always\"");
   if (federation.mode == "centralized") validate_centralized(*this);
   if (!(memory_budget_mb >= 0) || !std::isfinite(memory_budget_mb))
     bad("client.memory_budget_mb must be a finite number >= 0 (0 = no budget)");
@@ -124,6 +135,8 @@ std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
   d.emplace_back("federation.dropout_rate", config::format_number(c.federation.dropout_rate));
   d.emplace_back("federation.mode", c.federation.mode);
   d.emplace_back("federation.personalize_steps", std::to_string(c.federation.personalize_steps));
+  d.emplace_back("federation.over_selection", config::format_number(c.federation.over_selection));
+  for (auto& kv : describe_fleet(c.fleet)) d.push_back(std::move(kv));
   d.emplace_back("client.memory_budget_mb", config::format_number(c.memory_budget_mb));
   d.emplace_back("client.base_matmul", lora::to_string(c.base_matmul));
   return d;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "coordinator/config/job_config.h"
+#include "simulator/config/fleet_section.h"
 #include "lora/model/base_gemm.h"
 
 namespace fedlora::sim {
@@ -42,6 +43,7 @@ struct DataSection {
 struct SimConfig : config::JobConfig {
   RunSection run;
   DataSection data;
+  FleetSection fleet;  ///< [fleet]: device classes, availability, round deadline (fleet_section.h)
   /// client.memory_budget_mb (device side, every virtual device): MB local training may use
   /// on top of runtime and base weights; the device picks micro-batch and checkpointing to
   /// fit (client/train/step_memory.h) and refuses tasks that cannot. 0 = no budget.

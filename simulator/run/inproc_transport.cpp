@@ -52,7 +52,7 @@ InprocTransport::InprocTransport(WorkerPool& pool, VirtualFleet fleet, double dr
     : pool_(pool), fleet_(std::move(fleet)), dropout_rate_(dropout_rate), run_seed_(run_seed) {}
 
 InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::span<const std::uint64_t> available,
-                                       const std::unordered_set<std::uint64_t>& ineligible) {
+                                       const std::unordered_set<std::uint64_t>& ineligible, const RoundClockSpec* clock) {
   const Fleet& fleet = fleet_.fleet;
   const auto& opened = driver.open_round(available, ineligible, virtual_device_facts(fleet_));
   const std::size_t k = opened.cohort.size();
@@ -99,6 +99,10 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
     if (id < fleet_.identities.size()) c.identity = &fleet_.identities[id];
     c.secagg_policy = fleet_.secagg_policy;
     c.memory_budget_mb = fleet_.memory_budget_mb;
+    if (fleet_.profiles) {  // the device class's memory caps the budget
+      const double class_mb = fleet_.profiles->device_class(id).memory_mb;
+      if (class_mb > 0) c.memory_budget_mb = c.memory_budget_mb ? std::min(*c.memory_budget_mb, class_mb) : class_mb;
+    }
     c.base_gemm = fleet_.base_gemm;
     try {
       devices[i].emplace(c, protocol::from_proto(protocol::to_proto(opened.instructions[i])));
@@ -120,6 +124,48 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
   pool_.run(order, [&](std::size_t i, int) { devices[i]->train(theta); });
 
   auto trained = [&](std::size_t i) { return devices[i] && devices[i]->report().status == client::DeviceStatus::kReady; };
+  auto untrained_but_present = [&](std::size_t i) {
+    return devices[i] && devices[i]->report().status == client::DeviceStatus::kAccepted &&
+           silent(i, Stage::kMaskedInputCollection);
+  };
+  auto go_silent_from = [&](std::size_t i, Stage at) {
+    if (!silent_from[i] || static_cast<int>(at) < static_cast<int>(*silent_from[i])) silent_from[i] = at;
+  };
+  if (clock) {
+    // Simulated arrival order: the reporting phase takes the first `target` reports.
+    ClockedRound cr;
+    cr.times.resize(k);
+    const client::DeviceRoundReport none;
+    for (std::size_t i = 0; i < k; ++i) {
+      const bool reports = (trained(i) || untrained_but_present(i)) && !silent(i, Stage::kAdvertiseKeys);
+      cr.times[i] = clock->timer->time(opened.cohort[i], clock->open_s, devices[i] ? devices[i]->report() : none, reports);
+    }
+    cr.cut = cut_round(cr.times, clock->target, clock->deadline_s);
+    for (std::size_t i = 0; i < k; ++i) {
+      out.devices[i].fate = cr.cut.fate[i];
+      if (cr.cut.fate[i] == MemberFate::straggler || cr.cut.fate[i] == MemberFate::left)
+        go_silent_from(i, Stage::kAdvertiseKeys);
+    }
+    double t = cr.cut.close_s;
+    if (secure) {
+      // Each later stage is a round trip at the slowest reporting member's latency; the
+      // masked input also pays its upload. A member whose session ends before a stage
+      // ends goes silent from that stage.
+      double latency = 0, upload = 0;
+      for (std::size_t i = 0; i < k; ++i)
+        if (cr.cut.fate[i] == MemberFate::reported) {
+          latency = std::max(latency, cr.times[i].latency_s);
+          upload = std::max(upload, cr.times[i].input_upload_s);
+        }
+      for (std::size_t s = 1; s < stages.size(); ++s) {
+        t += 2 * latency + (stages[s] == Stage::kMaskedInputCollection ? upload : 0.0);
+        for (std::size_t i = 0; i < k; ++i)
+          if (cr.cut.fate[i] == MemberFate::reported && cr.times[i].leaves_s < t) go_silent_from(i, stages[s]);
+      }
+    }
+    cr.duration_s = t;
+    out.clock = std::move(cr);
+  }
   if (!secure) {
     for (std::size_t i = 0; i < k; ++i) {
       if (trained(i) && !silent(i, Stage::kAdvertiseKeys)) {
@@ -131,9 +177,7 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
     channel.close_stage();
   } else {
     for (std::size_t i = 0; i < k; ++i) {
-      const bool untrained_but_present = devices[i] && devices[i]->report().status == client::DeviceStatus::kAccepted &&
-                                         silent(i, Stage::kMaskedInputCollection);
-      if ((trained(i) || untrained_but_present) && !silent(i, Stage::kAdvertiseKeys)) {
+      if ((trained(i) || untrained_but_present(i)) && !silent(i, Stage::kAdvertiseKeys)) {
         channel.receive_secagg(static_cast<coordinator::MemberIndex>(i), devices[i]->secagg_start());
       } else {
         channel.drop(static_cast<coordinator::MemberIndex>(i), "not reporting");

@@ -16,8 +16,11 @@
 #include "coordinator/round/round_driver.h"
 #include "privacy/ledger/privacy_ledger.h"
 #include "simulator/config/sim_config.h"
+#include "simulator/fleet/device_profiles.h"
 #include "simulator/fleet/fleet.h"
 #include "simulator/fleet/worker_pool.h"
+#include "simulator/run/device_timing.h"
+#include "simulator/run/sim_clock.h"
 
 namespace fedlora::sim {
 
@@ -28,11 +31,27 @@ struct DeviceOutcome {
   bool dropped = false;               ///< went silent (simulated dropout)
   std::optional<secagg::Stage> dropped_before;  ///< SecAgg rounds: the first stage it missed
   std::optional<std::string> refused_task;  ///< DeviceRound refused the instructions
+  MemberFate fate = MemberFate::silent;     ///< simulated clock: how its report fared
+};
+
+/// The simulated clock of one round (simulator/run/sim_clock.h).
+struct RoundClockSpec {
+  const DeviceTimer* timer = nullptr;
+  double open_s = 0;       ///< simulated time the round opens
+  int target = 1;          ///< reports that close the reporting phase (K)
+  double deadline_s = 0;   ///< reporting deadline after opening; 0 = none
+};
+
+struct ClockedRound {
+  std::vector<MemberTime> times;  ///< per member, relative to opening
+  RoundCut cut;
+  double duration_s = 0;          ///< opening → the round's last message (SecAgg: its last stage)
 };
 
 struct InprocRound {
   coordinator::RoundReport report;
   std::vector<DeviceOutcome> devices;  ///< cohort order
+  std::optional<ClockedRound> clock;   ///< set when run with a RoundClockSpec
 };
 
 /// The fleet-wide device state the transport needs.
@@ -47,6 +66,7 @@ struct VirtualFleet {
   secagg::ClientPolicy secagg_policy;                 ///< what every virtual device accepts
   std::optional<double> memory_budget_mb;             ///< every device's training memory budget
   lora::BaseGemm base_gemm = lora::BaseGemm::fp32;    ///< every device's base products
+  const DeviceProfiles* profiles = nullptr;           ///< per-device class (its memory_mb caps the budget)
 };
 
 /// Identity keys for a fleet of `n` virtual devices: drawn from the OS, or for research runs
@@ -68,8 +88,11 @@ class InprocTransport {
   InprocTransport(WorkerPool& pool, VirtualFleet fleet, double dropout_rate, std::uint64_t run_seed);
 
   /// Runs round driver.coordinator().next_round() among `available` minus `ineligible`.
+  /// With `clock`, members report in simulated arrival order: the round takes the first
+  /// clock->target reports before the deadline, later ones are stragglers and members whose
+  /// session ends before they report (or, with SecAgg, before a stage ends) go silent.
   InprocRound run_round(coordinator::RoundDriver& driver, std::span<const std::uint64_t> available,
-                        const std::unordered_set<std::uint64_t>& ineligible);
+                        const std::unordered_set<std::uint64_t>& ineligible, const RoundClockSpec* clock = nullptr);
 
  private:
   WorkerPool& pool_;

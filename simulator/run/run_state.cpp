@@ -76,7 +76,13 @@ json run_state_json(const RunState& s) {
               {"example_eps_max", num(s.example_eps_max)},
               {"out_of_budget", s.out_of_budget},
               {"user_dp", s.user_dp ? user_dp_state_json(*s.user_dp) : json(nullptr)},
-              {"wall_s", s.wall_s}};
+              {"wall_s", s.wall_s},
+              {"sim_time_s", s.sim_time_s},
+              {"sim_round_s", s.sim_round_s},
+              {"stragglers", s.stragglers},
+              {"left", s.left},
+              {"compute_s", s.compute_s},
+              {"wasted_compute_s", s.wasted_compute_s}};
 }
 
 RunState run_state_from_json(const json& j) {
@@ -94,6 +100,12 @@ RunState run_state_from_json(const json& j) {
     s.out_of_budget = j.at("out_of_budget").get<std::vector<std::uint64_t>>();
     if (!j.at("user_dp").is_null()) s.user_dp = user_dp_state_from_json(j.at("user_dp"));
     s.wall_s = j.at("wall_s").get<double>();
+    s.sim_time_s = j.at("sim_time_s").get<double>();
+    s.sim_round_s = j.at("sim_round_s").get<std::vector<double>>();
+    s.stragglers = j.at("stragglers").get<std::int64_t>();
+    s.left = j.at("left").get<std::int64_t>();
+    s.compute_s = j.at("compute_s").get<double>();
+    s.wasted_compute_s = j.at("wasted_compute_s").get<double>();
     if (s.round < 0) throw std::runtime_error("round is negative");
     return s;
   } catch (const json::exception& e) {

@@ -26,6 +26,12 @@ struct RunState {
   std::vector<std::uint64_t> out_of_budget;  ///< devices that refused for budget (sorted)
   std::optional<coordinator::UserDpServer::State> user_dp;  ///< user-level DP accounting, clip
   double wall_s = 0.0;               ///< wall time spent so far (all sessions)
+  // The simulated clock (sim_clock.h): deterministic, unlike wall_s.
+  double sim_time_s = 0.0;           ///< simulated seconds since the run started
+  std::vector<double> sim_round_s;   ///< each round's simulated duration
+  std::int64_t stragglers = 0, left = 0;
+  double compute_s = 0.0;            ///< simulated device compute of every member that trained
+  double wasted_compute_s = 0.0;     ///< of it, discarded (stragglers, members that left)
 };
 
 nlohmann::json run_state_json(const RunState& state);

@@ -112,6 +112,7 @@ void write_run_outputs(const SimConfig& cfg, const SimSetup& setup, std::span<co
                {"bytes_up", summary.bytes_up},
                {"bytes_down", summary.bytes_down},
                {"wall_s", summary.wall_s},
+               {"simulated_time", summary.simulated_time},
                {"peak_rss_bytes", summary.peak_rss_bytes},
                {"threads", threads}};
   std::ofstream(summary.run_dir / "summary.json") << s.dump(2) << "\n";

@@ -27,7 +27,10 @@
 #include "lora/tokenizer/gguf_vocab.h"
 #include "coordinator/protocol/failpoint.h"
 #include "secure-agg/crypto/random.h"
+#include "simulator/fleet/availability.h"
+#include "simulator/fleet/device_profiles.h"
 #include "simulator/run/centralized_run.h"
+#include "simulator/run/device_timing.h"
 #include "simulator/run/inproc_transport.h"
 #include "simulator/run/metrics_log.h"
 #include "simulator/run/personalization.h"
@@ -80,6 +83,58 @@ void make_run_dir(const fs::path& dir) {
                              " (choose another run.output_dir)");
 }
 
+// The devices eligible at the clock's time `now`, advancing it in 5-minute steps until at
+// least ⌈K · over_selection⌉ are (a real coordinator waits for check-ins the same way).
+std::vector<std::uint64_t> wait_for_eligible(const SimConfig& cfg, const AvailabilityModel& availability,
+                                             const std::vector<std::uint64_t>& ids,
+                                             const std::unordered_set<std::uint64_t>& ineligible, double& now) {
+  if (cfg.fleet.availability == Availability::always) return ids;
+  const auto wanted = static_cast<std::size_t>(
+      std::ceil(static_cast<double>(cfg.federation.cohort_size) * cfg.federation.over_selection));
+  constexpr double kStep = 300.0, kMaxWait = 7 * 86400.0;
+  std::size_t most = 0;
+  for (double waited = 0; waited <= kMaxWait; waited += kStep, now += kStep) {
+    std::vector<std::uint64_t> eligible;
+    for (auto id : ids)
+      if (!ineligible.contains(id) && availability.available_until(id, now)) eligible.push_back(id);
+    if (eligible.size() >= wanted) return eligible;
+    most = std::max(most, eligible.size());
+  }
+  throw ConfigError(fmt("fleet: at most %zu devices were eligible at once in 7 simulated days, and a round selects %zu; "
+                        "raise fleet.eligible_by_hour or fleet.session_minutes, or lower federation.cohort_size",
+                        most, wanted));
+}
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size()))) - (q > 0 ? 1 : 0);
+  return v[std::min(i, v.size() - 1)];
+}
+
+// The round's simulated-clock fields of metrics.jsonl, and the run's totals.
+void record_clock(const ClockedRound& c, RunState& st, json& line) {
+  std::vector<double> reports;
+  double compute = 0;
+  for (std::size_t i = 0; i < c.times.size(); ++i) {
+    if (c.cut.fate[i] == MemberFate::reported) reports.push_back(c.times[i].report_s);
+    if (c.cut.fate[i] != MemberFate::silent) compute += c.times[i].compute_s;
+  }
+  st.sim_time_s += c.duration_s;
+  st.sim_round_s.push_back(c.duration_s);
+  st.stragglers += c.cut.stragglers;
+  st.left += c.cut.left;
+  st.compute_s += compute;
+  st.wasted_compute_s += c.cut.wasted_compute_s;
+  line["sim_round_s"] = c.duration_s;
+  line["sim_time_s"] = st.sim_time_s;
+  line["report_s"] = json{{"p50", quantile(reports, 0.5)}, {"p90", quantile(reports, 0.9)},
+                          {"max", reports.empty() ? 0.0 : *std::max_element(reports.begin(), reports.end())}};
+  line["stragglers"] = c.cut.stragglers;
+  line["left"] = c.cut.left;
+  line["wasted_compute_s"] = c.cut.wasted_compute_s;
+}
+
 }  // namespace
 
 SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progress, const RunOptions& options) {
@@ -122,7 +177,9 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   coordinator::Coordinator coord(
       layout, Eigen::Map<const Eigen::VectorXf>(theta0.data(), d),
       std::make_unique<coordinator::FedOptStrategy>(
-          coordinator::strategy_config_for(cfg, derive_seed(cfg.run.seed, {0xC0407}), 1.0, 0, cohort_noise), d),
+          coordinator::strategy_config_for(cfg, derive_seed(cfg.run.seed, {0xC0407}), cfg.federation.over_selection, 0,
+                                           cohort_noise),
+          d),
       coordinator::CoordinatorOptions{{}, cfg.model.base.filename().string()});
   coordinator::RoundPolicy policy;
   static_cast<config::JobConfig&>(policy.job) = cfg;
@@ -184,6 +241,17 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     vf.identities = virtual_identities(fleet.devices.size(), vf.research_seed);
     vf.secagg_policy = virtual_device_policy(cfg.secagg);
   }
+  // The simulated fleet: each device's class and zone, its eligible sessions, and the clock
+  // that times its rounds (not privacy randomness: seeded from the run seed).
+  const DeviceProfiles profiles(cfg.fleet, fleet.devices.size(), derive_seed(cfg.run.seed, {0xF1EE7}));
+  const auto availability = make_availability(cfg.fleet, profiles, derive_seed(cfg.run.seed, {0xA7A1}));
+  vf.profiles = &profiles;
+  const std::int64_t up_dim = coordinator::update_dimension(cfg, layout);
+  const DeviceTimer timer(
+      profiles, *availability,
+      TrainShape{base->config, cfg.lora.target_modules, cfg.lora.rank, base->config.context_length, cfg.client.batch_size},
+      static_cast<double>(d) * sizeof(float), static_cast<double>(up_dim) * sizeof(float) + sizeof(double),
+      cfg.secagg.enabled ? static_cast<double>(up_dim + 1) * (cfg.secagg.word_bits / 8) : 0.0);
   InprocTransport transport(pool, std::move(vf), cfg.federation.dropout_rate, cfg.run.seed);
   std::unordered_set<uint64_t> out_of_budget(st.out_of_budget.begin(), st.out_of_budget.end());
   const fs::path own_ledger = ledger && cfg.dp_sgd.ledger.empty() ? ledger_path(cfg, summary.run_dir) : fs::path();
@@ -239,7 +307,10 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     if (rebuild_every_round && r > first_round)
       driver = make_driver(static_cast<std::uint64_t>(r), driver->user_dp()->state());
     protocol::failpoint("sim_round_started");
-    const InprocRound round = transport.run_round(*driver, device_ids, out_of_budget);
+    const std::vector<std::uint64_t> eligible = wait_for_eligible(cfg, *availability, device_ids, out_of_budget, st.sim_time_s);
+    const RoundClockSpec clock{&timer, st.sim_time_s, dp ? std::numeric_limits<int>::max() : cfg.federation.cohort_size,
+                               cfg.fleet.round_deadline_s};
+    const InprocRound round = transport.run_round(*driver, eligible, out_of_budget, &clock);
     const RoundDeviceCounts counts = count_devices(round);
     for (const auto& dev : round.devices) {
       if (dev.report.status == client::DeviceStatus::kRefusedBudget) out_of_budget.insert(dev.device);
@@ -256,6 +327,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     else ++st.rounds_completed;
 
     json line = round_metrics(round, counts, driver->user_dp() ? &driver->user_dp()->settings() : nullptr, cfg.private_run());
+    if (round.clock) record_clock(*round.clock, st, line);
     if (ledger) {
       line["refused_devices"] = counts.refused_budget;
       if (cfg.private_run()) line["example_epsilon_max"] = st.example_eps_max;
@@ -292,6 +364,15 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   summary.rounds_aborted = st.rounds_aborted;
   summary.bytes_up = st.bytes_up;
   summary.bytes_down = st.bytes_down;
+  summary.simulated_time = json{{"total_s", st.sim_time_s},
+                                {"round_s", {{"p50", quantile(st.sim_round_s, 0.5)},
+                                             {"p90", quantile(st.sim_round_s, 0.9)},
+                                             {"max", quantile(st.sim_round_s, 1.0)}}},
+                                {"stragglers", st.stragglers},
+                                {"left", st.left},
+                                {"device_compute_s", st.compute_s},
+                                {"wasted_compute_s", st.wasted_compute_s},
+                                {"wasted_share", st.compute_s > 0 ? st.wasted_compute_s / st.compute_s : 0.0}};
   const auto last_round = static_cast<int64_t>(coord.next_round()) - 1;
   EvalPoint last_eval = st.last_eval;
   if (last_eval.round != last_round) last_eval = evaluate_global(pool, base, layout, coord.theta(), fleet, last_round, eval_options(cfg, setup));

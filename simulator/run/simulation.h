@@ -31,6 +31,10 @@ struct SimulationSummary {
   /// federation.personalize_steps > 0: the summary of personalization.json without its
   /// per-user list (personalization.h); null when off.
   nlohmann::json personalization;
+  /// The simulated clock (simulator/run/sim_clock.h): {"total_s", "round_s": {p50, p90,
+  /// max}, "stragglers", "left", "device_compute_s", "wasted_compute_s", "wasted_share"};
+  /// null for the centralized baseline.
+  nlohmann::json simulated_time;
 };
 
 /// Progress lines for the terminal (one per round, plus set-up messages).

@@ -17,6 +17,7 @@
 #include "privacy/accounting/epsilon.h"
 #include "privacy/accounting/rdp.h"
 #include "client/train/step_memory.h"
+#include "lora/model/train_flops.h"
 
 namespace fedlora {
 namespace {
@@ -456,6 +457,79 @@ TEST(TinySimulation, GrpcTransportGivesTheInProcessMetrics) {
     EXPECT_EQ(grpc.rounds_completed, 2);
     if (secure) EXPECT_EQ(final_adapter(inproc, t.config("x", 9, sets)), final_adapter(grpc, t.config("x", 9, sets)));
   }
+}
+
+std::vector<json> metric_rows(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "metrics.jsonl");
+  std::vector<json> rows;
+  for (std::string line; std::getline(in, line);) rows.push_back(json::parse(line));
+  return rows;
+}
+
+// One member per round, one device class: the round's simulated time is, by hand,
+// latency + 8·θ bytes / down rate + tokens · FLOP per token / GFLOP/s + latency +
+// 8·upload bytes / up rate, with the tokens and bytes the round's metrics report.
+TEST(TinySimulation, SimulatedRoundTimeIsDownloadPlusComputePlusUpload) {
+  TinyRun t;
+  const std::vector<std::string> sets{
+      "federation.cohort_size=1", "federation.rounds=3",
+      "fleet.classes=[{name=\"only\", gflops=0.5, down_mbps=8, up_mbps=4, latency_ms=100}]"};
+  const auto cfg = t.config("clock", 3, sets);
+  const auto s = sim::run_simulation(cfg, nullptr);
+  const auto base = lora::load_base_model(cfg.model.base);
+  const int64_t seq = base->config.context_length;
+  const double fpt = lora::train_flop_per_token(base->config, cfg.lora.target_modules, 4, seq, 4 * seq, false);
+  const auto rows = metric_rows(s.run_dir);
+  ASSERT_EQ(rows.size(), 4u);
+  double total = 0;
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    const double up = rows[r]["bytes_up"].get<double>();  // one plain upload: 4·d + 8 bytes
+    const double down = up - 8;                            // θ: 4·d bytes
+    const double expected = 0.1 + 8 * down / 8e6 + rows[r]["train_tokens"].get<double>() * fpt / 0.5e9 + 0.1 + 8 * up / 4e6;
+    EXPECT_NEAR(rows[r]["sim_round_s"].get<double>(), expected, 1e-9 * expected) << "round " << r;
+    total += expected;
+    EXPECT_NEAR(rows[r]["sim_time_s"].get<double>(), total, 1e-9 * total);
+    EXPECT_EQ(rows[r]["stragglers"], 0);
+  }
+  EXPECT_NEAR(s.simulated_time["total_s"].get<double>(), total, 1e-9 * total);
+}
+
+// Over-selection: 3 selected, the round closes at the first report, the other two are
+// stragglers whose work is wasted. A deadline before anyone can report aborts the round.
+TEST(TinySimulation, OverSelectionAndDeadlineMakeStragglers) {
+  TinyRun t;
+  const std::vector<std::string> sets{"federation.cohort_size=1", "federation.over_selection=3", "federation.rounds=2"};
+  const auto s = sim::run_simulation(t.config("over", 4, sets), nullptr);
+  for (const auto& row : metric_rows(s.run_dir)) {
+    if (row["round"] == 0) continue;
+    EXPECT_EQ(row["cohort"], 3);
+    EXPECT_EQ(row["contributors"], 1);
+    EXPECT_EQ(row["stragglers"], 2);
+    EXPECT_GT(row["wasted_compute_s"].get<double>(), 0);
+  }
+  EXPECT_EQ(s.simulated_time["stragglers"], 4);
+  EXPECT_GT(s.simulated_time["wasted_share"].get<double>(), 0.5);  // 2 of 3 devices' work each round
+
+  auto late = sets;
+  late.push_back("fleet.round_deadline_s=0.001");
+  const auto d = sim::run_simulation(t.config("deadline", 4, late), nullptr);
+  EXPECT_EQ(d.rounds_aborted, 2);
+  for (const auto& row : metric_rows(d.run_dir))
+    if (row["round"] != 0) EXPECT_EQ(row["stragglers"], 3);
+}
+
+// A diurnal fleet only selects devices inside an eligible session, waits for enough of
+// them, and the same seed gives the same simulated times.
+TEST(TinySimulation, DiurnalAvailabilityIsDeterministic) {
+  TinyRun t;
+  const std::vector<std::string> sets{"federation.cohort_size=1", "fleet.availability=\"diurnal\"",
+                                      "fleet.session_minutes=30"};
+  const auto a = sim::run_simulation(t.config("d1", 6, sets), nullptr);
+  const auto b = sim::run_simulation(t.config("d2", 6, sets), nullptr);
+  EXPECT_EQ(metrics_without_timing(a.run_dir), metrics_without_timing(b.run_dir));
+  EXPECT_GT(a.simulated_time["total_s"].get<double>(), 0);
+  EXPECT_THROW(sim::run_simulation_grpc(t.config("g", 6, sets), nullptr, FEDLORA_BIN_DIR), config::ConfigError);
+  EXPECT_THROW(t.config("dp", 6, {"fleet.availability=\"diurnal\"", "user_dp.enabled=true"}), config::ConfigError);
 }
 
 TEST(TinySimulation, AFilteredOutCorpusSaysWhereTheUsersWent) {
