@@ -116,7 +116,7 @@ struct JobConfig {
   LoraSection lora;
   FederationSection federation;
   /// The main job's local training (configs/shakespeare.toml): E = 2, B = 8, Adam at 0.002.
-  protocol::TrainInstructions client{.epochs = 2, .batch_size = 8, .lr = 0.002};  ///< [client]: epochs, batch_size, lr, optimizer, max_steps, fedprox_mu
+  protocol::TrainInstructions client{.epochs = 2, .batch_size = 8, .lr = 0.002, .max_steps = 32};  ///< [client]: epochs, batch_size, lr, optimizer, max_steps, fedprox_mu
   ServerSection server;
   DpSgdSection dp_sgd;
   UserDpSection user_dp;

@@ -66,6 +66,9 @@ SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<s
   c.federation.personalize_steps = to_int(r, "federation", "personalize_steps", c.federation.personalize_steps);
   c.federation.over_selection = r.get_double("federation", "over_selection", c.federation.over_selection);
   c.fleet = read_fleet_section(r);
+  c.async.mode = r.get_string("server", "mode", c.async.mode);
+  c.async.concurrency = to_int(r, "server", "concurrency", c.async.concurrency);
+  c.async.buffer_size = to_int(r, "server", "buffer_size", c.async.buffer_size);
   c.dp_sgd.epsilon = r.get_double("dp_sgd", "epsilon", c.dp_sgd.epsilon);
   c.dp_sgd.delta = r.get_double("dp_sgd", "delta", c.dp_sgd.delta);
   c.dp_sgd.ledger = r.get_string("dp_sgd", "ledger", c.dp_sgd.ledger);
@@ -107,6 +110,22 @@ void SimConfig::validate() const {
     bad("federation.over_selection must be 1 with user_dp: closing at the first K reports would change the Poisson "
         "sampling the privacy accounting assumes");
   fleet.validate();
+  if (async.mode != "sync" && async.mode != "fedbuff") bad("server.mode '" + async.mode + "': use sync or fedbuff");
+  if (async.concurrency < 1) bad("server.concurrency must be >= 1 (devices training at once)");
+  if (async.buffer_size < 1) bad("server.buffer_size must be >= 1 (arrivals per server step)");
+  if (async.mode == "fedbuff") {
+    auto refuse = [&](const std::string& key, const std::string& why) {
+      bad("server.mode = \"fedbuff\" cannot be combined with " + key + " (" + why + ")");
+    };
+    if (secagg.enabled) refuse("secagg.enabled = true", "SecAgg+ sums a synchronous cohort; buffered asynchronous SecAgg is not implemented");
+    if (user_dp.enabled) refuse("user_dp.enabled = true", "the user-level accountant assumes synchronous Poisson-sampled rounds");
+    if (dp_sgd.enabled) refuse("dp_sgd.enabled = true", "the asynchronous path trains without the device privacy ledger");
+    if (federation.over_selection != 1.0) refuse("federation.over_selection", "there are no rounds to over-select for");
+    if (fleet.round_deadline_s > 0) refuse("fleet.round_deadline_s", "there are no rounds to close");
+    if (federation.dropout_rate > 0) refuse("federation.dropout_rate", "devices leave when their eligible session ends");
+    if (federation.mode == "centralized") refuse("federation.mode = \"centralized\"", "no devices");
+    if (async.buffer_size > async.concurrency) bad("server.buffer_size must be <= server.concurrency");
+  }
   if (user_dp.enabled && fleet.availability != Availability::always)
     bad("user_dp with fleet.availability = \"" + std::string(fleet.availability == Availability::diurnal ? "diurnal" : "trace") +
         "\": the Poisson-sampling accounting assumes every device can be sampled in every round; use \"always\"");
@@ -136,6 +155,9 @@ std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
   d.emplace_back("federation.mode", c.federation.mode);
   d.emplace_back("federation.personalize_steps", std::to_string(c.federation.personalize_steps));
   d.emplace_back("federation.over_selection", config::format_number(c.federation.over_selection));
+  d.emplace_back("server.mode", c.async.mode);
+  d.emplace_back("server.concurrency", std::to_string(c.async.concurrency));
+  d.emplace_back("server.buffer_size", std::to_string(c.async.buffer_size));
   for (auto& kv : describe_fleet(c.fleet)) d.push_back(std::move(kv));
   d.emplace_back("client.memory_budget_mb", config::format_number(c.memory_budget_mb));
   d.emplace_back("client.base_matmul", lora::to_string(c.base_matmul));

@@ -40,9 +40,17 @@ struct DataSection {
   int max_users = 0;        ///< population cap (seeded sample); 0 = everyone
 };
 
+/// server.mode = "fedbuff": buffered asynchronous FL (coordinator/strategy/fedbuff_buffer.h).
+struct AsyncSection {
+  std::string mode = "sync";  ///< "sync" (rounds) | "fedbuff"
+  int concurrency = 32;       ///< C: devices training at once
+  int buffer_size = 16;       ///< K: arrivals per server step
+};
+
 struct SimConfig : config::JobConfig {
   RunSection run;
   DataSection data;
+  AsyncSection async;  ///< server.mode, server.concurrency, server.buffer_size
   FleetSection fleet;  ///< [fleet]: device classes, availability, round deadline (fleet_section.h)
   /// client.memory_budget_mb (device side, every virtual device): MB local training may use
   /// on top of runtime and base weights; the device picks micro-batch and checkpointing to

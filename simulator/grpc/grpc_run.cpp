@@ -90,6 +90,9 @@ std::map<std::uint64_t, DeviceTotals> read_device_reports(const fs::path& dir, i
 SimulationSummary run_simulation_grpc(const SimConfig& cfg, const ProgressFn& progress, const fs::path& bin_dir) {
   if (cfg.federation.mode == "centralized")
     throw ConfigError("config: federation.mode = \"centralized\" has no transport; run it without --transport grpc");
+  if (cfg.async.mode != "sync")
+    throw ConfigError("config: server.mode = \"" + cfg.async.mode + "\" runs only in process (simulated time); run it "
+                      "without --transport grpc");
   if (describe_fleet(cfg.fleet) != describe_fleet(FleetSection{}) || cfg.federation.over_selection != 1.0)
     throw ConfigError("config: [fleet] and federation.over_selection drive the in-process transport's simulated clock; "
                       "--transport grpc runs in real time (the coordinator's own serve.over_selection and deadlines "

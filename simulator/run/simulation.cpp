@@ -31,6 +31,7 @@
 #include "simulator/fleet/device_profiles.h"
 #include "simulator/run/centralized_run.h"
 #include "simulator/run/device_timing.h"
+#include "simulator/run/fedbuff_run.h"
 #include "simulator/run/inproc_transport.h"
 #include "simulator/run/metrics_log.h"
 #include "simulator/run/personalization.h"
@@ -139,6 +140,7 @@ void record_clock(const ClockedRound& c, RunState& st, json& line) {
 
 SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progress, const RunOptions& options) {
   if (cfg.federation.mode == "centralized") return run_centralized(cfg, progress, options);
+  if (cfg.async.mode == "fedbuff") return run_fedbuff(cfg, progress, options);
   const auto t0 = std::chrono::steady_clock::now();
   lora::keep_freed_memory_in_heap();
   auto say = [&](const std::string& s) {
