@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a reproduction config (configs/repro/*.toml): every arm listed in its "# arm NAME:
 # key=value ..." lines as one fedlora-sim run with those overrides, then a Markdown table
-# (fedlora-sim compare, with the file's "# target_accuracy:") and a plot of all arms.
+# (fedlora-sim compare, with the file's "# target_accuracy:") and a plot of all arms (against
+# the file's "# plot_x:", round by default, or sim-hours).
 #   ./scripts/reproduce.sh configs/repro/lora_vs_ffa.toml [extra --set arguments for every arm]
 # Outputs: runs/<config>-<arm>/ per arm, runs/<config>.md and runs/<config>.png. An arm
 # named "main" with no overrides is the main job itself, shared by every config as
@@ -15,6 +16,7 @@ source scripts/data-dir.sh
 [ -x build/bin/fedlora-sim ] || ./scripts/build.sh -DFEDLORA_BUILD_TESTS=OFF -DFEDLORA_BUILD_BENCH=OFF
 name=$(basename "$config" .toml)
 target=$(sed -n 's/^# target_accuracy: *//p' "$config")
+plot_x=$(sed -n 's/^# plot_x: *//p' "$config")
 runs=()
 mkdir -p runs
 while IFS= read -r line; do
@@ -37,4 +39,4 @@ while IFS= read -r line; do
   runs+=("runs/$run")
 done < <(grep '^# arm ' "$config")
 build/bin/fedlora-sim compare "${runs[@]}" ${target:+--target-accuracy "$target"} | tee "runs/$name.md"
-build/bin/fedlora-sim plot "${runs[@]}" --out "runs/$name.png" || true
+build/bin/fedlora-sim plot "${runs[@]}" --out "runs/$name.png" ${plot_x:+--x "$plot_x"} || true

@@ -20,11 +20,13 @@ RunComparison compare_row(const RunCurve& c, std::optional<double> target) {
   r.next_word_top3 = c.next_word_top3[last];
   r.bytes_up = c.bytes_up[last];
   r.wall_s = c.wall_s[last];
+  if (!c.sim_time_s.empty()) r.sim_time_s = c.sim_time_s[last];
   if (target)
     for (size_t i = 0; i < c.round.size(); ++i)
       if (c.accuracy[i] >= *target) {
         r.rounds_to_target = c.round[i];
         r.bytes_to_target = c.bytes_up[i];
+        if (i < c.sim_time_s.size() && !std::isnan(c.sim_time_s[i])) r.sim_s_to_target = c.sim_time_s[i];
         break;
       }
   return r;
@@ -32,13 +34,23 @@ RunComparison compare_row(const RunCurve& c, std::optional<double> target) {
 
 std::string comparison_markdown(const std::vector<RunComparison>& rows, std::optional<double> target) {
   char buf[512];
+  bool clock = false;
+  for (const auto& r : rows) clock = clock || !std::isnan(r.sim_time_s);
   std::string out = "| run | rounds | accuracy | perplexity | next-word top-1 | top-3 | MB up |";
   if (target) {
     std::snprintf(buf, sizeof buf, " rounds to %.3f | MB up to %.3f |", *target, *target);
     out += buf;
   }
+  if (clock) {
+    out += " simulated h |";
+    if (target) {
+      std::snprintf(buf, sizeof buf, " simulated h to %.3f |", *target);
+      out += buf;
+    }
+  }
   out += " host min |\n|---|---|---|---|---|---|---|";
   if (target) out += "---|---|";
+  if (clock) out += target ? "---|---|" : "---|";
   out += "---|\n";
   auto opt = [](double v, const char* f) {
     if (std::isnan(v)) return std::string("–");
@@ -54,6 +66,10 @@ std::string comparison_markdown(const std::vector<RunComparison>& rows, std::opt
     if (target) {
       out += r.rounds_to_target ? " " + opt(*r.rounds_to_target, "%.0f") + " |" : " not reached |";
       out += r.bytes_to_target ? " " + opt(*r.bytes_to_target / 1e6, "%.1f") + " |" : " – |";
+    }
+    if (clock) {
+      out += " " + opt(r.sim_time_s / 3600.0, "%.2f") + " |";
+      if (target) out += r.sim_s_to_target ? " " + opt(*r.sim_s_to_target / 3600.0, "%.2f") + " |" : " – |";
     }
     out += " " + opt(r.wall_s / 60.0, "%.1f") + " |\n";
   }

@@ -1,6 +1,7 @@
 #pragma once
 // `fedlora-sim compare RUN... [--target-accuracy A]`: the README tables of the reproduction
 // configs (configs/repro/), one Markdown row per run, read from each run's metrics.jsonl.
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -23,6 +24,8 @@ struct RunComparison {
   double wall_s = 0;                      ///< host seconds over all rounds
   std::optional<double> rounds_to_target; ///< unset: target not reached (or no target)
   std::optional<double> bytes_to_target;  ///< bytes up until that round
+  double sim_time_s = NAN;                ///< simulated clock at the last evaluated round (NaN: none)
+  std::optional<double> sim_s_to_target;  ///< simulated clock at the round that reached the target
 };
 
 /// The row of a run's curve (read_run_curve). `target` is an accuracy in (0, 1].
@@ -30,7 +33,8 @@ struct RunComparison {
 RunComparison compare_row(const RunCurve& curve, std::optional<double> target);
 
 /// A Markdown table of the rows: run, rounds, accuracy, perplexity, next-word top-1/top-3,
-/// MB up, rounds and MB up to the target (when given), host minutes.
+/// MB up, rounds and MB up to the target (when given), simulated hours (total and to the
+/// target) when any run reports them, host minutes.
 std::string comparison_markdown(const std::vector<RunComparison>& rows, std::optional<double> target);
 
 }  // namespace fedlora::sim

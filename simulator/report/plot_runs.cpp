@@ -70,15 +70,22 @@ RunCurve read_run_curve(const fs::path& run_dir) {
     c.next_word_top3.push_back(words ? number(e["next_word"], "top3") : nan);
     c.bytes_up.push_back(bytes_up);
     c.wall_s.push_back(wall_s);
+    c.sim_time_s.push_back(number(j, "sim_time_s"));
   }
   if (c.round.empty()) throw std::runtime_error(file.string() + ": no evaluated round to plot");
   return c;
 }
 
-PlotOutcome plot_runs(const std::vector<fs::path>& runs, const fs::path& out) {
+PlotOutcome plot_runs(const std::vector<fs::path>& runs, const fs::path& out, PlotAxis x) {
   if (runs.empty()) throw std::runtime_error("plot: no run given");
   std::vector<RunCurve> curves;
   for (const auto& r : runs) curves.push_back(read_run_curve(r));
+  if (x == PlotAxis::sim_hours)
+    for (auto& c : curves) {
+      if (!c.sim_time_s.empty()) c.sim_time_s.front() = std::isnan(c.sim_time_s.front()) ? 0.0 : c.sim_time_s.front();  // round 0
+      for (double t : c.sim_time_s)
+        if (std::isnan(t)) throw std::runtime_error("plot: " + c.label + " has an evaluated row without sim_time_s");
+    }
   const auto gnuplot = find_on_path("gnuplot");
   if (!gnuplot)
     return {false, "gnuplot is not installed (Debian package gnuplot-nox): no plot drawn"};
@@ -92,7 +99,8 @@ PlotOutcome plot_runs(const std::vector<fs::path>& runs, const fs::path& out) {
     std::ofstream d(data);
     d.precision(10);
     for (size_t k = 0; k < curves[i].round.size(); ++k)
-      d << curves[i].round[k] << " " << curves[i].accuracy[k] << " " << curves[i].loss[k] << "\n";
+      d << (x == PlotAxis::round ? curves[i].round[k] : curves[i].sim_time_s[k] / 3600.0) << " " << curves[i].accuracy[k]
+        << " " << curves[i].loss[k] << "\n";
     const std::string sep = i ? ", " : "";
     plot_acc << sep << quoted(data.string()) << " using 1:2 with linespoints title " << quoted(curves[i].label);
     plot_loss << sep << quoted(data.string()) << " using 1:3 with linespoints title " << quoted(curves[i].label);
@@ -102,7 +110,8 @@ PlotOutcome plot_runs(const std::vector<fs::path>& runs, const fs::path& out) {
                                   << "set termoption noenhanced\n"  // run names keep their underscores
                                   << "set output " << quoted(tmp_png.string()) << "\n"
                                   << "set multiplot layout 1,2\nset grid\nset key bottom right\n"
-                                  << "set xlabel \"round\"\nset ylabel \"held-out next-token accuracy\"\n"
+                                  << "set xlabel \"" << (x == PlotAxis::round ? "round" : "simulated hours")
+                                  << "\"\nset ylabel \"held-out next-token accuracy\"\n"
                                   << "plot " << plot_acc.str() << "\n"
                                   << "set key top right\nset ylabel \"held-out loss (nats/token)\"\n"
                                   << "plot " << plot_loss.str() << "\nunset multiplot\n";

@@ -16,6 +16,7 @@ struct RunCurve {
   std::vector<double> round, accuracy, loss;
   std::vector<double> perplexity, next_word_top1, next_word_top3;
   std::vector<double> bytes_up, wall_s;
+  std::vector<double> sim_time_s;  ///< the row's simulated clock ("sim_time_s"; NaN where absent)
 };
 
 /// Reads RUN/metrics.jsonl. Throws std::runtime_error naming the file (and line) when it is
@@ -27,9 +28,13 @@ struct PlotOutcome {
   std::string message;  ///< what was drawn, or why nothing was
 };
 
-/// Draws accuracy (left) and loss (right) against the round, one line per run, into `out`.
+enum class PlotAxis { round, sim_hours };
+
+/// Draws accuracy (left) and loss (right) against the round (or the simulated clock in
+/// hours, which every run must then report), one line per run, into `out`.
 /// Without a `gnuplot` on PATH it draws nothing and says so (drawn = false); it never writes
 /// a partial image. Throws read_run_curve's errors, and std::runtime_error when gnuplot fails.
-PlotOutcome plot_runs(const std::vector<std::filesystem::path>& runs, const std::filesystem::path& out);
+PlotOutcome plot_runs(const std::vector<std::filesystem::path>& runs, const std::filesystem::path& out,
+                      PlotAxis x = PlotAxis::round);
 
 }  // namespace fedlora::sim

@@ -134,7 +134,7 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
 
   for (int i = 0; i < cfg.async.concurrency; ++i) start_device(0.0);
   std::vector<Event> pending;
-  std::int64_t lost_since = 0;
+  std::int64_t lost_since = 0, bytes_up_before = 0, bytes_down_before = 0;
   double now = 0, wasted_since = 0;
   auto step_t0 = std::chrono::steady_clock::now();
   const double max_time = 365 * 86400.0;
@@ -198,8 +198,10 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
               {"left", lost_since},
               {"wasted_compute_s", wasted_since},
               {"sim_time_s", now},
-              {"bytes_up", bytes_up},
-              {"bytes_down", bytes_down}};
+              {"bytes_up", bytes_up - bytes_up_before},
+              {"bytes_down", bytes_down - bytes_down_before}};
+    bytes_up_before = bytes_up;
+    bytes_down_before = bytes_down;
     lost_since = 0;
     wasted_since = 0;
     std::string eval_str;

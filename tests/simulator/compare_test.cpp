@@ -61,3 +61,31 @@ TEST(CompareRuns, MarkdownHasOneRowPerRunAndSaysWhenTheTargetIsMissed) {
 }
 
 }  // namespace
+
+namespace {
+
+// A run on the simulated clock: 1800 s per round, evaluated at rounds 0, 2 and 4.
+TEST(CompareRuns, SimulatedHoursToTheTarget) {
+  static fedlora::test::TempDir dir;
+  fs::create_directories(dir / "clock");
+  std::ofstream(dir / "clock" / "metrics.jsonl")
+      << R"({"round": 0, "eval": {"accuracy": 0.10, "loss": 6.0}})" "\n"
+      << R"({"round": 1, "sim_time_s": 1800})" "\n"
+      << R"({"round": 2, "sim_time_s": 3600, "eval": {"accuracy": 0.21, "loss": 5.0}})" "\n"
+      << R"({"round": 3, "sim_time_s": 5400})" "\n"
+      << R"({"round": 4, "sim_time_s": 7200, "eval": {"accuracy": 0.25, "loss": 4.5}})" "\n";
+  const auto c = read_run_curve(dir / "clock");
+  ASSERT_EQ(c.sim_time_s.size(), 3u);
+  EXPECT_TRUE(std::isnan(c.sim_time_s[0]));
+  const auto r = compare_row(c, 0.2);
+  EXPECT_DOUBLE_EQ(r.sim_time_s, 7200);
+  ASSERT_TRUE(r.sim_s_to_target.has_value());
+  EXPECT_DOUBLE_EQ(*r.sim_s_to_target, 3600);
+  const auto md = comparison_markdown({r}, 0.2);
+  EXPECT_NE(md.find("simulated h to 0.200"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 2.00 | 1.00 |"), std::string::npos) << md;
+  // Runs without a clock keep the table as it was.
+  EXPECT_EQ(comparison_markdown({compare_row(curve(), 0.2)}, 0.2).find("simulated"), std::string::npos);
+}
+
+}  // namespace
