@@ -532,6 +532,28 @@ TEST(TinySimulation, DiurnalAvailabilityIsDeterministic) {
   EXPECT_THROW(t.config("dp", 6, {"fleet.availability=\"diurnal\"", "user_dp.enabled=true"}), config::ConfigError);
 }
 
+// Local work is bounded by default (client.max_steps = 32): a user with 100× the others'
+// data makes its round ~10× longer on the simulated clock (32 steps against 3), not 100×.
+TEST(TinySimulation, DefaultStepCapBoundsAProlificUsersRound) {
+  TinyRun t;
+  {
+    std::ofstream out(t.dir / "users.jsonl", std::ios::app);
+    for (int i = 0; i < 1000; ++i)
+      out << json{{"user", "prolific"}, {"text", "so many words from one prolific author " + std::to_string(i)}}.dump() << "\n";
+  }
+  EXPECT_EQ(config::JobConfig{}.client.max_steps, 32);
+  auto ratio = [&](const std::string& name, std::vector<std::string> extra) {
+    extra.insert(extra.end(), {"federation.cohort_size=4", "federation.rounds=1",
+                               "fleet.classes=[{name=\"slow\", gflops=0.0001, latency_ms=0}]"});
+    const auto s = sim::run_simulation(t.config(name, 2, extra), nullptr);
+    const auto row = metric_rows(s.run_dir).at(1);
+    return row["report_s"]["max"].get<double>() / row["report_s"]["p50"].get<double>();
+  };
+  const double capped = ratio("capped", {}), uncapped = ratio("uncapped", {"client.max_steps=0"});
+  EXPECT_LT(capped, 12) << "capped";
+  EXPECT_GT(uncapped, 50) << "uncapped";
+}
+
 // FedBuff on the simulated clock: with 3 devices training at once and a server step every
 // 2 arrivals, later updates come from older θ versions (staleness > 0 is reported), the
 // held-out loss falls, and the same seed gives the same metrics.
