@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
   plot->add_option("runs", plot_runs_args, "run folders (runs/<name>)")->required();
   plot->add_option("--out", plot_out, "PNG file to write")->required();
   std::string plot_x = "round";
-  plot->add_option("--x", plot_x, "x axis: round, or sim-hours (the simulated clock)")
-      ->check(CLI::IsMember({"round", "sim-hours"}));
+  plot->add_option("--x", plot_x, "x axis: round, or sim-minutes (the simulated clock)")
+      ->check(CLI::IsMember({"round", "sim-minutes"}));
   std::vector<std::string> compare_runs_args;
   std::optional<double> compare_target;
   auto* compare = app.add_subcommand("compare", "a Markdown table of runs: accuracy, perplexity, bytes up, rounds to a target");
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
       const auto r = fedlora::sim::plot_runs(std::vector<std::filesystem::path>(plot_runs_args.begin(), plot_runs_args.end()),
                                              plot_out,
                                              plot_x == "round" ? fedlora::sim::PlotAxis::round
-                                                               : fedlora::sim::PlotAxis::sim_hours);
+                                                               : fedlora::sim::PlotAxis::sim_minutes);
       (r.drawn ? std::cout : std::cerr) << "fedlora-sim plot: " << r.message << std::endl;
       return r.drawn ? 0 : 1;
     }

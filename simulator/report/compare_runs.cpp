@@ -42,9 +42,9 @@ std::string comparison_markdown(const std::vector<RunComparison>& rows, std::opt
     out += buf;
   }
   if (clock) {
-    out += " simulated h |";
+    out += " simulated min |";
     if (target) {
-      std::snprintf(buf, sizeof buf, " simulated h to %.3f |", *target);
+      std::snprintf(buf, sizeof buf, " simulated min to %.3f |", *target);
       out += buf;
     }
   }
@@ -68,8 +68,8 @@ std::string comparison_markdown(const std::vector<RunComparison>& rows, std::opt
       out += r.bytes_to_target ? " " + opt(*r.bytes_to_target / 1e6, "%.1f") + " |" : " – |";
     }
     if (clock) {
-      out += " " + opt(r.sim_time_s / 3600.0, "%.2f") + " |";
-      if (target) out += r.sim_s_to_target ? " " + opt(*r.sim_s_to_target / 3600.0, "%.2f") + " |" : " – |";
+      out += " " + opt(r.sim_time_s / 60.0, "%.1f") + " |";
+      if (target) out += r.sim_s_to_target ? " " + opt(*r.sim_s_to_target / 60.0, "%.1f") + " |" : " – |";
     }
     out += " " + opt(r.wall_s / 60.0, "%.1f") + " |\n";
   }

@@ -33,7 +33,7 @@ struct RunComparison {
 RunComparison compare_row(const RunCurve& curve, std::optional<double> target);
 
 /// A Markdown table of the rows: run, rounds, accuracy, perplexity, next-word top-1/top-3,
-/// MB up, rounds and MB up to the target (when given), simulated hours (total and to the
+/// MB up, rounds and MB up to the target (when given), simulated minutes (total and to the
 /// target) when any run reports them, host minutes.
 std::string comparison_markdown(const std::vector<RunComparison>& rows, std::optional<double> target);
 

@@ -80,7 +80,7 @@ PlotOutcome plot_runs(const std::vector<fs::path>& runs, const fs::path& out, Pl
   if (runs.empty()) throw std::runtime_error("plot: no run given");
   std::vector<RunCurve> curves;
   for (const auto& r : runs) curves.push_back(read_run_curve(r));
-  if (x == PlotAxis::sim_hours)
+  if (x == PlotAxis::sim_minutes)
     for (auto& c : curves) {
       if (!c.sim_time_s.empty()) c.sim_time_s.front() = std::isnan(c.sim_time_s.front()) ? 0.0 : c.sim_time_s.front();  // round 0
       for (double t : c.sim_time_s)
@@ -99,7 +99,7 @@ PlotOutcome plot_runs(const std::vector<fs::path>& runs, const fs::path& out, Pl
     std::ofstream d(data);
     d.precision(10);
     for (size_t k = 0; k < curves[i].round.size(); ++k)
-      d << (x == PlotAxis::round ? curves[i].round[k] : curves[i].sim_time_s[k] / 3600.0) << " " << curves[i].accuracy[k]
+      d << (x == PlotAxis::round ? curves[i].round[k] : curves[i].sim_time_s[k] / 60.0) << " " << curves[i].accuracy[k]
         << " " << curves[i].loss[k] << "\n";
     const std::string sep = i ? ", " : "";
     plot_acc << sep << quoted(data.string()) << " using 1:2 with linespoints title " << quoted(curves[i].label);
@@ -110,7 +110,7 @@ PlotOutcome plot_runs(const std::vector<fs::path>& runs, const fs::path& out, Pl
                                   << "set termoption noenhanced\n"  // run names keep their underscores
                                   << "set output " << quoted(tmp_png.string()) << "\n"
                                   << "set multiplot layout 1,2\nset grid\nset key bottom right\n"
-                                  << "set xlabel \"" << (x == PlotAxis::round ? "round" : "simulated hours")
+                                  << "set xlabel \"" << (x == PlotAxis::round ? "round" : "simulated minutes")
                                   << "\"\nset ylabel \"held-out next-token accuracy\"\n"
                                   << "plot " << plot_acc.str() << "\n"
                                   << "set key top right\nset ylabel \"held-out loss (nats/token)\"\n"

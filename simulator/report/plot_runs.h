@@ -28,10 +28,10 @@ struct PlotOutcome {
   std::string message;  ///< what was drawn, or why nothing was
 };
 
-enum class PlotAxis { round, sim_hours };
+enum class PlotAxis { round, sim_minutes };
 
 /// Draws accuracy (left) and loss (right) against the round (or the simulated clock in
-/// hours, which every run must then report), one line per run, into `out`.
+/// minutes, which every run must then report), one line per run, into `out`.
 /// Without a `gnuplot` on PATH it draws nothing and says so (drawn = false); it never writes
 /// a partial image. Throws read_run_curve's errors, and std::runtime_error when gnuplot fails.
 PlotOutcome plot_runs(const std::vector<std::filesystem::path>& runs, const std::filesystem::path& out,
