@@ -147,7 +147,7 @@ int64_t step_seq_len() { return std::min<int64_t>(128, shape_config().context_le
 
 // lora/model/train_flops.h has the formula (all 7 projections adapted here).
 double step_flop_per_token(const LlamaConfig& c, int64_t t, int64_t tokens_per_step, bool checkpointed) {
-  return lora::train_flop_per_token(c, kAllTargetModules, kRank, t, tokens_per_step, checkpointed);
+  return fedlora::lora::train_flop_per_token(c, kAllTargetModules, kRank, t, tokens_per_step, checkpointed);
 }
 
 // One base per format. Random weights ~ N(0, 0.02²) (norms 1) are drawn one tensor at a
