@@ -41,7 +41,7 @@ int run_device_worker(const SimConfig& cfg, const WorkerOptions& o) {
   const Fleet& fleet = *setup.fleet;
   if (o.end > fleet.size() || o.begin >= o.end)
     throw ConfigError("worker: devices " + std::to_string(o.begin) + ":" + std::to_string(o.end) +
-                       are not a range of the fleet's " + std::to_string(fleet.size()));
+                      " are not a range of the fleet's " + std::to_string(fleet.size()));
   const auto tokens = read_tokens(o.tokens_file);
   const auto base_sha = protocol::sha256_of_file(cfg.model.base);
   std::optional<privacy::PrivacyLedger> ledger;
