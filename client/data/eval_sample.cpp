@@ -22,6 +22,22 @@ std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t bound) {
 
 }  // namespace
 
+std::vector<std::size_t> sample_indices(std::size_t n, std::size_t count, std::uint64_t seed) {
+  if (count > n)
+    throw DataError("sample_indices: asked for " + std::to_string(count) + " of only " + std::to_string(n) + " items");
+  std::vector<std::size_t> idx(n);
+  for (std::size_t i = 0; i < n; ++i) idx[i] = i;
+  std::mt19937_64 rng(seed);
+  // Partial Fisher–Yates: positions [0, count) end up a uniform random count-subset.
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t j = i + static_cast<std::size_t>(uniform_below(rng, n - i));
+    std::swap(idx[i], idx[j]);
+  }
+  idx.resize(count);
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
 std::vector<std::string> sample_eval_users(const Population& population, std::size_t count,
                                            std::uint64_t seed) {
   std::vector<std::size_t> eligible;
@@ -34,17 +50,10 @@ std::vector<std::string> sample_eval_users(const Population& population, std::si
                     " of " + std::to_string(population.size()) +
                     " users have test examples; lower the evaluation user count");
   }
-  std::mt19937_64 rng(seed);
-  // Partial Fisher–Yates: positions [0, count) end up a uniform random count-subset.
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::size_t j = i + static_cast<std::size_t>(uniform_below(rng, eligible.size() - i));
-    std::swap(eligible[i], eligible[j]);
-  }
-  eligible.resize(count);
-  std::sort(eligible.begin(), eligible.end());
   std::vector<std::string> ids;
   ids.reserve(count);
-  for (const std::size_t i : eligible) ids.push_back(population.at(i).user_id);
+  // eligible is increasing, so sorted positions give users in population order.
+  for (const std::size_t k : sample_indices(eligible.size(), count, seed)) ids.push_back(population.at(eligible[k]).user_id);
   return ids;
 }
 

@@ -10,6 +10,11 @@
 
 namespace fedlora::client::data {
 
+/// `count` distinct indices of [0, n), uniformly without replacement, sorted: the draw
+/// sample_eval_users makes (std::mt19937_64, unbiased bounded draw, partial Fisher–Yates).
+/// @throws DataError if count > n.
+std::vector<std::size_t> sample_indices(std::size_t n, std::size_t count, std::uint64_t seed);
+
 /// Draws `count` distinct users uniformly at random without replacement from the users of
 /// `population` that have at least one test example, and returns their ids in population
 /// order. The same (population, count, seed) gives the same sample on every platform: the

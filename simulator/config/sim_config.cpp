@@ -31,6 +31,18 @@ void validate_centralized(const SimConfig& c) {
   if (c.memory_budget_mb > 0) refuse("client.memory_budget_mb > 0", "a device-side setting");
 }
 
+// data.format = "partition" draws its users itself: the keys of per-user corpora do not apply.
+void validate_partition(const DataSection& d) {
+  auto bad = [](const std::string& what) { throw ConfigError("config: " + what); };
+  if (d.users < 1) bad("data.users must be >= 1 with data.format = \"partition\" (the number of synthetic users)");
+  if (!(d.alpha > 0) || !std::isfinite(d.alpha))
+    bad("data.alpha must be a finite number > 0 (Dirichlet concentration; small = skewed, large = IID)");
+  if (d.examples_per_user < 2) bad("data.examples_per_user must be >= 2 (a user needs train and test chunks)");
+  if (d.chunk_bytes < 16) bad("data.chunk_bytes must be >= 16");
+  if (d.prior != "size" && d.prior != "uniform") bad("data.prior '" + d.prior + "': use size or uniform");
+  if (d.max_users != 0) bad("data.max_users does not apply to data.format = \"partition\"; set data.users");
+}
+
 }  // namespace
 
 SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<std::string>& overrides,
@@ -50,11 +62,17 @@ SimConfig load_sim_config(const std::filesystem::path& path, const std::vector<s
   if (fmt == "shakespeare") c.data.format = DataFormat::shakespeare;
   else if (fmt == "directory") c.data.format = DataFormat::directory;
   else if (fmt == "jsonl") c.data.format = DataFormat::jsonl;
-  else throw ConfigError(r.source() + ": data.format '" + fmt + "': use shakespeare, directory or jsonl");
+  else if (fmt == "partition") c.data.format = DataFormat::partition;
+  else throw ConfigError(r.source() + ": data.format '" + fmt + "': use shakespeare, directory, jsonl or partition");
   c.data.path = r.get_string("data", "path", c.data.path.string());
   c.data.min_examples = to_int(r, "data", "min_examples", c.data.min_examples);
   c.data.train_percent = to_int(r, "data", "train_percent", c.data.train_percent);
   c.data.max_users = to_int(r, "data", "max_users", c.data.max_users);
+  c.data.users = to_int(r, "data", "users", c.data.users);
+  c.data.alpha = r.get_double("data", "alpha", c.data.alpha);
+  c.data.examples_per_user = to_int(r, "data", "examples_per_user", c.data.examples_per_user);
+  c.data.chunk_bytes = to_int(r, "data", "chunk_bytes", c.data.chunk_bytes);
+  c.data.prior = r.get_string("data", "prior", c.data.prior);
 
   config::read_job_sections(r, c);
   // Simulator-only keys of the shared sections.
@@ -97,6 +115,8 @@ void SimConfig::validate() const {
   if (data.min_examples < 2) bad("data.min_examples must be >= 2 (a user needs train and test examples)");
   if (data.train_percent < 1 || data.train_percent > 99) bad("data.train_percent must be in [1, 99]");
   if (data.max_users < 0) bad("data.max_users must be >= 0 (0 = all)");
+  if (data.format == DataFormat::partition) validate_partition(data);
+  else if (data.users != 0) bad("data.users applies to data.format = \"partition\" only");
   if (federation.eval_every < 1) bad("federation.eval_every must be >= 1");
   if (federation.eval_users < 1) bad("federation.eval_users must be >= 1");
   if (federation.eval_next_words < 0) bad("federation.eval_next_words must be >= 0 (0 = no next-word evaluation)");
@@ -142,11 +162,19 @@ std::vector<std::pair<std::string, std::string>> describe(const SimConfig& c) {
   d.emplace_back("run.threads", std::to_string(c.run.threads));
   d.emplace_back("run.reproducible_noise", c.run.reproducible_noise ? "true" : "false");
   d.emplace_back("data.format", c.data.format == DataFormat::shakespeare ? "shakespeare"
-                                : c.data.format == DataFormat::directory ? "directory" : "jsonl");
+                                : c.data.format == DataFormat::directory ? "directory"
+                                : c.data.format == DataFormat::jsonl     ? "jsonl" : "partition");
   d.emplace_back("data.path", c.data.path.string());
   d.emplace_back("data.min_examples", std::to_string(c.data.min_examples));
   d.emplace_back("data.train_percent", std::to_string(c.data.train_percent));
   d.emplace_back("data.max_users", std::to_string(c.data.max_users));
+  if (c.data.format == DataFormat::partition) {  // only then, so other runs' fingerprints are unchanged
+    d.emplace_back("data.users", std::to_string(c.data.users));
+    d.emplace_back("data.alpha", config::format_number(c.data.alpha));
+    d.emplace_back("data.examples_per_user", std::to_string(c.data.examples_per_user));
+    d.emplace_back("data.chunk_bytes", std::to_string(c.data.chunk_bytes));
+    d.emplace_back("data.prior", c.data.prior);
+  }
   for (auto& kv : config::describe_job(c)) d.push_back(std::move(kv));
   d.emplace_back("federation.eval_every", std::to_string(c.federation.eval_every));
   d.emplace_back("federation.eval_users", std::to_string(c.federation.eval_users));

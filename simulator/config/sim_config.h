@@ -30,7 +30,7 @@ struct RunSection {
   bool reproducible_noise = false;
 };
 
-enum class DataFormat { shakespeare, directory, jsonl };
+enum class DataFormat { shakespeare, directory, jsonl, partition };
 
 struct DataSection {
   DataFormat format = DataFormat::shakespeare;
@@ -38,6 +38,12 @@ struct DataSection {
   int min_examples = 2;     ///< users with fewer examples are dropped
   int train_percent = 80;   ///< first part of each user's examples for training
   int max_users = 0;        ///< population cap (seeded sample); 0 = everyone
+  // format = "partition" only (client/data/dirichlet_partition.h, Hsu et al. 2019):
+  int users = 0;               ///< synthetic users N drawn from the documents of path (>= 1)
+  double alpha = 1.0;          ///< Dirichlet concentration α > 0 of each user's document mix
+  int examples_per_user = 8;   ///< text chunks per user (>= 2), split by train_percent
+  int chunk_bytes = 512;       ///< chunk size in bytes (>= 16)
+  std::string prior = "size";  ///< Dirichlet prior over documents: size (∝ chunks) | uniform
 };
 
 /// server.mode = "fedbuff": buffered asynchronous FL (coordinator/strategy/fedbuff_buffer.h).

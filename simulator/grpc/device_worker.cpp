@@ -39,9 +39,9 @@ int run_device_worker(const SimConfig& cfg, const WorkerOptions& o) {
   std::signal(SIGTERM, on_signal);
   const SimSetup setup = set_up_simulation(cfg, nullptr);
   const Fleet& fleet = *setup.fleet;
-  if (o.end > fleet.devices.size() || o.begin >= o.end)
+  if (o.end > fleet.size() || o.begin >= o.end)
     throw ConfigError("worker: devices " + std::to_string(o.begin) + ":" + std::to_string(o.end) +
-                      " are not a range of the fleet's " + std::to_string(fleet.devices.size()));
+                      " are not a range of the fleet's " + std::to_string(fleet.size()));
   const auto tokens = read_tokens(o.tokens_file);
   const auto base_sha = protocol::sha256_of_file(cfg.model.base);
   std::optional<privacy::PrivacyLedger> ledger;
@@ -50,7 +50,7 @@ int run_device_worker(const SimConfig& cfg, const WorkerOptions& o) {
     ledger.emplace(privacy::PrivacyLedger::open(o.state_dir / "privacy_ledger.sqlite"));
   }
   const auto research = cfg.private_run() ? std::nullopt : std::optional<std::uint64_t>(cfg.run.seed);
-  const auto identities = virtual_identities(fleet.devices.size(), research);
+  const auto identities = virtual_identities(fleet.size(), research);
   const auto policy = virtual_device_policy(cfg.secagg);
   std::mutex train_mu, report_mu;
   std::ofstream report(o.report, std::ios::app);
@@ -63,7 +63,8 @@ int run_device_worker(const SimConfig& cfg, const WorkerOptions& o) {
       client::DeviceContext device;
       device.base = setup.base;
       device.base_model_sha256 = base_sha;
-      device.train_examples = &fleet.devices[i].train;
+      const auto held = fleet.examples(i);  // this worker's devices live as long as it runs
+      device.train_examples = &held->train;
       device.ledger = ledger ? &*ledger : nullptr;
       if (ledger) device.privacy = client::DevicePrivacy{std::to_string(i), {cfg.dp_sgd.epsilon, cfg.dp_sgd.delta}};
       device.randomness = client::DeviceRandomness{research, i};

@@ -107,7 +107,7 @@ SimulationSummary run_simulation_grpc(const SimConfig& cfg, const ProgressFn& pr
   fs::create_directories(summary.run_dir);
   const SimSetup setup = set_up_simulation(cfg, progress);
   const Fleet& fleet = *setup.fleet;
-  const std::size_t population = fleet.devices.size();
+  const std::size_t population = fleet.size();
   const int workers = std::max(1, std::min<int>(worker_threads(cfg), static_cast<int>(population)));
   WorkerPool pool(workers);
 

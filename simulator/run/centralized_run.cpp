@@ -85,9 +85,12 @@ SimulationSummary run_centralized(const SimConfig& cfg, const ProgressFn& progre
   const int threads = worker_threads(cfg);
   WorkerPool pool(threads);  // evaluation and personalisation; training runs on this thread
 
+  // The pooled data: every device's windows, held for the whole run.
+  std::vector<std::shared_ptr<const client::UserExamples>> held;
   std::vector<const lora::TokenSeq*> pooled;
   std::vector<std::int64_t> per_user;
-  for (const auto& dev : fleet.devices) {
+  for (std::size_t id = 0; id < fleet.size(); ++id) {
+    const auto& dev = *held.emplace_back(fleet.examples(id));
     per_user.push_back(static_cast<std::int64_t>(dev.train.size()));
     for (const auto& w : dev.train) pooled.push_back(&w);
   }

@@ -19,7 +19,7 @@ EvalPoint evaluate_global(WorkerPool& pool, const std::shared_ptr<const lora::Ba
     std::vector<lora::WordPosition> all;
     std::vector<size_t> user_of;
     for (size_t u = 0; u < users.size(); ++u) {
-      auto starts = lora::word_starts(fleet.devices[users[u]].test, *options.words);
+      auto starts = lora::word_starts(fleet.examples(users[u])->test, *options.words);
       all.insert(all.end(), starts.begin(), starts.end());
       user_of.insert(user_of.end(), starts.size(), u);
     }
@@ -33,11 +33,12 @@ EvalPoint evaluate_global(WorkerPool& pool, const std::shared_ptr<const lora::Ba
   std::vector<size_t> order(users.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {  // longest first
-    return fleet.devices[users[a]].test_targets() > fleet.devices[users[b]].test_targets();
+    return fleet.meta(users[a]).test_targets > fleet.meta(users[b]).test_targets;
   });
   const std::span<const float> th(theta.data(), static_cast<size_t>(theta.size()));
   pool.run(order, [&](size_t i, int) {
-    const auto& test = fleet.devices[users[i]].test;
+    const auto held = fleet.examples(users[i]);
+    const auto& test = held->test;
     per[i] = client::evaluate_adapter(base, layout, th, test, 16);
     if (!words_of[i].empty()) {
       lora::LoraAdapter adapter(layout);

@@ -69,7 +69,7 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
   WorkerPool pool(threads);
   const Eigen::Index d = layout.size();
 
-  const DeviceProfiles profiles(cfg.fleet, fleet.devices.size(), derive_seed(cfg.run.seed, {0xF1EE7}));
+  const DeviceProfiles profiles(cfg.fleet, fleet.size(), derive_seed(cfg.run.seed, {0xF1EE7}));
   const auto availability = make_availability(cfg.fleet, profiles, derive_seed(cfg.run.seed, {0xA7A1}));
   const DeviceTimer timer(
       profiles, *availability,
@@ -81,10 +81,10 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
 
   const auto& c = cfg.client;
   auto expected_tokens = [&](std::uint64_t id) {
-    const auto& train = fleet.devices[id].train;
-    if (train.empty()) return std::int64_t{0};
-    const double mean = static_cast<double>(fleet.devices[id].train_targets()) / static_cast<double>(train.size());
-    const auto ex = local_examples(static_cast<std::int64_t>(train.size()), c.epochs, c.batch_size, c.max_steps);
+    const DeviceMeta& m = fleet.meta(id);
+    if (m.train_examples == 0) return std::int64_t{0};
+    const double mean = static_cast<double>(m.train_targets) / static_cast<double>(m.train_examples);
+    const auto ex = local_examples(static_cast<std::int64_t>(m.train_examples), c.epochs, c.batch_size, c.max_steps);
     return static_cast<std::int64_t>(std::llround(static_cast<double>(ex) * mean));
   };
 
@@ -95,8 +95,8 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
   double compute_s = 0, wasted_s = 0;
   auto start_device = [&](double now) {
     std::vector<std::uint64_t> eligible;
-    for (std::uint64_t id = 0; id < fleet.devices.size(); ++id)
-      if (!in_flight.contains(id) && !fleet.devices[id].train.empty() && availability->available_until(id, now))
+    for (std::uint64_t id = 0; id < fleet.size(); ++id)
+      if (!in_flight.contains(id) && fleet.meta(id).train_examples > 0 && availability->available_until(id, now))
         eligible.push_back(id);
     const std::uint64_t seq = starts++;
     if (eligible.empty()) {
@@ -170,8 +170,9 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
     pool.run(order, [&](std::size_t i, int) {
       const Event& p = pending[i];
       const auto train = client_train_config(cfg, derive_seed(cfg.run.seed, {kTrainTag, p.seq}));
+      const auto examples = fleet.examples(p.device);  // tokenized now (lazy fleet), released after
       updates[i] = client::train_local(base, layout, std::span<const float>(p.theta->data(), static_cast<std::size_t>(d)),
-                                       fleet.devices[p.device].train, train);
+                                       examples->train, train);
     });
     std::optional<coordinator::FedBuffStep> step;
     double loss = 0;

@@ -40,7 +40,7 @@ secagg::ClientPolicy virtual_device_policy(const config::SecAggSection& s) {
 
 coordinator::DeviceFacts virtual_device_facts(const VirtualFleet& vf) {
   coordinator::DeviceFacts f;
-  f.examples = [&vf](std::uint64_t id) { return static_cast<std::int64_t>(vf.fleet.devices.at(id).train.size()); };
+  f.examples = [&vf](std::uint64_t id) { return static_cast<std::int64_t>(vf.fleet.meta(id).train_examples); };
   f.identity = [&vf](std::uint64_t id) -> std::optional<secagg::crypto::Ed25519PublicKey> {
     if (id >= vf.identities.size()) return std::nullopt;
     return vf.identities[id].public_key();
@@ -84,6 +84,12 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
     return silent_from[i] && static_cast<int>(at) >= static_cast<int>(*silent_from[i]);
   };
 
+  // The cohort's windows exist from here to the end of the round (tokenized in parallel).
+  std::vector<std::shared_ptr<const client::UserExamples>> held(k);
+  std::vector<std::size_t> all(k);
+  for (std::size_t i = 0; i < k; ++i) all[i] = i;
+  pool_.run(all, [&](std::size_t i, int) { held[i] = fleet.examples(opened.cohort[i]); });
+
   // Each device checks its instructions as received on the wire.
   std::vector<client::DeviceContext> contexts(k);
   std::vector<std::optional<client::DeviceRound>> devices(k);
@@ -92,7 +98,7 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
     auto& c = contexts[i];
     c.base = fleet_.base;
     c.base_model_sha256 = fleet_.base_model_sha256;
-    c.train_examples = &fleet.devices.at(id).train;
+    c.train_examples = &held[i]->train;
     c.ledger = fleet_.ledger;
     if (fleet_.dp_budget) c.privacy = client::DevicePrivacy{std::to_string(id), *fleet_.dp_budget};
     c.randomness = client::DeviceRandomness{fleet_.research_seed, id};
@@ -119,7 +125,7 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
   for (std::size_t i = 0; i < k; ++i)
     if (devices[i] && !silent(i, Stage::kMaskedInputCollection)) order.push_back(i);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return fleet.devices[opened.cohort[a]].train_targets() > fleet.devices[opened.cohort[b]].train_targets();
+    return fleet.meta(opened.cohort[a]).train_targets > fleet.meta(opened.cohort[b]).train_targets;
   });
   pool_.run(order, [&](std::size_t i, int) { devices[i]->train(theta); });
 

@@ -57,10 +57,11 @@ PersonalizationReport personalize(WorkerPool& pool, const std::shared_ptr<const 
   std::vector<std::size_t> order(users.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {  // longest first
-    return fleet.devices[users[a]].train.size() > fleet.devices[users[b]].train.size();
+    return fleet.meta(users[a]).train_examples > fleet.meta(users[b]).train_examples;
   });
   pool.run(order, [&](std::size_t i, int) {
-    const auto& dev = fleet.devices[users[i]];
+    const auto held = fleet.examples(users[i]);
+    const auto& dev = *held;
     auto& u = rep.users[i];
     u.device = users[i];
     u.user_id = dev.user_id;

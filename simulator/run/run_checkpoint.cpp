@@ -108,24 +108,7 @@ RunFingerprint run_fingerprint(const SimConfig& cfg, const protocol::Sha256Diges
   for (auto& kv : describe(cfg))
     if (kv.first != "run.threads") f.config.push_back(std::move(kv));
   f.base_sha256 = protocol::to_hex(base_sha256);
-  // Users and their token windows, length-prefixed so that no two fleets serialise alike.
-  std::string bytes;
-  auto put = [&](std::uint64_t v) { bytes.append(reinterpret_cast<const char*>(&v), sizeof v); };
-  put(fleet.devices.size());
-  for (const auto& u : fleet.devices) {
-    put(u.user_id.size());
-    bytes += u.user_id;
-    for (const auto* split : {&u.train, &u.test}) {
-      put(split->size());
-      for (const auto& w : *split) {
-        put(w.size());
-        bytes.append(reinterpret_cast<const char*>(w.data()), w.size() * sizeof(w[0]));
-      }
-    }
-  }
-  put(fleet.eval_devices.size());
-  for (auto e : fleet.eval_devices) put(e);
-  f.data_sha256 = protocol::to_hex(protocol::sha256_of(bytes));
+  f.data_sha256 = fleet.data_sha256;  // users, their windows and the evaluation users (build_fleet)
   f.adapter_parameters = adapter_parameters;
   return f;
 }

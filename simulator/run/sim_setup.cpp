@@ -65,8 +65,10 @@ SimSetup set_up_simulation(const SimConfig& cfg, const ProgressFn& progress) {
           weight_type_name(cfg.model.quantize).c_str(), static_cast<double>(s.base->resident_bytes()) / 1e6));
   s.fleet = std::make_unique<Fleet>(build_fleet(cfg, *s.tokenizer, s.base->config.context_length,
                                                 derive_seed(cfg.run.seed, {0xDA7A}), derive_seed(cfg.run.seed, {0xE7A1})));
-  say(fmt("population: %zu users (%zu train / %zu test texts, %zu train tokens) from %s", s.fleet->devices.size(),
-          s.fleet->train_texts, s.fleet->test_texts, s.fleet->train_tokens, cfg.data.path.c_str()));
+  say(fmt("population: %zu users (%zu train / %zu test texts, %zu train tokens) from %s; idle devices hold %.0f bytes "
+          "each, %.2f MB shared", s.fleet->size(), s.fleet->train_texts, s.fleet->test_texts, s.fleet->train_tokens,
+          cfg.data.path.c_str(), static_cast<double>(s.fleet->device_metadata_bytes()) / static_cast<double>(s.fleet->size()),
+          static_cast<double>(s.fleet->shared_bytes()) / 1e6));
   s.layout = std::make_unique<lora::AdapterLayout>(
       lora::make_adapter_layout(s.base->config, cfg.lora.rank, cfg.lora.alpha, cfg.lora.target_modules));
   s.theta0 = lora::init_adapter_vector(*s.layout, derive_seed(cfg.run.seed, {0xADA9}));
@@ -95,7 +97,7 @@ void write_run_outputs(const SimConfig& cfg, const SimSetup& setup, std::span<co
   const json s{{"config", conf},
                {"seed", cfg.run.seed},
                {"private", cfg.private_run()},
-               {"population", setup.fleet->devices.size()},
+               {"population", setup.fleet->size()},
                {"eval_users", setup.fleet->eval_devices.size()},
                {"adapter_parameters", setup.layout->size()},
                {"base_resident_bytes", setup.base->resident_bytes()},

@@ -162,7 +162,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   const auto& base = setup.base;
   const Fleet& fleet = *setup.fleet;
   const auto device_ids = fleet.ids();
-  const auto population = static_cast<int64_t>(fleet.devices.size());
+  const auto population = static_cast<int64_t>(fleet.size());
   const int threads = worker_threads(cfg);
   WorkerPool pool(threads);
 
@@ -240,12 +240,12 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   if (cfg.memory_budget_mb > 0) vf.memory_budget_mb = cfg.memory_budget_mb;
   vf.base_gemm = cfg.base_matmul;
   if (cfg.secagg.enabled) {
-    vf.identities = virtual_identities(fleet.devices.size(), vf.research_seed);
+    vf.identities = virtual_identities(fleet.size(), vf.research_seed);
     vf.secagg_policy = virtual_device_policy(cfg.secagg);
   }
   // The simulated fleet: each device's class and zone, its eligible sessions, and the clock
   // that times its rounds (not privacy randomness: seeded from the run seed).
-  const DeviceProfiles profiles(cfg.fleet, fleet.devices.size(), derive_seed(cfg.run.seed, {0xF1EE7}));
+  const DeviceProfiles profiles(cfg.fleet, fleet.size(), derive_seed(cfg.run.seed, {0xF1EE7}));
   const auto availability = make_availability(cfg.fleet, profiles, derive_seed(cfg.run.seed, {0xA7A1}));
   vf.profiles = &profiles;
   const std::int64_t up_dim = coordinator::update_dimension(cfg, layout);
@@ -262,7 +262,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
           "%d worker threads%s%s%s",
           cfg.lora.rank, cfg.lora.alpha, cfg.lora.target_modules.size(), static_cast<int>(base->config.n_layers),
           static_cast<long long>(d), std::string(coord.strategy().name()).c_str(), dp ? "Poisson" : "fixed",
-          cfg.federation.cohort_size, fleet.devices.size(), cfg.federation.rounds, threads,
+          cfg.federation.cohort_size, fleet.size(), cfg.federation.rounds, threads,
           dp ? fmt(", user-level DP (%s, z=%g, S=%g%s, delta=%.3g)", cfg.user_dp.mode.c_str(), cfg.user_dp.noise_multiplier,
                    cfg.user_dp.l2_norm_clip, cfg.user_dp.adaptive_clipping ? " adaptive" : "", user_delta).c_str()
              : "",
@@ -299,9 +299,9 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   const int first_round = static_cast<int>(st.round) + 1;
   for (int r = first_round; r <= cfg.federation.rounds; ++r) {
     const auto t_round = std::chrono::steady_clock::now();
-    if (!dp && out_of_budget.size() + static_cast<size_t>(cfg.federation.cohort_size) > fleet.devices.size()) {
+    if (!dp && out_of_budget.size() + static_cast<size_t>(cfg.federation.cohort_size) > fleet.size()) {
       say(fmt("stopping after round %d: only %zu devices still have privacy budget", r - 1,
-              fleet.devices.size() - out_of_budget.size()));
+              fleet.size() - out_of_budget.size()));
       break;
     }
     if (seeded) *cohort_noise = privacy::NoiseSource::from_seed(

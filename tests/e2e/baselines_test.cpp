@@ -75,7 +75,7 @@ TEST(CentralizedRun, DrawsTheCohortsExpectedExamplesAndLearns) {
   {
     const auto setup = sim::set_up_simulation(cfg, nullptr);
     std::map<std::string, size_t> windows;
-    for (const auto& d : setup.fleet->devices) windows[d.user_id] = d.train.size();
+    for (size_t id = 0; id < setup.fleet->size(); ++id) windows[setup.fleet->user_id(id)] = setup.fleet->meta(id).train_examples;
     ASSERT_EQ(windows, (std::map<std::string, size_t>{{"user0", 1}, {"user1", 3}, {"user2", 6}}));
   }
   const auto s = sim::run_simulation(cfg, nullptr);

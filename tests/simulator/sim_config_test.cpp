@@ -123,6 +123,33 @@ TEST(SimConfig, ErrorsNameTheKey) {
   EXPECT_NE(error_of("", {"secagg.word_bits=48"}).find("word_bits"), std::string::npos);
 }
 
+TEST(SimConfig, PartitionKeysParseAndBadValuesNameTheKey) {
+  ConfigFile f("[data]\nformat = \"partition\"\npath = \"docs\"\nusers = 100000\nalpha = 0.3\nexamples_per_user = 6\n"
+               "chunk_bytes = 256\nprior = \"uniform\"\n");
+  const auto c = load_sim_config(f.path, {});
+  EXPECT_EQ(c.data.format, DataFormat::partition);
+  EXPECT_EQ(c.data.users, 100000);
+  EXPECT_DOUBLE_EQ(c.data.alpha, 0.3);
+  EXPECT_EQ(c.data.examples_per_user, 6);
+  EXPECT_EQ(c.data.chunk_bytes, 256);
+  EXPECT_EQ(c.data.prior, "uniform");
+  bool described = false;
+  for (const auto& [k, v] : describe(c)) described |= k == "data.alpha" && v == "0.3";
+  EXPECT_TRUE(described);
+  const std::string p = "[data]\nformat = \"partition\"\nusers = 1000\n";
+  EXPECT_EQ(error_of(p), "");
+  EXPECT_NE(error_of(p, {"data.users=0"}).find("data.users"), std::string::npos);
+  EXPECT_NE(error_of(p, {"data.alpha=0"}).find("data.alpha"), std::string::npos);
+  EXPECT_NE(error_of(p, {"data.alpha=-1.5"}).find("data.alpha"), std::string::npos);
+  EXPECT_NE(error_of(p, {"data.examples_per_user=1"}).find("data.examples_per_user"), std::string::npos);
+  EXPECT_NE(error_of(p, {"data.chunk_bytes=4"}).find("data.chunk_bytes"), std::string::npos);
+  EXPECT_NE(error_of(p, {"data.prior=zipf"}).find("data.prior"), std::string::npos);
+  EXPECT_NE(error_of(p, {"data.max_users=10"}).find("data.max_users"), std::string::npos);
+  EXPECT_NE(error_of("", {"data.users=10"}).find("data.users"), std::string::npos);  // shakespeare has no users key
+  for (const auto& [k, v] : describe(load_sim_config(ConfigFile("").path, {})))
+    EXPECT_EQ(k.rfind("data.users", 0), std::string::npos) << "per-user formats describe no partition keys";
+}
+
 TEST(SimConfig, MissingFileIsNamed) {
   try {
     load_sim_config("no/such/config.toml", {});
