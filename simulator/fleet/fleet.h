@@ -64,9 +64,11 @@ class Fleet {
 /// data.chunk_bytes chunks, tokenizes each chunk once to count its tokens, and draws
 /// data.users users with a Dirichlet(data.alpha) mix over documents
 /// (client/data/dirichlet_partition.h); a user's first train_percent of chunks train.
-/// Then draws federation.eval_users evaluation users and keeps their windows. `seed_of(tag)`
-/// derives the seeds. The tokenizer must outlive the fleet. Throws the data loaders' errors
-/// (naming the file) and ConfigError if the population is smaller than the cohort.
+/// Then draws federation.eval_users evaluation users and keeps their windows.
+/// `population_seed` draws the max_users sample or the partition, `eval_seed` the evaluation
+/// users. The tokenizer must outlive the fleet. Throws the data loaders' errors (naming the
+/// file), ConfigError if the population is smaller than the cohort, std::invalid_argument
+/// if context_length < 1.
 Fleet build_fleet(const SimConfig& cfg, const lora::TextCodec& tokenizer, int64_t context_length,
                   uint64_t population_seed, uint64_t eval_seed);
 
