@@ -216,9 +216,9 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
     step_t0 = std::chrono::steady_clock::now();
     line["wall_s"] = wall;
     metrics.append(line.dump());
-    std::snprintf(buf, sizeof buf, "step %3lld/%d  staleness mean %.2f max %.0f  train loss %.4f%s  sim %.1f h  %5.1f s",
+    std::snprintf(buf, sizeof buf, "step %3lld/%d  staleness mean %.2f max %.0f  train loss %.4f%s  sim %.1f min  %5.1f s",
                   static_cast<long long>(v), cfg.federation.rounds, step->mean_staleness, step->max_staleness,
-                  line["train_loss"].get<double>(), eval_str.c_str(), now / 3600.0, wall);
+                  line["train_loss"].get<double>(), eval_str.c_str(), now / 60.0, wall);
     say(buf);
   }
   summary.after = last;

@@ -359,9 +359,9 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     if (ledger) priv += fmt("  ex-eps %.2f  refused %d", st.example_eps_max, counts.refused_budget);
     const std::string stragglers =
         round.clock && round.clock->cut.stragglers > 0 ? fmt("  %d stragglers", round.clock->cut.stragglers) : "";
-    say(fmt("round %3d/%d  n %2d  train loss %.4f%s%s  %5.1f s (simulated %.2f h)%s  up %.1f MB%s", r,
+    say(fmt("round %3d/%d  n %2d  train loss %.4f%s%s  %5.1f s (simulated %.1f min)%s  up %.1f MB%s", r,
             cfg.federation.rounds, rep.cohort, counts.train_loss, eval_str.c_str(), priv.c_str(), round_s,
-            st.sim_time_s / 3600.0, stragglers.c_str(), static_cast<double>(rep.traffic.bytes_up) / 1e6,
+            st.sim_time_s / 60.0, stragglers.c_str(), static_cast<double>(rep.traffic.bytes_up) / 1e6,
             rep.record.aborted ? ("  ABORTED: " + rep.record.abort_reason).c_str() : ""));
   }
 
