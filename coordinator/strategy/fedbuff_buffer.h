@@ -32,8 +32,11 @@ class FedBuffBuffer {
   /// std::invalid_argument otherwise.
   FedBuffBuffer(Eigen::VectorXf theta0, int buffer_size, std::unique_ptr<ServerOptimizer> optimizer);
 
+  /// Server steps applied so far (θ's version; 0 = θ0).
   std::int64_t version() const { return version_; }
+  /// The current global adapter, float32 [d].
   const Eigen::VectorXf& theta() const { return theta_; }
+  /// Arrivals in the buffer since the last step (0 .. K−1).
   int buffered() const { return count_; }
 
   /// Adds Δ (float32 [d]) trained from θ of `base_version`. Returns the step when this

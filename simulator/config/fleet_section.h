@@ -33,6 +33,7 @@ struct DeviceClass {
   double down_mbps = 100.0;  ///< downlink, Mbit/s
   double up_mbps = 20.0;     ///< uplink, Mbit/s
   double latency_ms = 50.0;  ///< one-way latency per message, ms
+  bool operator==(const DeviceClass&) const = default;
 };
 
 enum class Availability { always, diurnal, trace };
@@ -53,6 +54,8 @@ struct FleetSection {
   /// Throws config::ConfigError naming the first bad value (shares not summing to 1 within
   /// 1e-6, non-positive rates, probabilities outside [0, 1], a missing trace path, ...).
   void validate() const;
+  /// Equal to FleetSection{}: the run does not model its fleet.
+  bool operator==(const FleetSection&) const = default;
 };
 
 /// Reads [fleet] (every key optional; absent = one reference class, always available, no

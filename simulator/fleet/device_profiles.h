@@ -16,12 +16,15 @@ class DeviceProfiles {
   /// lists more than 255 classes or zones.
   DeviceProfiles(const FleetSection& fleet, std::size_t population, std::uint64_t seed);
 
+  /// Devices in the population.
   std::size_t size() const { return class_of_.size(); }
   /// Throws std::out_of_range for an unknown device.
   const DeviceClass& device_class(std::uint64_t device) const { return classes_.at(class_of_.at(device)); }
+  /// Index of the device's class in classes(). Throws std::out_of_range for an unknown device.
   std::size_t class_index(std::uint64_t device) const { return class_of_.at(device); }
   /// Hours east of UTC.
   double utc_offset(std::uint64_t device) const { return offsets_.at(zone_of_.at(device)); }
+  /// fleet.classes, in configuration order.
   const std::vector<DeviceClass>& classes() const { return classes_; }
 
  private:

@@ -93,7 +93,7 @@ SimulationSummary run_simulation_grpc(const SimConfig& cfg, const ProgressFn& pr
   if (cfg.async.mode != "sync")
     throw ConfigError("config: server.mode = \"" + cfg.async.mode + "\" runs only in process (simulated time); run it "
                       "without --transport grpc");
-  if (describe_fleet(cfg.fleet) != describe_fleet(FleetSection{}) || cfg.federation.over_selection != 1.0)
+  if (cfg.fleet != FleetSection{} || cfg.federation.over_selection != 1.0)
     throw ConfigError("config: [fleet] and federation.over_selection drive the in-process transport's simulated clock; "
                       "--transport grpc runs in real time (the coordinator's own serve.over_selection and deadlines "
                       "apply): remove them, or run without --transport grpc");

@@ -23,9 +23,6 @@ namespace {
 
 constexpr std::uint64_t kPoolTag = 0xCE47;  // seed path: (run seed, tag, round, pass)
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // The round's windows: whole seeded permutations of the pool, then a prefix of one more.
 std::vector<lora::TokenSeq> draw_round(const std::vector<const lora::TokenSeq*>& pool, std::int64_t count,
@@ -133,7 +130,7 @@ SimulationSummary run_centralized(const SimConfig& cfg, const ProgressFn& progre
               {"bytes_up", 0},        {"bytes_down", 0},       {"dropped", 0},        {"rejected_updates", 0},
               {"train_loss", up.train_loss}, {"train_tokens", up.tokens}, {"examples", per_round}, {"steps", up.steps}};
     std::string eval_str;
-    if (r % cfg.federation.eval_every == 0 || r == cfg.federation.rounds) {
+    if (evaluation_due(cfg, r)) {
       last = eval(r);
       line["eval"] = eval_json(last);
       std::snprintf(buf, sizeof buf, "  eval acc %.4f  ppl %.2f", last.accuracy, last.perplexity);

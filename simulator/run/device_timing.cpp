@@ -1,5 +1,6 @@
 #include "simulator/run/device_timing.h"
 
+#include "coordinator/protocol/seeds.h"
 #include "lora/model/train_flops.h"
 
 namespace fedlora::sim {
@@ -42,5 +43,11 @@ MemberTime DeviceTimer::time(std::uint64_t device, double open_s, const client::
   if (secure) m.input_upload_s = transfer_seconds(masked_bytes_, c.up_mbps, c.latency_ms);
   return m;
 }
+
+FleetClock::FleetClock(const SimConfig& cfg, std::size_t population, TrainShape shape, double down_bytes,
+                       double up_bytes, double masked_bytes)
+    : profiles(cfg.fleet, population, protocol::derive_seed(cfg.run.seed, {0xF1EE7})),
+      availability(make_availability(cfg.fleet, profiles, protocol::derive_seed(cfg.run.seed, {0xA7A1}))),
+      timer(profiles, *availability, std::move(shape), down_bytes, up_bytes, masked_bytes) {}
 
 }  // namespace fedlora::sim

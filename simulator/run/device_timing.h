@@ -7,11 +7,13 @@
 //   upload    transfer_seconds(update bytes, up_mbps, latency) (plain rounds; with SecAgg
 //             the first message is small and the masked input follows as its own stage)
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "client/round/device_round.h"
 #include "lora/model/llama_config.h"
 #include "simulator/fleet/availability.h"
+#include "simulator/config/sim_config.h"
 #include "simulator/fleet/device_profiles.h"
 #include "simulator/run/sim_clock.h"
 
@@ -47,6 +49,22 @@ class DeviceTimer {
   const AvailabilityModel& availability_;
   TrainShape shape_;
   double down_bytes_, up_bytes_, masked_bytes_;
+};
+
+/// A run's simulated fleet: every device's class and zone, their eligible sessions, and the
+/// timer, all drawn from the run seed (not privacy randomness), so that every mode of a run
+/// (sync rounds, FedBuff) sees the same fleet. Not copyable: the timer refers to the rest.
+struct FleetClock {
+  /// `population` devices of cfg.fleet; bytes as DeviceTimer takes them. Throws
+  /// config::ConfigError for an invalid [fleet] or trace.
+  FleetClock(const SimConfig& cfg, std::size_t population, TrainShape shape, double down_bytes, double up_bytes,
+             double masked_bytes);
+  FleetClock(const FleetClock&) = delete;
+  FleetClock& operator=(const FleetClock&) = delete;
+
+  DeviceProfiles profiles;
+  std::unique_ptr<AvailabilityModel> availability;
+  DeviceTimer timer;
 };
 
 }  // namespace fedlora::sim

@@ -30,9 +30,6 @@ using protocol::derive_seed;
 constexpr std::uint64_t kPickTag = 0xFB5E1, kTrainTag = 0xFB7A1;
 constexpr double kRetryS = 300.0;
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 enum class EventKind { arrival, left, retry };
 
@@ -69,12 +66,13 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
   WorkerPool pool(threads);
   const Eigen::Index d = layout.size();
 
-  const DeviceProfiles profiles(cfg.fleet, fleet.size(), derive_seed(cfg.run.seed, {0xF1EE7}));
-  const auto availability = make_availability(cfg.fleet, profiles, derive_seed(cfg.run.seed, {0xA7A1}));
-  const DeviceTimer timer(
-      profiles, *availability,
+  // FedBuff refuses SecAgg (sim_config.cpp): no masked input. Uploads are the full Δ.
+  const FleetClock fleet_clock(
+      cfg, fleet.size(),
       TrainShape{base->config, cfg.lora.target_modules, cfg.lora.rank, base->config.context_length, cfg.client.batch_size},
       static_cast<double>(d) * sizeof(float), static_cast<double>(d) * sizeof(float) + sizeof(double), 0.0);
+  const AvailabilityModel& availability = *fleet_clock.availability;
+  const DeviceTimer& timer = fleet_clock.timer;
   coordinator::FedBuffBuffer server(Eigen::Map<const Eigen::VectorXf>(setup.theta0.data(), d), cfg.async.buffer_size,
                                     coordinator::make_server_optimizer(cfg.server.optimizer, d));
   auto current = std::make_shared<const Eigen::VectorXf>(server.theta());
@@ -91,12 +89,13 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events;
   std::unordered_set<std::uint64_t> in_flight;
   std::uint64_t starts = 0;
-  std::int64_t bytes_up = 0, bytes_down = 0, lost = 0;
+  std::int64_t bytes_up = 0, bytes_down = 0, lost = 0;  // since the last server step
+  std::int64_t total_up = 0, total_down = 0;             // up to the last server step
   double compute_s = 0, wasted_s = 0;
   auto start_device = [&](double now) {
     std::vector<std::uint64_t> eligible;
     for (std::uint64_t id = 0; id < fleet.size(); ++id)
-      if (!in_flight.contains(id) && fleet.meta(id).train_examples > 0 && availability->available_until(id, now))
+      if (!in_flight.contains(id) && fleet.meta(id).train_examples > 0 && availability.available_until(id, now))
         eligible.push_back(id);
     const std::uint64_t seq = starts++;
     if (eligible.empty()) {
@@ -134,7 +133,7 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
 
   for (int i = 0; i < cfg.async.concurrency; ++i) start_device(0.0);
   std::vector<Event> pending;
-  std::int64_t lost_since = 0, bytes_up_before = 0, bytes_down_before = 0;
+  std::int64_t lost_since = 0;
   double now = 0, wasted_since = 0;
   auto step_t0 = std::chrono::steady_clock::now();
   const double max_time = 365 * 86400.0;
@@ -199,14 +198,15 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
               {"left", lost_since},
               {"wasted_compute_s", wasted_since},
               {"sim_time_s", now},
-              {"bytes_up", bytes_up - bytes_up_before},
-              {"bytes_down", bytes_down - bytes_down_before}};
-    bytes_up_before = bytes_up;
-    bytes_down_before = bytes_down;
+              {"bytes_up", bytes_up},
+              {"bytes_down", bytes_down}};
+    total_up += bytes_up;
+    total_down += bytes_down;
+    bytes_up = bytes_down = 0;
     lost_since = 0;
     wasted_since = 0;
     std::string eval_str;
-    if (v % cfg.federation.eval_every == 0 || v == cfg.federation.rounds) {
+    if (evaluation_due(cfg, v)) {
       last = eval(v);
       line["eval"] = eval_json(last);
       std::snprintf(buf, sizeof buf, "  eval acc %.4f  ppl %.2f", last.accuracy, last.perplexity);
@@ -222,8 +222,8 @@ SimulationSummary run_fedbuff(const SimConfig& cfg, const ProgressFn& progress, 
     say(buf);
   }
   summary.after = last;
-  summary.bytes_up = bytes_up;
-  summary.bytes_down = bytes_down;
+  summary.bytes_up = total_up + bytes_up;
+  summary.bytes_down = total_down + bytes_down;
   summary.simulated_time = json{{"total_s", now},
                                 {"left", lost},
                                 {"device_compute_s", compute_s},

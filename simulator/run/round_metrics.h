@@ -3,6 +3,7 @@
 // terminal progress line.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -28,6 +29,17 @@ struct RoundDeviceCounts {
 RoundDeviceCounts count_devices(const InprocRound& round);
 
 nlohmann::json eval_json(const EvalPoint& e);
+
+/// True when round (or server step) `round` is evaluated: every federation.eval_every
+/// rounds and after the last.
+inline bool evaluation_due(const SimConfig& cfg, std::int64_t round) {
+  return round % cfg.federation.eval_every == 0 || round == cfg.federation.rounds;
+}
+
+/// Host seconds since `t0` (wall_s of metrics lines; not deterministic).
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 /// The round's metrics line: the coordinator's fields (coordinator/round/round_report_json.h:
 /// round, cohort, contributors, aborted, update_norm, bytes, user_dp with ε per adversary when

@@ -46,9 +46,6 @@ using protocol::derive_seed;
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
 std::string fmt(const char* f, ...) {
@@ -243,17 +240,14 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     vf.identities = virtual_identities(fleet.size(), vf.research_seed);
     vf.secagg_policy = virtual_device_policy(cfg.secagg);
   }
-  // The simulated fleet: each device's class and zone, its eligible sessions, and the clock
-  // that times its rounds (not privacy randomness: seeded from the run seed).
-  const DeviceProfiles profiles(cfg.fleet, fleet.size(), derive_seed(cfg.run.seed, {0xF1EE7}));
-  const auto availability = make_availability(cfg.fleet, profiles, derive_seed(cfg.run.seed, {0xA7A1}));
-  vf.profiles = &profiles;
   const std::int64_t up_dim = coordinator::update_dimension(cfg, layout);
-  const DeviceTimer timer(
-      profiles, *availability,
+  const FleetClock fleet_clock(
+      cfg, fleet.size(),
       TrainShape{base->config, cfg.lora.target_modules, cfg.lora.rank, base->config.context_length, cfg.client.batch_size},
       static_cast<double>(d) * sizeof(float), static_cast<double>(up_dim) * sizeof(float) + sizeof(double),
       cfg.secagg.enabled ? static_cast<double>(up_dim + 1) * (cfg.secagg.word_bits / 8) : 0.0);
+  const AvailabilityModel& availability = *fleet_clock.availability;
+  vf.profiles = &fleet_clock.profiles;
   InprocTransport transport(pool, std::move(vf), cfg.federation.dropout_rate, cfg.run.seed);
   std::unordered_set<uint64_t> out_of_budget(st.out_of_budget.begin(), st.out_of_budget.end());
   const fs::path own_ledger = ledger && cfg.dp_sgd.ledger.empty() ? ledger_path(cfg, summary.run_dir) : fs::path();
@@ -309,8 +303,8 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
     if (rebuild_every_round && r > first_round)
       driver = make_driver(static_cast<std::uint64_t>(r), driver->user_dp()->state());
     protocol::failpoint("sim_round_started");
-    const std::vector<std::uint64_t> eligible = wait_for_eligible(cfg, *availability, device_ids, out_of_budget, st.sim_time_s);
-    const RoundClockSpec clock{&timer, st.sim_time_s, dp ? std::numeric_limits<int>::max() : cfg.federation.cohort_size,
+    const std::vector<std::uint64_t> eligible = wait_for_eligible(cfg, availability, device_ids, out_of_budget, st.sim_time_s);
+    const RoundClockSpec clock{&fleet_clock.timer, st.sim_time_s, dp ? std::numeric_limits<int>::max() : cfg.federation.cohort_size,
                                cfg.fleet.round_deadline_s};
     const InprocRound round = transport.run_round(*driver, eligible, out_of_budget, &clock);
     const RoundDeviceCounts counts = count_devices(round);
@@ -336,7 +330,7 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
       line["devices_out_of_budget"] = out_of_budget.size();
     }
     std::string eval_str;
-    if (r % cfg.federation.eval_every == 0 || r == cfg.federation.rounds) {
+    if (evaluation_due(cfg, r)) {
       st.last_eval = evaluate_global(pool, base, layout, coord.theta(), fleet, r, eval_options(cfg, setup));
       line["eval"] = eval_json(st.last_eval);
       eval_str = fmt("  eval acc %.4f  ppl %.2f", st.last_eval.accuracy, st.last_eval.perplexity);
