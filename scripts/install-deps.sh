@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
-  libtorch-dev libopenblas0-pthread libdnnl-dev
+  libtorch-dev libopenblas0-pthread libdnnl-dev libgloo-dev
   libeigen3-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev

@@ -1,5 +1,7 @@
 #include "secure-agg/server_state_machine.h"
 
+#include <algorithm>
+
 #include "secure-agg/errors.h"
 #include "secure-agg/wire.h"
 
@@ -35,6 +37,33 @@ ReceiveResult ServerStateMachine::receive(ClientId from, pb::ClientToServer msg)
     return drop(std::string("message does not belong to stage ") + stage_name(*state_->stage()), true);
   }
   return state_->receive(from, std::move(msg));
+}
+
+ReceiveResult ServerStateMachine::receive_without_words(ClientId from, pb::ClientToServer msg) {
+  if (state_->stage() != Stage::kMaskedInputCollection) return receive(from, std::move(msg));
+  data_->words_elsewhere = true;
+  auto r = receive(from, std::move(msg));
+  data_->words_elsewhere = false;
+  return r;
+}
+
+void ServerStateMachine::add_external_sum(std::span<const ClientId> clients, std::span<const std::uint64_t> words) {
+  server::RoundData& d = *data_;
+  if (state_->stage() != Stage::kMaskedInputCollection)
+    throw SecAggError("an external masked sum arrives only during MaskedInputCollection");
+  if (words.size() != d.config.vector_length)
+    throw SecAggError("external masked sum has " + std::to_string(words.size()) + " words, expected " +
+                      std::to_string(d.config.vector_length));
+  if (!std::equal(clients.begin(), clients.end(), d.words_owed.begin(), d.words_owed.end()))
+    throw SecAggError("external masked sum covers " + std::to_string(clients.size()) +
+                      " clients, which are not exactly the " + std::to_string(d.words_owed.size()) +
+                      " whose words are owed");
+  for (std::size_t i = 0; i < words.size(); ++i) d.sum[i] += words[i];
+  d.words_owed.clear();
+}
+
+std::vector<ClientId> ServerStateMachine::words_owed() const {
+  return {data_->words_owed.begin(), data_->words_owed.end()};
 }
 
 std::vector<Outgoing> ServerStateMachine::close_stage() {

@@ -22,6 +22,7 @@
 // therefore stays a survivor; a neighbour that could not decrypt its bundle simply has
 // no share of it (see README, "Streaming server").
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "proto/secagg.pb.h"
@@ -37,6 +38,19 @@ class ServerStateMachine {
 
   /// Offers one client message; never throws for bad input. msg is consumed.
   ReceiveResult receive(ClientId from, pb::ClientToServer msg);
+  /// A sharded sender (a simulator whose devices live in several processes): a MaskedInput
+  /// whose `words` field is empty because the words are summed outside the server, by the
+  /// processes hosting the devices. Validated and recorded exactly as receive() does, except
+  /// for the words; the client's words are owed until add_external_sum(). Outside
+  /// MaskedInputCollection it is receive(). Never throws for bad input.
+  ReceiveResult receive_without_words(ClientId from, pb::ClientToServer msg);
+  /// Adds Σ (mod 2^64) of the owed words of `clients` (sorted ids; vector_length words, each
+  /// reduced mod 2^word_bits or not) to the running sum. `clients` must be exactly the
+  /// clients accepted by receive_without_words() in this stage; otherwise throws
+  /// SecAggError and nothing changes. A stage that closes with words still owed aborts.
+  void add_external_sum(std::span<const ClientId> clients, std::span<const std::uint64_t> words);
+  /// Clients accepted by receive_without_words() in this stage whose words are owed, sorted.
+  std::vector<ClientId> words_owed() const;
   /// Stage deadline: clients that did not answer are dropped; returns the requests of the
   /// next stage (or Abort messages). Throws SecAggError if the round already finished.
   std::vector<Outgoing> close_stage();

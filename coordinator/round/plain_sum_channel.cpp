@@ -47,6 +47,27 @@ Receipt PlainSumChannel::receive_plain(MemberIndex member, protocol::PlainUpload
   return {};
 }
 
+void PlainSumChannel::receive_partial_sum(std::span<const MemberIndex> members, const Eigen::VectorXd& weighted_sum,
+                                          double weight, std::int64_t bytes) {
+  if (finished_) throw InvalidUpdateError("plain channel: a partial sum after the stage closed");
+  for (MemberIndex m : members)
+    if (m >= members_.size() || members_[m] != State::kWaiting)
+      throw InvalidUpdateError("plain channel: partial sum counts member " + std::to_string(m) +
+                               ", which is not a waiting member");
+  const std::vector<std::uint64_t> ids(members.begin(), members.end());
+  sum_.add_partial_sum(ids, weighted_sum, weight);
+  for (MemberIndex m : members) members_[m] = State::kUploaded;
+  uploaded_ += static_cast<MemberIndex>(members.size());
+  traffic_.bytes_up += bytes;
+}
+
+void PlainSumChannel::reject(MemberIndex member) {
+  if (finished_ || member >= members_.size() || members_[member] != State::kWaiting) return;
+  members_[member] = State::kGone;
+  ++gone_;
+  ++traffic_.rejected_messages;
+}
+
 Receipt PlainSumChannel::receive_secagg(MemberIndex, secagg::pb::ClientToServer) {
   ++traffic_.rejected_messages;
   return {ReceiptStatus::kWrongKind, "this round aggregates plain uploads; it has no SecAgg session"};

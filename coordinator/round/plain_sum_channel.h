@@ -3,6 +3,7 @@
 // upload and adds it to a float64 running sum as it arrives (it never holds a cohort's
 // uploads at once). One stage, "upload"; it may close early once `target` uploads count
 // (over-selection, Bonawitz et al. 2019 §2.2), or once every member has answered.
+#include <span>
 #include <vector>
 
 #include "coordinator/round/aggregation_channel.h"
@@ -24,6 +25,16 @@ class PlainSumChannel final : public AggregationChannel {
   Receipt receive_secagg(MemberIndex member, secagg::pb::ClientToServer message) override;
   void drop(MemberIndex member, const std::string& reason) override;
   std::vector<Downlink> close_stage() override;
+
+  /// Sharded transports (simulator/multi/): uploads of `members` that the processes
+  /// hosting them validated with the same Aggregator checks and summed (float64, then an
+  /// allreduce). `bytes` is what their uploads would have taken on the wire. The members
+  /// count as uploaded; throws InvalidUpdateError (nothing changes) if one is not a live,
+  /// waiting member or the sum is malformed.
+  void receive_partial_sum(std::span<const MemberIndex> members, const Eigen::VectorXd& weighted_sum, double weight,
+                           std::int64_t bytes);
+  /// An upload rejected where it was validated (sharded transports): the member is out.
+  void reject(MemberIndex member);
   const ChannelOutcome& outcome() const override;
   const ChannelTraffic& traffic() const override { return traffic_; }
 

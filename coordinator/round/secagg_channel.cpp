@@ -46,11 +46,22 @@ Receipt SecAggChannel::receive_plain(MemberIndex, protocol::PlainUpload) {
 }
 
 Receipt SecAggChannel::receive_secagg(MemberIndex member, secagg::pb::ClientToServer message) {
+  const auto bytes = static_cast<std::int64_t>(message.ByteSizeLong());
+  return receive(member, std::move(message), false, bytes);
+}
+
+Receipt SecAggChannel::receive_secagg_without_words(MemberIndex member, secagg::pb::ClientToServer message,
+                                                    std::int64_t wire_bytes) {
+  return receive(member, std::move(message), true, wire_bytes);
+}
+
+Receipt SecAggChannel::receive(MemberIndex member, secagg::pb::ClientToServer message, bool words_elsewhere,
+                               std::int64_t bytes) {
   if (server_.finished() || member >= pending_.size())
     return {ReceiptStatus::kNotParticipating, "not a member of an open SecAgg session"};
-  const auto bytes = static_cast<std::int64_t>(message.ByteSizeLong());
   const double t0 = thread_cpu_s();
-  const auto r = server_.receive(member, std::move(message));
+  const auto r = words_elsewhere ? server_.receive_without_words(member, std::move(message))
+                                 : server_.receive(member, std::move(message));
   traffic_.server_cpu_s += thread_cpu_s() - t0;
   switch (r.status) {
     case secagg::ReceiveStatus::kAccepted:

@@ -4,6 +4,7 @@
 // messages, and the fixed-point decoding of the survivors' sum. The coordinator learns the
 // sum of the surviving devices' uploads and their weights, nothing per device.
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "coordinator/round/aggregation_channel.h"
@@ -33,11 +34,29 @@ class SecAggChannel final : public AggregationChannel {
   const ChannelOutcome& outcome() const override;
   const ChannelTraffic& traffic() const override { return traffic_; }
 
+  /// Sharded transports (simulator/multi/): a device message whose masked words, if it is
+  /// a MaskedInput, were stripped and are summed by the process hosting the device.
+  /// `wire_bytes` is its size with the words (traffic counts what a device would send).
+  /// Never throws for bad input.
+  Receipt receive_secagg_without_words(MemberIndex member, secagg::pb::ClientToServer message,
+                                       std::int64_t wire_bytes);
+  /// Members accepted by receive_secagg_without_words() in this stage whose words are owed.
+  std::vector<MemberIndex> masked_words_owed() const { return server_.words_owed(); }
+  /// Σ of the owed members' masked words (m words; secure-agg ServerStateMachine::
+  /// add_external_sum). Throws secagg::SecAggError unless `members` is exactly
+  /// masked_words_owed() and the length is m.
+  void add_masked_sum(std::span<const MemberIndex> members, std::span<const std::uint64_t> words) {
+    server_.add_external_sum(members, words);
+  }
+
   const secagg::RoundConfig& config() const { return server_.config(); }
   /// Devices dropped for protocol violations (diagnostics).
   const std::vector<secagg::Offence>& offences() const { return server_.offences(); }
 
  private:
+  Receipt receive(MemberIndex member, secagg::pb::ClientToServer message, bool words_elsewhere,
+                  std::int64_t wire_bytes);
+
   secagg::ServerStateMachine server_;
   secagg::FixedPointCodec codec_;
   std::size_t upload_length_;

@@ -1,5 +1,6 @@
 #include "coordinator/strategy/update_aggregate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -96,6 +97,30 @@ void Aggregator::add_upload(std::uint64_t client_id, std::span<const float> weig
   std::swap(aggregate_.weighted_sum, scratch_);
   aggregate_.total_weight = new_total;
   ++aggregate_.num_contributors;
+}
+
+void Aggregator::add_partial_sum(std::span<const std::uint64_t> clients, const Eigen::VectorXd& weighted_sum,
+                                 double weight) {
+  const std::string who = "partial sum of " + std::to_string(clients.size()) + " uploads";
+  if (weighted_sum.size() != dimension())
+    throw InvalidUpdateError(who + " has " + std::to_string(weighted_sum.size()) + " entries, expected " +
+                             std::to_string(dimension()));
+  if (Eigen::Index i = first_non_finite(weighted_sum); i >= 0)
+    throw InvalidUpdateError(who + " has a non-finite entry at index " + std::to_string(i));
+  if (!std::isfinite(weight) || weight < 0)
+    throw InvalidUpdateError(who + " has weight " + std::to_string(weight));
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    if (contributors_.contains(clients[i]) || std::find(clients.begin(), clients.begin() + i, clients[i]) != clients.begin() + i)
+      throw InvalidUpdateError(who + " counts client " + std::to_string(clients[i]) + " twice");
+  }
+  scratch_ = aggregate_.weighted_sum + weighted_sum;
+  const double new_total = aggregate_.total_weight + weight;
+  if (first_non_finite(scratch_) >= 0 || !std::isfinite(new_total))
+    throw InvalidUpdateError(who + " would overflow the sum to a non-finite value");
+  contributors_.insert(clients.begin(), clients.end());
+  std::swap(aggregate_.weighted_sum, scratch_);
+  aggregate_.total_weight = new_total;
+  aggregate_.num_contributors += static_cast<int>(clients.size());
 }
 
 }  // namespace fedlora::coordinator

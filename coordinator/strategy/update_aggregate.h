@@ -57,6 +57,12 @@ class Aggregator {
   /// contributed; or the new sum would overflow to a non-finite value.
   void add_upload(std::uint64_t client_id, std::span<const float> weighted_update, double weight);
 
+  /// Adds a partial sum of uploads that another Aggregator (same dimension and max_weight)
+  /// accepted: a sharded simulator sums each process's devices there and allreduces.
+  /// `clients` are the uploads in it; `weighted_sum` [dimension()] float64, `weight` their Σw.
+  /// Throws InvalidUpdateError (aggregate unchanged) on a wrong length, a non-finite value,
+  /// a negative weight, a client already counted, or an overflow.
+  void add_partial_sum(std::span<const std::uint64_t> clients, const Eigen::VectorXd& weighted_sum, double weight);
   /// The aggregate so far (num_contributors == number of accepted updates).
   const UpdateAggregate& aggregate() const noexcept { return aggregate_; }
   Eigen::Index dimension() const noexcept { return aggregate_.weighted_sum.size(); }

@@ -106,6 +106,7 @@ ServerTransition CollectingState::abort(const std::string& reason) {
   discard_all();
   std::fill(data_->sum.begin(), data_->sum.end(), 0);
   data_->sum.clear();
+  data_->words_owed.clear();
   tr.next = std::make_unique<ServerFinishedState>(RoundAborted{*stage(), reason});
   return tr;
 }

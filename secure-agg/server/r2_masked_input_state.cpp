@@ -33,7 +33,7 @@ crypto::Digest32 ServerR2MaskedInputState::fingerprint(const pb::ClientToServer&
 void ServerR2MaskedInputState::accept(ClientId id, pb::ClientToServer& msg) {
   RoundData& d = *data_;
   auto* mi = msg.mutable_masked_input();
-  const std::uint64_t expected = d.config.vector_length * d.config.word_bytes();
+  const std::uint64_t expected = d.words_elsewhere ? 0 : d.config.vector_length * d.config.word_bytes();
   if (mi->words().size() != expected) {
     throw ProtocolError("masked input has " + std::to_string(mi->words().size()) + " bytes, expected " +
                         std::to_string(expected));
@@ -48,7 +48,11 @@ void ServerR2MaskedInputState::accept(ClientId id, pb::ClientToServer& msg) {
   }
   // Valid: the input counts from now on. Fold it into the running sum and keep nothing
   // of it but the fingerprint (for retransmissions) and the bad-bundle reports.
-  add_packed_into(d.sum, mi->words(), d.config.word_bytes());
+  if (d.words_elsewhere) {
+    d.words_owed.insert(id);
+  } else {
+    add_packed_into(d.sum, mi->words(), d.config.word_bytes());
+  }
   for (ClientId v : mi->bad_share_senders()) d.accusers[v].insert(id);
   std::string().swap(*mi->mutable_words());
 }
@@ -56,6 +60,10 @@ void ServerR2MaskedInputState::accept(ClientId id, pb::ClientToServer& msg) {
 ServerTransition ServerR2MaskedInputState::close() {
   RoundData& d = *data_;
   const std::uint32_t n = d.config.num_clients;
+  if (!d.words_owed.empty()) {
+    return abort(std::to_string(d.words_owed.size()) +
+                 " masked inputs were accepted without their words, and their sum never arrived");
+  }
   // A neighbour u that could not decrypt v's bundle holds no share of v's secrets and
   // will send none. v itself is not excluded: if its input already counts it stays a
   // survivor (b_v is rebuilt from the other holders), otherwise it is dropped as usual

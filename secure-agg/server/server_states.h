@@ -81,6 +81,10 @@ struct RoundData {
   std::vector<ClientId> u1, u2, u3, dropped;          ///< sorted; dropped = U2 \ U3
   std::map<ClientId, std::set<ClientId>> accusers;    ///< accused -> who reported a bad bundle
   std::vector<std::uint64_t> sum;                     ///< running sum of accepted masked inputs (R2 on)
+  /// Sharded senders (ServerStateMachine::receive_without_words): true while such a masked
+  /// input is being received; the clients it accepted, whose words are still owed.
+  bool words_elsewhere = false;
+  std::set<ClientId> words_owed;
   std::vector<Offence> offences;
   /// The round's graph; throws SecAggError before AdvertiseKeys closed (Harary).
   const NeighbourGraph& graph() const;

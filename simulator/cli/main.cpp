@@ -10,6 +10,8 @@
 #include "simulator/config/sim_config.h"
 #include "simulator/grpc/device_worker.h"
 #include "simulator/grpc/grpc_run.h"
+#include "simulator/multi/rank_group.h"
+#include "simulator/multi/rank_worker.h"
 #include "simulator/report/plot_runs.h"
 #include "simulator/report/compare_runs.h"
 #include "simulator/run/simulation.h"
@@ -38,6 +40,17 @@ int main(int argc, char** argv) {
                   "inproc: devices in this process; grpc: a fedlora-coordinator process and device worker "
                   "processes on 127.0.0.1")
       ->check(CLI::IsMember({"inproc", "grpc"}));
+  fedlora::sim::RankSpec ranks;
+  std::string master;
+  run->add_option("--world-size", ranks.world_size,
+                  "processes that run this one simulation together (on any machines; c10d/Gloo); default 1")
+      ->check(CLI::Range(1, 4096));
+  run->add_option("--rank", ranks.rank, "this process's rank in 0..world-size-1; rank 0 runs the coordinator");
+  run->add_option("--master", master, "HOST:PORT where rank 0 listens (with --world-size > 1)");
+  int rank_timeout_s = 3600;
+  run->add_option("--rank-timeout", rank_timeout_s,
+                  "seconds a rank waits for another (rank 0 evaluating keeps the others waiting); default 3600")
+      ->check(CLI::PositiveNumber);
   bool resume = false;
   run->add_flag("--resume", resume,
                 "continue a killed run from its last checkpoint in runs/<name>/ (same config; not for dp_ftrl or "
@@ -95,6 +108,30 @@ int main(int argc, char** argv) {
       w.end = std::stoul(devices.substr(colon + 1));
       return fedlora::sim::run_device_worker(cfg, w);
     }
+    if (ranks.world_size > 1) {
+      if (transport != "inproc") throw std::runtime_error("--world-size > 1 needs --transport inproc");
+      if (master.empty()) throw std::runtime_error("--world-size > 1 needs --master HOST:PORT (rank 0's address)");
+      ranks.set_master(master);
+      ranks.timeout = std::chrono::seconds(rank_timeout_s);
+      ranks.validate();
+      if (ranks.rank == 0) fedlora::sim::refuse_for_ranks(cfg, resume);
+      fedlora::sim::RankGroup group(ranks);
+      auto print = [&](const std::string& line) { std::cout << line << std::endl; };
+      if (ranks.rank != 0) {
+        fedlora::sim::run_rank_worker(cfg, group, print);
+        return 0;
+      }
+      fedlora::sim::RunOptions options;
+      options.ranks = &group;
+      const auto s = fedlora::sim::run_simulation(cfg, print, options);
+      std::printf("done: next-token accuracy %.4f -> %.4f (%+.4f), perplexity %.2f -> %.2f, %.1f s, peak RSS %.0f MB "
+                  "(rank 0 of %d)\n",
+                  s.before.accuracy, s.after.accuracy, s.after.accuracy - s.before.accuracy, s.before.perplexity,
+                  s.after.perplexity, s.wall_s, static_cast<double>(s.peak_rss_bytes) / 1e6, ranks.world_size);
+      std::printf("outputs: %s/{metrics.jsonl,summary.json,adapter/}\n", s.run_dir.c_str());
+      return 0;
+    }
+    if (ranks.rank != 0) throw std::runtime_error("--rank needs --world-size > 1");
     if (resume && transport == "grpc")
       throw std::runtime_error("--resume needs --transport inproc (a grpc run restarts its coordinator from its own "
                                "state directory)");

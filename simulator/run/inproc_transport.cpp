@@ -7,13 +7,7 @@
 #include "coordinator/protocol/seeds.h"
 
 namespace fedlora::sim {
-namespace {
-
 using secagg::Stage;
-
-bool draws_below(std::uint64_t seed, double p) { return static_cast<double>(seed >> 11) * 0x1.0p-53 < p; }
-
-}  // namespace
 
 std::vector<secagg::crypto::Ed25519PrivateKey> virtual_identities(std::size_t n, std::optional<std::uint64_t> research_seed) {
   std::vector<secagg::crypto::Ed25519PrivateKey> keys;
@@ -48,6 +42,26 @@ coordinator::DeviceFacts virtual_device_facts(const VirtualFleet& vf) {
   return f;
 }
 
+client::DeviceContext virtual_device_context(const VirtualFleet& vf, std::uint64_t id,
+                                             const std::vector<lora::TokenSeq>& train) {
+  client::DeviceContext c;
+  c.base = vf.base;
+  c.base_model_sha256 = vf.base_model_sha256;
+  c.train_examples = &train;
+  c.ledger = vf.ledger;
+  if (vf.dp_budget) c.privacy = client::DevicePrivacy{std::to_string(id), *vf.dp_budget};
+  c.randomness = client::DeviceRandomness{vf.research_seed, id};
+  if (id < vf.identities.size()) c.identity = &vf.identities[id];
+  c.secagg_policy = vf.secagg_policy;
+  c.memory_budget_mb = vf.memory_budget_mb;
+  if (vf.profiles) {  // the device class's memory caps the budget
+    const double class_mb = vf.profiles->device_class(id).memory_mb;
+    if (class_mb > 0) c.memory_budget_mb = c.memory_budget_mb ? std::min(*c.memory_budget_mb, class_mb) : class_mb;
+  }
+  c.base_gemm = vf.base_gemm;
+  return c;
+}
+
 InprocTransport::InprocTransport(WorkerPool& pool, VirtualFleet fleet, double dropout_rate, std::uint64_t run_seed)
     : pool_(pool), fleet_(std::move(fleet)), dropout_rate_(dropout_rate), run_seed_(run_seed) {}
 
@@ -69,20 +83,12 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
   driver.add_download_bytes(static_cast<std::int64_t>(k * theta.size() * sizeof(float)));  // θ_t to every member
 
   // Simulated dropouts: plain rounds drop before uploading; SecAgg rounds before a stage.
-  std::vector<Stage> stages{Stage::kAdvertiseKeys, Stage::kShareKeys, Stage::kMaskedInputCollection};
-  if (secure && opened.instructions[0].secagg->config->consistency_check) stages.push_back(Stage::kConsistencyCheck);
-  stages.push_back(Stage::kUnmasking);
-  std::vector<std::optional<Stage>> silent_from(k);
+  const auto stages = round_stages(secure && opened.instructions[0].secagg->config->consistency_check);
+  MemberSilence silence = draw_dropouts(run_seed_, opened.round, opened.cohort, dropout_rate_, secure, stages);
   for (std::size_t i = 0; i < k; ++i) {
-    const std::uint64_t s = protocol::derive_seed(run_seed_, {0xD80, opened.round, opened.cohort[i]});
-    if (!draws_below(s, dropout_rate_)) continue;
-    out.devices[i].dropped = true;
-    silent_from[i] = secure ? stages[protocol::derive_seed(s, {1}) % stages.size()] : Stage::kAdvertiseKeys;
-    if (secure) out.devices[i].dropped_before = silent_from[i];
+    out.devices[i].dropped = silence.from(i).has_value();
+    if (secure) out.devices[i].dropped_before = silence.from(i);
   }
-  auto silent = [&](std::size_t i, Stage at) {
-    return silent_from[i] && static_cast<int>(at) >= static_cast<int>(*silent_from[i]);
-  };
 
   // The cohort's windows exist from here to the end of the round (tokenized in parallel).
   std::vector<std::shared_ptr<const client::UserExamples>> held(k);
@@ -94,24 +100,9 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
   std::vector<client::DeviceContext> contexts(k);
   std::vector<std::optional<client::DeviceRound>> devices(k);
   for (std::size_t i = 0; i < k; ++i) {
-    const std::uint64_t id = opened.cohort[i];
-    auto& c = contexts[i];
-    c.base = fleet_.base;
-    c.base_model_sha256 = fleet_.base_model_sha256;
-    c.train_examples = &held[i]->train;
-    c.ledger = fleet_.ledger;
-    if (fleet_.dp_budget) c.privacy = client::DevicePrivacy{std::to_string(id), *fleet_.dp_budget};
-    c.randomness = client::DeviceRandomness{fleet_.research_seed, id};
-    if (id < fleet_.identities.size()) c.identity = &fleet_.identities[id];
-    c.secagg_policy = fleet_.secagg_policy;
-    c.memory_budget_mb = fleet_.memory_budget_mb;
-    if (fleet_.profiles) {  // the device class's memory caps the budget
-      const double class_mb = fleet_.profiles->device_class(id).memory_mb;
-      if (class_mb > 0) c.memory_budget_mb = c.memory_budget_mb ? std::min(*c.memory_budget_mb, class_mb) : class_mb;
-    }
-    c.base_gemm = fleet_.base_gemm;
+    contexts[i] = virtual_device_context(fleet_, opened.cohort[i], held[i]->train);
     try {
-      devices[i].emplace(c, protocol::from_proto(protocol::to_proto(opened.instructions[i])));
+      devices[i].emplace(contexts[i], protocol::from_proto(protocol::to_proto(opened.instructions[i])));
     } catch (const client::TaskRefused& e) {
       out.devices[i].refused_task = e.what();
     } catch (const protocol::ProtocolError& e) {
@@ -123,58 +114,33 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
   // be used (it goes silent before MaskedInputCollection) does not train.
   std::vector<std::size_t> order;
   for (std::size_t i = 0; i < k; ++i)
-    if (devices[i] && !silent(i, Stage::kMaskedInputCollection)) order.push_back(i);
+    if (devices[i] && !silence.silent(i, Stage::kMaskedInputCollection)) order.push_back(i);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return fleet.meta(opened.cohort[a]).train_targets > fleet.meta(opened.cohort[b]).train_targets;
   });
   pool_.run(order, [&](std::size_t i, int) { devices[i]->train(theta); });
 
-  auto trained = [&](std::size_t i) { return devices[i] && devices[i]->report().status == client::DeviceStatus::kReady; };
-  auto untrained_but_present = [&](std::size_t i) {
-    return devices[i] && devices[i]->report().status == client::DeviceStatus::kAccepted &&
-           silent(i, Stage::kMaskedInputCollection);
-  };
-  auto go_silent_from = [&](std::size_t i, Stage at) {
-    if (!silent_from[i] || static_cast<int>(at) < static_cast<int>(*silent_from[i])) silent_from[i] = at;
+  // A member reports if it trained, or (SecAgg) if it is present but will go silent before
+  // its input is needed.
+  auto reports = [&](std::size_t i) {
+    if (!devices[i] || silence.silent(i, Stage::kAdvertiseKeys)) return false;
+    const auto status = devices[i]->report().status;
+    return status == client::DeviceStatus::kReady ||
+           (secure && status == client::DeviceStatus::kAccepted && silence.silent(i, Stage::kMaskedInputCollection));
   };
   if (clock) {
-    // Simulated arrival order: the reporting phase takes the first `target` reports.
-    ClockedRound cr;
-    cr.times.resize(k);
-    const client::DeviceRoundReport none;
+    std::vector<client::DeviceRoundReport> rep(k);
+    std::vector<bool> reporting(k);
     for (std::size_t i = 0; i < k; ++i) {
-      const bool reports = (trained(i) || untrained_but_present(i)) && !silent(i, Stage::kAdvertiseKeys);
-      cr.times[i] = clock->timer->time(opened.cohort[i], clock->open_s, devices[i] ? devices[i]->report() : none, reports);
+      if (devices[i]) rep[i] = devices[i]->report();
+      reporting[i] = reports(i);
     }
-    cr.cut = cut_round(cr.times, clock->target, clock->deadline_s);
-    for (std::size_t i = 0; i < k; ++i) {
-      out.devices[i].fate = cr.cut.fate[i];
-      if (cr.cut.fate[i] == MemberFate::straggler || cr.cut.fate[i] == MemberFate::left)
-        go_silent_from(i, Stage::kAdvertiseKeys);
-    }
-    double t = cr.cut.close_s;
-    if (secure) {
-      // Each later stage is a round trip at the slowest reporting member's latency; the
-      // masked input also pays its upload. A member whose session ends before a stage
-      // ends goes silent from that stage.
-      double latency = 0, upload = 0;
-      for (std::size_t i = 0; i < k; ++i)
-        if (cr.cut.fate[i] == MemberFate::reported) {
-          latency = std::max(latency, cr.times[i].latency_s);
-          upload = std::max(upload, cr.times[i].input_upload_s);
-        }
-      for (std::size_t s = 1; s < stages.size(); ++s) {
-        t += 2 * latency + (stages[s] == Stage::kMaskedInputCollection ? upload : 0.0);
-        for (std::size_t i = 0; i < k; ++i)
-          if (cr.cut.fate[i] == MemberFate::reported && cr.times[i].leaves_s < t) go_silent_from(i, stages[s]);
-      }
-    }
-    cr.duration_s = t;
-    out.clock = std::move(cr);
+    out.clock = clock_round(*clock, opened.cohort, rep, reporting, secure, stages, silence);
+    for (std::size_t i = 0; i < k; ++i) out.devices[i].fate = out.clock->cut.fate[i];
   }
   if (!secure) {
     for (std::size_t i = 0; i < k; ++i) {
-      if (trained(i) && !silent(i, Stage::kAdvertiseKeys)) {
+      if (reports(i)) {
         channel.receive_plain(static_cast<coordinator::MemberIndex>(i), devices[i]->take_plain_upload());
       } else {
         channel.drop(static_cast<coordinator::MemberIndex>(i), "no upload");
@@ -183,7 +149,7 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
     channel.close_stage();
   } else {
     for (std::size_t i = 0; i < k; ++i) {
-      if ((trained(i) || untrained_but_present(i)) && !silent(i, Stage::kAdvertiseKeys)) {
+      if (reports(i)) {
         channel.receive_secagg(static_cast<coordinator::MemberIndex>(i), devices[i]->secagg_start());
       } else {
         channel.drop(static_cast<coordinator::MemberIndex>(i), "not reporting");
@@ -193,7 +159,7 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
       for (auto& down : channel.close_stage()) {
         const std::size_t i = down.to;
         const auto stage = static_cast<Stage>(down.message.header().stage());
-        if (!devices[i] || silent(i, stage)) continue;
+        if (!devices[i] || silence.silent(i, stage)) continue;
         if (auto reply = devices[i]->secagg_handle(down.message))
           channel.receive_secagg(down.to, std::move(*reply));
       }

@@ -20,6 +20,7 @@
 #include "simulator/fleet/fleet.h"
 #include "simulator/fleet/worker_pool.h"
 #include "simulator/run/device_timing.h"
+#include "simulator/run/member_fates.h"
 #include "simulator/run/sim_clock.h"
 
 namespace fedlora::sim {
@@ -32,20 +33,6 @@ struct DeviceOutcome {
   std::optional<secagg::Stage> dropped_before;  ///< SecAgg rounds: the first stage it missed
   std::optional<std::string> refused_task;  ///< DeviceRound refused the instructions
   MemberFate fate = MemberFate::silent;     ///< simulated clock: how its report fared
-};
-
-/// The simulated clock of one round (simulator/run/sim_clock.h).
-struct RoundClockSpec {
-  const DeviceTimer* timer = nullptr;
-  double open_s = 0;       ///< simulated time the round opens
-  int target = 1;          ///< reports that close the reporting phase (K)
-  double deadline_s = 0;   ///< reporting deadline after opening; 0 = none
-};
-
-struct ClockedRound {
-  std::vector<MemberTime> times;  ///< per member, relative to opening
-  RoundCut cut;
-  double duration_s = 0;          ///< opening → the round's last message (SecAgg: its last stage)
 };
 
 struct InprocRound {
@@ -77,22 +64,39 @@ std::vector<secagg::crypto::Ed25519PrivateKey> virtual_identities(std::size_t n,
 /// with its graph-seed cost as the floor.
 secagg::ClientPolicy virtual_device_policy(const config::SecAggSection& secagg);
 
+/// The context of virtual device `id` (its base, identity, ledger, randomness, memory budget
+/// capped by its class) over its training windows `train` (not owned; must outlive it).
+client::DeviceContext virtual_device_context(const VirtualFleet& fleet, std::uint64_t id,
+                                             const std::vector<lora::TokenSeq>& train);
+
 /// DeviceFacts of the simulated fleet for the round driver.
 coordinator::DeviceFacts virtual_device_facts(const VirtualFleet& fleet);
 
-class InprocTransport {
+/// Carries one round between the coordinator's RoundDriver and the cohort's virtual
+/// devices: InprocTransport (this process), ShardedTransport (several processes,
+/// simulator/multi/).
+class RoundTransport {
+ public:
+  virtual ~RoundTransport() = default;
+  /// Runs round driver.coordinator().next_round() among `available` minus `ineligible`.
+  /// With `clock`, members report in simulated arrival order: the round takes the first
+  /// clock->target reports before the deadline, later ones are stragglers and members whose
+  /// session ends before they report (or, with SecAgg, before a stage ends) go silent.
+  virtual InprocRound run_round(coordinator::RoundDriver& driver, std::span<const std::uint64_t> available,
+                                const std::unordered_set<std::uint64_t>& ineligible,
+                                const RoundClockSpec* clock = nullptr) = 0;
+};
+
+class InprocTransport final : public RoundTransport {
  public:
   /// `dropout_rate` ∈ [0, 1): chance that a selected device goes silent, before a protocol
   /// stage drawn uniformly (plain rounds: before uploading); drawn from seeds derived from
   /// `run_seed`, so the same seed drops the same devices.
   InprocTransport(WorkerPool& pool, VirtualFleet fleet, double dropout_rate, std::uint64_t run_seed);
 
-  /// Runs round driver.coordinator().next_round() among `available` minus `ineligible`.
-  /// With `clock`, members report in simulated arrival order: the round takes the first
-  /// clock->target reports before the deadline, later ones are stragglers and members whose
-  /// session ends before they report (or, with SecAgg, before a stage ends) go silent.
   InprocRound run_round(coordinator::RoundDriver& driver, std::span<const std::uint64_t> available,
-                        const std::unordered_set<std::uint64_t>& ineligible, const RoundClockSpec* clock = nullptr);
+                        const std::unordered_set<std::uint64_t>& ineligible,
+                        const RoundClockSpec* clock = nullptr) override;
 
  private:
   WorkerPool& pool_;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "coordinator/protocol/seeds.h"
+#include "coordinator/round/job_setup.h"
 #include "lora/adapter/adapter_init.h"
 #include "lora/adapter/adapter_io.h"
 #include "lora/export/adapter_for_base.h"
@@ -34,6 +35,32 @@ std::string fmt(const char* f, ...) {
   return buf;
 }
 }  // namespace
+
+std::unique_ptr<FleetClock> make_fleet_clock(const SimConfig& cfg, const SimSetup& setup) {
+  const auto& base = *setup.base;
+  const auto d = static_cast<double>(setup.layout->size());
+  const auto up_dim = static_cast<double>(coordinator::update_dimension(cfg, *setup.layout));
+  return std::make_unique<FleetClock>(
+      cfg, setup.fleet->size(),
+      TrainShape{base.config, cfg.lora.target_modules, cfg.lora.rank, base.config.context_length, cfg.client.batch_size},
+      d * sizeof(float), up_dim * sizeof(float) + sizeof(double),
+      cfg.secagg.enabled ? (up_dim + 1) * (cfg.secagg.word_bits / 8) : 0.0);
+}
+
+VirtualFleet make_virtual_fleet(const SimConfig& cfg, const SimSetup& setup, const protocol::Sha256Digest& base_sha256,
+                                privacy::PrivacyLedger* ledger, const FleetClock& clock) {
+  VirtualFleet vf{*setup.fleet, setup.base, base_sha256, ledger, std::nullopt,
+                  cfg.private_run() ? std::nullopt : std::optional<std::uint64_t>(cfg.run.seed)};
+  if (ledger) vf.dp_budget = privacy::PrivacyBudget{cfg.dp_sgd.epsilon, cfg.dp_sgd.delta};
+  if (cfg.memory_budget_mb > 0) vf.memory_budget_mb = cfg.memory_budget_mb;
+  vf.base_gemm = cfg.base_matmul;
+  if (cfg.secagg.enabled) {
+    vf.identities = virtual_identities(setup.fleet->size(), vf.research_seed);
+    vf.secagg_policy = virtual_device_policy(cfg.secagg);
+  }
+  vf.profiles = &clock.profiles;
+  return vf;
+}
 
 int worker_threads(const SimConfig& cfg) {
   return cfg.run.threads > 0 ? cfg.run.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

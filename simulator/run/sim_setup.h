@@ -12,7 +12,9 @@
 #include "simulator/config/sim_config.h"
 #include "simulator/fleet/fleet.h"
 #include "simulator/fleet/worker_pool.h"
+#include "simulator/run/device_timing.h"
 #include "simulator/run/evaluation.h"
+#include "simulator/run/inproc_transport.h"
 #include "simulator/run/simulation.h"
 
 namespace fedlora::sim {
@@ -28,6 +30,17 @@ struct SimSetup {
 /// Loads the base and tokenizer, builds the fleet, the adapter layout and θ_0, printing
 /// progress lines. Throws the loaders' errors (naming the file) and ConfigError.
 SimSetup set_up_simulation(const SimConfig& cfg, const ProgressFn& say);
+
+/// The simulated clock of the run's fleet: device classes, availability and the timer, with
+/// θ downloads, plain uploads and (SecAgg) masked inputs sized for this adapter. Throws
+/// config::ConfigError for an invalid [fleet] or trace.
+std::unique_ptr<FleetClock> make_fleet_clock(const SimConfig& cfg, const SimSetup& setup);
+
+/// What every virtual device of the run shares: the base and its hash, the DP-SGD `ledger`
+/// (nullptr without DP-SGD) and budget, research randomness (non-private runs), SecAgg
+/// identities and policy, memory budget, base products, and the classes of `clock`.
+VirtualFleet make_virtual_fleet(const SimConfig& cfg, const SimSetup& setup, const protocol::Sha256Digest& base_sha256,
+                                privacy::PrivacyLedger* ledger, const FleetClock& clock);
 
 /// What evaluate_global needs for next-word recall in this run.
 EvalOptions eval_options(const SimConfig& cfg, const SimSetup& setup);

@@ -33,6 +33,7 @@
 #include "simulator/run/device_timing.h"
 #include "simulator/run/fedbuff_run.h"
 #include "simulator/run/inproc_transport.h"
+#include "simulator/multi/sharded_transport.h"
 #include "simulator/run/metrics_log.h"
 #include "simulator/run/personalization.h"
 #include "simulator/run/run_checkpoint.h"
@@ -135,7 +136,16 @@ void record_clock(const ClockedRound& c, RunState& st, json& line) {
 
 }  // namespace
 
+void refuse_for_ranks(const SimConfig& cfg, bool resume) {
+  if (cfg.federation.mode == "centralized")
+    throw ConfigError("federation.mode = \"centralized\" trains in one process; run it without --world-size");
+  if (cfg.async.mode == "fedbuff")
+    throw ConfigError("server.mode = \"fedbuff\" runs in one process only; run it without --world-size");
+  if (resume) throw ConfigError("--resume is not supported with --world-size > 1; start the run again");
+}
+
 SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progress, const RunOptions& options) {
+  if (options.ranks) refuse_for_ranks(cfg, options.resume);
   if (cfg.federation.mode == "centralized") return run_centralized(cfg, progress, options);
   if (cfg.async.mode == "fedbuff") return run_fedbuff(cfg, progress, options);
   const auto t0 = std::chrono::steady_clock::now();
@@ -231,24 +241,18 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
   auto driver = make_driver(static_cast<std::uint64_t>(st.round) + 1, st.user_dp);
 
   auto ledger = open_ledger(cfg, summary.run_dir, !resumed);
-  VirtualFleet vf{fleet, base, policy.base_model_sha256, ledger ? &*ledger : nullptr, std::nullopt,
-                  cfg.private_run() ? std::nullopt : std::optional<uint64_t>(cfg.run.seed)};
-  if (ledger) vf.dp_budget = privacy::PrivacyBudget{cfg.dp_sgd.epsilon, cfg.dp_sgd.delta};
-  if (cfg.memory_budget_mb > 0) vf.memory_budget_mb = cfg.memory_budget_mb;
-  vf.base_gemm = cfg.base_matmul;
-  if (cfg.secagg.enabled) {
-    vf.identities = virtual_identities(fleet.size(), vf.research_seed);
-    vf.secagg_policy = virtual_device_policy(cfg.secagg);
+  const auto fleet_clock = make_fleet_clock(cfg, setup);
+  const AvailabilityModel& availability = *fleet_clock->availability;
+  VirtualFleet vf = make_virtual_fleet(cfg, setup, policy.base_model_sha256, ledger ? &*ledger : nullptr, *fleet_clock);
+  std::unique_ptr<RoundTransport> transport;
+  if (options.ranks) {
+    auto roster = cfg.secagg.enabled ? exchange_identities(*options.ranks, vf.identities)
+                                     : std::vector<secagg::crypto::Ed25519PublicKey>{};
+    transport = std::make_unique<ShardedTransport>(*options.ranks, pool, std::move(vf), std::move(roster),
+                                                   cfg.federation.dropout_rate, cfg.run.seed);
+  } else {
+    transport = std::make_unique<InprocTransport>(pool, std::move(vf), cfg.federation.dropout_rate, cfg.run.seed);
   }
-  const std::int64_t up_dim = coordinator::update_dimension(cfg, layout);
-  const FleetClock fleet_clock(
-      cfg, fleet.size(),
-      TrainShape{base->config, cfg.lora.target_modules, cfg.lora.rank, base->config.context_length, cfg.client.batch_size},
-      static_cast<double>(d) * sizeof(float), static_cast<double>(up_dim) * sizeof(float) + sizeof(double),
-      cfg.secagg.enabled ? static_cast<double>(up_dim + 1) * (cfg.secagg.word_bits / 8) : 0.0);
-  const AvailabilityModel& availability = *fleet_clock.availability;
-  vf.profiles = &fleet_clock.profiles;
-  InprocTransport transport(pool, std::move(vf), cfg.federation.dropout_rate, cfg.run.seed);
   std::unordered_set<uint64_t> out_of_budget(st.out_of_budget.begin(), st.out_of_budget.end());
   const fs::path own_ledger = ledger && cfg.dp_sgd.ledger.empty() ? ledger_path(cfg, summary.run_dir) : fs::path();
 
@@ -304,9 +308,9 @@ SimulationSummary run_simulation(const SimConfig& cfg, const ProgressFn& progres
       driver = make_driver(static_cast<std::uint64_t>(r), driver->user_dp()->state());
     protocol::failpoint("sim_round_started");
     const std::vector<std::uint64_t> eligible = wait_for_eligible(cfg, availability, device_ids, out_of_budget, st.sim_time_s);
-    const RoundClockSpec clock{&fleet_clock.timer, st.sim_time_s, dp ? std::numeric_limits<int>::max() : cfg.federation.cohort_size,
+    const RoundClockSpec clock{&fleet_clock->timer, st.sim_time_s, dp ? std::numeric_limits<int>::max() : cfg.federation.cohort_size,
                                cfg.fleet.round_deadline_s};
-    const InprocRound round = transport.run_round(*driver, eligible, out_of_budget, &clock);
+    const InprocRound round = transport->run_round(*driver, eligible, out_of_budget, &clock);
     const RoundDeviceCounts counts = count_devices(round);
     for (const auto& dev : round.devices) {
       if (dev.report.status == client::DeviceStatus::kRefusedBudget) out_of_budget.insert(dev.device);

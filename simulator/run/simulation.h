@@ -40,6 +40,8 @@ struct SimulationSummary {
 /// Progress lines for the terminal (one per round, plus set-up messages).
 using ProgressFn = std::function<void(const std::string&)>;
 
+class RankGroup;
+
 struct RunOptions {
   /// Continue from the newest checkpoint in the run folder (run_checkpoint.h): θ, server
   /// optimizer, user-level DP accountant (participation included) and clip, the DP-SGD
@@ -47,6 +49,10 @@ struct RunOptions {
   /// checkpoint the run starts from round 0. Refused (ResumeError) for DP-FTRL, for a changed
   /// config/base/corpus (naming the keys) and for a corrupt checkpoint.
   bool resume = false;
+  /// Rank 0 of a multi-process run (simulator/multi/): the cohort is hosted by every rank
+  /// of the group, which must be running run_rank_worker. Not for --resume, the
+  /// centralized baseline or FedBuff (ConfigError).
+  RankGroup* ranks = nullptr;
 };
 
 /// Runs the whole simulation described by `config` and writes, under
@@ -64,5 +70,9 @@ struct RunOptions {
 /// Throws ConfigError, data/format errors naming the file, ResumeError, or
 /// std::runtime_error (e.g. a read-only or full output folder, naming the path).
 SimulationSummary run_simulation(const SimConfig& config, const ProgressFn& progress, const RunOptions& options = {});
+
+/// Throws ConfigError naming the setting if a run with more than one rank cannot carry it:
+/// the centralized baseline, FedBuff, or `resume`.
+void refuse_for_ranks(const SimConfig& config, bool resume);
 
 }  // namespace fedlora::sim

@@ -11,6 +11,7 @@
 #include "simulator/grpc/grpc_run.h"
 #include "simulator/run/simulation.h"
 #include "tests/e2e/tiny_model.h"
+#include "tests/e2e/tiny_run.h"
 #include "lora/adapter/adapter_io.h"
 #include "lora/model/base_model.h"
 #include "lora/model/lora_model.h"
@@ -23,46 +24,6 @@ namespace fedlora {
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-struct TinyRun {
-  fs::path dir = fs::temp_directory_path() / ("fedlora_e2e_" + std::to_string(::getpid()));
-  TinyRun() {
-    fs::create_directories(dir);
-    test::write_tiny_model(dir / "tiny.gguf", 3);
-    // Three users with distinct, repetitive styles; each has 10 texts (8 train, 2 test).
-    std::ofstream out(dir / "users.jsonl");
-    const char* styles[] = {"the cat sat on the mat and the cat sat again", "to be or not to be, that is it",
-                            "abc abc abc def def def abc abc def"};
-    for (int u = 0; u < 3; ++u)
-      for (int i = 0; i < 10; ++i)
-        out << json{{"user", "user" + std::to_string(u)}, {"text", std::string(styles[u]) + " " + std::to_string(i)}}.dump()
-            << "\n";
-  }
-  ~TinyRun() { fs::remove_all(dir); }
-
-  sim::SimConfig config(const std::string& name, uint64_t seed, std::vector<std::string> extra = {}) const {
-    std::ofstream(dir / "tiny.toml") << "";
-    std::vector<std::string> sets{"model.base=\"" + (dir / "tiny.gguf").string() + "\"", "model.quantize=q8_0", "data.format=jsonl",
-         "data.path=\"" + (dir / "users.jsonl").string() + "\"", "run.output_dir=\"" + dir.string() + "\"",
-         "run.seed=" + std::to_string(seed), "run.threads=2", "federation.rounds=2", "federation.cohort_size=3",
-         "federation.eval_every=1", "federation.eval_users=3", "client.epochs=3", "client.batch_size=4",
-         "client.lr=0.01", "lora.rank=4", "lora.alpha=8"};
-    sets.insert(sets.end(), extra.begin(), extra.end());
-    return sim::load_sim_config(dir / "tiny.toml", sets, name);
-  }
-};
-
-std::vector<json> metrics_without_timing(const fs::path& run_dir) {
-  std::ifstream in(run_dir / "metrics.jsonl");
-  std::vector<json> rows;
-  for (std::string line; std::getline(in, line);) {
-    auto j = json::parse(line);
-    j.erase("wall_s");
-    j.erase("peak_rss_mb");  // host measures
-    rows.push_back(j);
-  }
-  return rows;
-}
 
 TEST(TinySimulation, LowersHeldOutLossAndIsDeterministic) {
   TinyRun t;
@@ -430,19 +391,6 @@ TEST(TinySimulation, DpSgdDevicesStopAtTheirBudget) {
 // The same job through real processes (a fedlora-coordinator and device workers over gRPC
 // on loopback) gives the in-process metrics: exactly with SecAgg (modular sums do not depend
 // on arrival order), within 1e-4 without (float64 plain sums in arrival order).
-void expect_same_metrics(const std::vector<json>& a, const std::vector<json>& b, double tol) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t r = 0; r < a.size(); ++r) {
-    for (const char* key : {"cohort", "contributors", "aborted", "train_tokens"})
-      if (a[r].contains(key)) EXPECT_EQ(a[r][key], b[r][key]) << "round " << r << " " << key;
-    for (const char* key : {"train_loss", "update_norm"})
-      if (a[r].contains(key)) EXPECT_NEAR(a[r][key].get<double>(), b[r][key].get<double>(), tol) << "round " << r << " " << key;
-    if (a[r].contains("eval"))
-      for (const char* key : {"accuracy", "loss"})
-        EXPECT_NEAR(a[r]["eval"][key].get<double>(), b[r]["eval"][key].get<double>(), tol) << "round " << r << " eval " << key;
-  }
-}
-
 TEST(TinySimulation, GrpcTransportGivesTheInProcessMetrics) {
   TinyRun t;
   for (const bool secure : {true, false}) {
