@@ -12,8 +12,8 @@
 
 namespace fedlora::sim {
 
-/// Which rank hosts device `id` in a group of `world_size`: devices stay on one rank for the
-/// whole run (their DP-SGD ledger lives there).
+/// The rank that owns device `id`'s state in a group of `world_size` (its DP-SGD ledger, its
+/// identity key in SecAgg runs with OS keys) and hosts it whenever it has such state.
 inline int host_rank(std::uint64_t id, int world_size) { return static_cast<int>(id % static_cast<std::uint64_t>(world_size)); }
 
 /// Rank 0 → a host: the open round, for the members it hosts.

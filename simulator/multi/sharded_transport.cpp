@@ -63,7 +63,8 @@ ShardedTransport::ShardedTransport(RankGroup& group, WorkerPool& pool, VirtualFl
                                    std::vector<secagg::crypto::Ed25519PublicKey> roster, double dropout_rate,
                                    std::uint64_t run_seed)
     : group_(group), pool_(pool), fleet_(std::move(fleet)), roster_(std::move(roster)), dropout_rate_(dropout_rate),
-      run_seed_(run_seed) {}
+      run_seed_(run_seed),
+      pin_devices_(fleet_.ledger != nullptr || (!fleet_.identities.empty() && !fleet_.research_seed)) {}
 
 ShardedTransport::~ShardedTransport() {
   ShardOpen end;
@@ -74,6 +75,27 @@ ShardedTransport::~ShardedTransport() {
   } catch (const RankError&) {
     // A rank that is gone needs no goodbye.
   }
+}
+
+std::vector<int> ShardedTransport::assign_hosts(std::span<const std::uint64_t> cohort, int world) const {
+  std::vector<int> host(cohort.size());
+  if (pin_devices_) {
+    for (std::size_t i = 0; i < cohort.size(); ++i) host[i] = host_rank(cohort[i], world);
+    return host;
+  }
+  // Longest processing time first: each member, largest first, to the least loaded rank
+  // (ties: the lower rank), so that ranks finish training together.
+  std::vector<std::size_t> order(cohort.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto work = [&](std::size_t i) { return fleet_.fleet.meta(cohort[i]).train_targets; };
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return work(a) > work(b); });
+  std::vector<std::int64_t> load(static_cast<std::size_t>(world), 0);
+  for (std::size_t i : order) {
+    const auto r = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    host[i] = static_cast<int>(r);
+    load[r] += static_cast<std::int64_t>(work(i)) + 1;
+  }
+  return host;
 }
 
 InprocRound ShardedTransport::run_round(coordinator::RoundDriver& driver, std::span<const std::uint64_t> available,
@@ -124,8 +146,9 @@ InprocRound ShardedTransport::run_round(coordinator::RoundDriver& driver, std::s
       o.word_bits = opened.instructions[0].secagg->config->word_bits;
     }
   }
+  const std::vector<int> host = assign_hosts(opened.cohort, world);
   for (std::size_t i = 0; i < k; ++i) {
-    auto& o = open[static_cast<std::size_t>(host_rank(opened.cohort[i], world))];
+    auto& o = open[static_cast<std::size_t>(host[i])];
     if (o.members.empty()) o.instructions = wire;
     o.members.push_back(ShardOpen::Member{static_cast<std::uint32_t>(i), opened.cohort[i],
                                           opened.instructions[i].train.shuffle_seed, silence.from(i)});
@@ -166,7 +189,7 @@ InprocRound ShardedTransport::run_round(coordinator::RoundDriver& driver, std::s
     for (std::size_t i = 0; i < k; ++i) {
       out.devices[i].fate = out.clock->cut.fate[i];
       if (silence.from(i) != before.from(i))
-        silenced[static_cast<std::size_t>(host_rank(opened.cohort[i], world))].push_back(
+        silenced[static_cast<std::size_t>(host[i])].push_back(
             ShardSilence{static_cast<std::uint32_t>(i), *silence.from(i)});
     }
   }
@@ -218,7 +241,7 @@ InprocRound ShardedTransport::run_round(coordinator::RoundDriver& driver, std::s
     for (int stage = 1; !sa.finished(); ++stage) {
       std::vector<ShardStage> down(static_cast<std::size_t>(world));
       for (auto& d : sa.close_stage())
-        down[static_cast<std::size_t>(host_rank(opened.cohort[d.to], world))].downlinks.push_back(
+        down[static_cast<std::size_t>(host[d.to])].downlinks.push_back(
             ShardSecAgg{d.to, d.message.SerializeAsString(), 0});
       const bool masked = !sa.finished() && sa.stage_name() == secagg::stage_name(Stage::kMaskedInputCollection);
       for (auto& d : down) {

@@ -1,7 +1,10 @@
 #pragma once
 // One simulation across several processes (ranks), rank 0's side: the coordinator's
-// RoundDriver runs here; every rank (this one included) hosts the cohort members whose
-// device id maps to it (host_rank) and trains them on its own worker pool. Small messages
+// RoundDriver runs here; every rank (this one included) hosts a share of each cohort and
+// trains it on its own worker pool. Members are spread longest first onto the least loaded
+// rank, except where a device's state must stay on one rank: its DP-SGD ledger, or the
+// identity key only its rank holds (SecAgg runs with OS keys); then device id mod N
+// (host_rank) decides. Small messages
 // (instructions, reports, SecAgg key exchange) go through the rank group's store; θ_t is
 // broadcast, plain update sums and SecAgg masked-word sums are allreduced, so with SecAgg
 // no rank ever holds another rank's individual update, masked or not.
@@ -35,12 +38,16 @@ class ShardedTransport final : public RoundTransport {
                         const RoundClockSpec* clock = nullptr) override;
 
  private:
+  /// Which rank hosts each member (see the file comment).
+  std::vector<int> assign_hosts(std::span<const std::uint64_t> cohort, int world) const;
+
   RankGroup& group_;
   WorkerPool& pool_;
   VirtualFleet fleet_;
   std::vector<secagg::crypto::Ed25519PublicKey> roster_;
   double dropout_rate_;
   std::uint64_t run_seed_;
+  bool pin_devices_;             ///< devices keep state on their rank: host_rank decides
   std::uint64_t sequence_ = 0;  ///< rounds carried so far (message keys)
 };
 
