@@ -6,6 +6,7 @@
 
 #include "client/upload/device_upload.h"
 #include "coordinator/protocol/errors.h"
+#include "lora/int8/int8_linear.h"
 #include "lora/model/lora_model.h"
 #include "lora/model/runtime.h"
 #include "lora/adapter/adapter_layout.h"
@@ -104,6 +105,11 @@ StepShape DeviceRound::step_shape() const {
   for (const auto& ex : *device_->train_examples) s.seq_len = std::max<int64_t>(s.seq_len, static_cast<int64_t>(ex.size()) - 1);
   s.dp_sgd = instructions_.dp_sgd.has_value();
   s.fedprox = instructions_.train.fedprox_mu > 0;
+  if (device_->base_gemm == lora::BaseGemm::int8)
+    for (lora::TargetModule m : lora::kAllTargetModules) {
+      const auto p = s.model.projection(m);
+      s.int8_base_bytes += s.model.n_layers * static_cast<int64_t>(lora::int8_weight_bytes(p.out_features, p.in_features));
+    }
   return s;
 }
 

@@ -27,7 +27,8 @@ double estimate_step_bytes(const StepShape& s, const StepMemorySettings& st) {
   const double scratch = 2 * static_cast<double>(s.largest_projection) * kFloat + vocab * d * kFloat;
   const double adapter = static_cast<double>(s.adapter_size) * kFloat * (s.fedprox ? 5 : 4);
   const double dp = s.dp_sgd ? b * static_cast<double>(s.adapter_size) * kFloat * 2 : 0.0;
-  return activations + head + scratch + adapter + dp;
+  const double int8_base = st.activation_checkpointing ? 0.0 : static_cast<double>(s.int8_base_bytes);
+  return activations + head + scratch + adapter + dp + int8_base;
 }
 
 StepMemorySettings plan_step_memory(const StepShape& shape, double budget_mb) {

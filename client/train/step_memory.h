@@ -28,6 +28,9 @@ struct StepShape {
   int64_t seq_len = 1;              ///< tokens per example T (the longest window)
   bool dp_sgd = false;              ///< per-example gradients are kept (DP-SGD)
   bool fedprox = false;             ///< a copy of θ_t is kept
+  /// int8 base products: the projections as row-wise int8, kept whole while not
+  /// checkpointing (lora/model/lora_model.h); 0 with fp32 products.
+  int64_t int8_base_bytes = 0;
 };
 
 /// Estimated peak bytes one step adds on top of the loaded runtime and base weights:
@@ -42,6 +45,7 @@ struct StepShape {
 ///   scratch      2 · largest projection · 4 (dequantized and merged weight) + V · D · 4
 ///   adapter      d · 4 · 4 (θ, gradient, Adam's two moments), + d · 4 with FedProx
 ///   DP-SGD       b · d · 4 · 2 (per-example gradients and their clipped copies)
+///   int8 base    int8_base_bytes, when not checkpointing
 /// with b = settings.micro_batch. An estimate for planning, not a bound: check it against
 /// the peak RSS the device reports.
 double estimate_step_bytes(const StepShape& shape, const StepMemorySettings& settings);

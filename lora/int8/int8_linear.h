@@ -4,6 +4,7 @@
 // accumulation, fp32 rescale). Both products a frozen projection needs in training go
 // through it: the forward x·Wᵀ and the input gradient δ·W. Torch-free: row quantization in
 // row_quantize.h, the integer product in s8_gemm.h (oneDNN on x86-64, NEON SDOT on aarch64).
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -21,9 +22,21 @@ struct Int8Weight {
   std::vector<float> scale;   ///< [rows]
 };
 
-/// This thread's int8 copy of `w`, rebuilt only when a different weight is asked for (the
-/// same scheme as dequantized_view in frozen_ops.h); valid until the next call on the thread.
+/// This thread's int8 copy of `w`: re-quantized from its blocks unless the thread's cache
+/// (set_int8_weight_cache_bytes) still holds it. Valid until the next call on the thread.
 const Int8Weight& int8_weight_view(const QuantizedTensor& w);
+
+/// Bytes of int8 weights this thread keeps between uses (q and scales, least recently used
+/// evicted first). 0, the default, keeps only the weight in use, so every use re-quantizes
+/// it from its blocks: the memory-lean choice (activation checkpointing). A whole base's
+/// int8 bytes (int8_weight_bytes summed over its projections) re-quantizes each weight once
+/// per thread, for that much memory. Takes effect at the next int8_weight_view.
+void set_int8_weight_cache_bytes(std::size_t bytes);
+
+/// Bytes an Int8Weight of a [rows, cols] weight holds: rows·cols int8 + rows float scales.
+inline std::size_t int8_weight_bytes(int64_t rows, int64_t cols) {
+  return static_cast<std::size_t>(rows * cols + rows * static_cast<int64_t>(sizeof(float)));
+}
 
 /// y = x · Wᵀ ≈ diag(s_x) · (q_x · q_Wᵀ) · diag(s_W). x: float32 [m, in]; y: float32 [m, out].
 /// Throws std::invalid_argument if x holds a NaN or Inf (quantize_rows_s8).

@@ -140,4 +140,15 @@ void lora_grad_accumulate(const float* x, const float* d, int64_t rows, int64_t 
   }
 }
 
+void lora_grad_accumulate_given(const float* x, const float* d, int64_t rows, int64_t in, int64_t out,
+                                const float* db, const float* xa, int64_t r, float* da, float* dbt) {
+  if (simd_path()) {
+    over_rank_blocks<YtxAvx2>(r, db, r, x, in, rows, in, da);
+    over_rank_blocks<YtxAvx2>(r, xa, r, d, out, rows, out, dbt);
+  } else {
+    ytx_scalar(db, r, x, in, rows, in, da);
+    ytx_scalar(xa, r, d, out, rows, out, dbt);
+  }
+}
+
 }  // namespace fedlora::lora::kernels

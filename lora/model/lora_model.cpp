@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "lora/int8/int8_linear.h"
 #include "lora/model/frozen_ops.h"
 
 namespace fedlora::lora {
@@ -46,6 +47,8 @@ LoraModel::LoraModel(std::shared_ptr<const BaseModel> base, LoraAdapter& adapter
   const auto& l = adapter_.layout();
   const auto expect = make_adapter_layout(base_->config, l.rank(), l.alpha(), l.targets());
   if (!(expect == l)) throw AdapterError("adapter layout does not match the base model's shapes");
+  for (const auto& block : base_->blocks)
+    for (const auto& w : block.proj) int8_base_bytes_ += int8_weight_bytes(w.rows(), w.cols());
 }
 
 at::Tensor LoraModel::embed(const at::Tensor& tokens) { return frozen_embedding(tokens, base_->embedding()); }
@@ -64,6 +67,7 @@ std::vector<at::Tensor> LoraModel::layer_parameters(int layer) {
 
 at::Tensor LoraModel::project(int layer, TargetModule m, const at::Tensor& x) {
   const QuantizedTensor& w = base_->blocks[layer][m];
+  if (gemm_ == BaseGemm::int8) set_int8_weight_cache_bytes(activation_checkpointing() ? 0 : int8_base_bytes_);
   const auto& layout = adapter_.layout();
   if (!layout.targets(m)) return frozen_linear(x, w, gemm_);
   const size_t ia = layout.index_of(layer, m, false), ib = ia + 1;

@@ -50,7 +50,10 @@ class LoraModel final : public DecoderWeights {
   std::vector<at::Tensor> layer_parameters(int layer) override;
 
   /// How the projections' base products are computed (base_gemm.h); fp32 by default. The
-  /// LM head stays fp32 (its logits are what the loss and the metrics read).
+  /// LM head stays fp32 (its logits are what the loss and the metrics read). With int8
+  /// products the thread keeps the whole base in int8 (one byte per projection weight, plus a
+  /// scale per row) unless activation checkpointing is on, when each use re-quantizes the
+  /// weight from its blocks instead (lora/int8/int8_linear.h).
   void set_base_gemm(BaseGemm g) { gemm_ = g; }
   BaseGemm base_gemm() const { return gemm_; }
   /// When set, backward passes store per-example adapter gradients there (slot = layout index).
@@ -63,6 +66,7 @@ class LoraModel final : public DecoderWeights {
   LoraAdapter& adapter_;
   PerExampleGrads* sink_ = nullptr;
   BaseGemm gemm_ = BaseGemm::fp32;
+  std::size_t int8_base_bytes_ = 0;  ///< the projections as row-wise int8
 };
 
 }  // namespace fedlora::lora

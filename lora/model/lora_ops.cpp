@@ -55,11 +55,12 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
                      xa.data_ptr<float>(), r);
       sgemm_rowmajor(false, true, m, out, r, static_cast<float>(scale), xa.data_ptr<float>(), r, bc.data_ptr<float>(),
                      r, 1.0f, y.data_ptr<float>(), out);
+      ctx->save_for_backward({x2, ac, bc, xa});  // x Aᵀ again serves the adapter gradient
     } else {
       const float* wm = merged_weight(*w, ac, bc, static_cast<float>(scale));
       sgemm_rowmajor(false, true, m, out, in, 1.0f, x2.data_ptr<float>(), in, wm, in, 0.0f, y.data_ptr<float>(), out);
+      ctx->save_for_backward({x2, ac, bc});
     }
-    ctx->save_for_backward({x2, ac, bc});
     ctx->saved_data["w"] = reinterpret_cast<int64_t>(w);
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["sink"] = reinterpret_cast<int64_t>(sink);
@@ -82,16 +83,20 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
 
     auto g2 = grads[0].reshape({-1, out}).contiguous();
     const float *pg = g2.data_ptr<float>(), *px = x2.data_ptr<float>();
+    const bool int8 = ctx->saved_data["gemm"].toInt() == static_cast<int64_t>(BaseGemm::int8);
+    at::Tensor delta_b;  // int8 path: δB [m, r], for the input gradient and the adapter's
+    if (int8) {
+      delta_b = at::empty({m, r}, at::kFloat);
+      sgemm_rowmajor(false, false, m, r, out, 1.0f, pg, out, b.data_ptr<float>(), r, 0.0f, delta_b.data_ptr<float>(), r);
+    }
     at::Tensor dx;
     if (ctx->needs_input_grad(0)) {  // δ (W + s B A)
       RECORD_USER_SCOPE("fedlora::lora_linear_backward_dx");
       dx = at::empty({m, in}, at::kFloat);
-      if (ctx->saved_data["gemm"].toInt() == static_cast<int64_t>(BaseGemm::int8)) {
+      if (int8) {
         // dx = int8(δ W) + s (δ B) A
         int8_backward_profiled(pg, m, *w, dx.data_ptr<float>());
-        auto db_ = at::empty({m, r}, at::kFloat);
-        sgemm_rowmajor(false, false, m, r, out, 1.0f, pg, out, b.data_ptr<float>(), r, 0.0f, db_.data_ptr<float>(), r);
-        sgemm_rowmajor(false, false, m, in, r, s, db_.data_ptr<float>(), r, a.data_ptr<float>(), in, 1.0f,
+        sgemm_rowmajor(false, false, m, in, r, s, delta_b.data_ptr<float>(), r, a.data_ptr<float>(), in, 1.0f,
                        dx.data_ptr<float>(), in);
       } else {
         const float* wm = merged_weight(*w, a, b, s);
@@ -125,7 +130,12 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
     } else {
       da = at::zeros({r, in}, at::kFloat);
       auto dbt = at::zeros({r, out}, at::kFloat);
-      kernels::lora_grad_accumulate(px, pg, m, in, out, pa_in, pbt, r, da.data_ptr<float>(), dbt.data_ptr<float>());
+      if (int8) {
+        kernels::lora_grad_accumulate_given(px, pg, m, in, out, delta_b.data_ptr<float>(), saved[3].data_ptr<float>(), r,
+                                            da.data_ptr<float>(), dbt.data_ptr<float>());
+      } else {
+        kernels::lora_grad_accumulate(px, pg, m, in, out, pa_in, pbt, r, da.data_ptr<float>(), dbt.data_ptr<float>());
+      }
       da.mul_(s);
       db = dbt.t().mul(s).contiguous();
     }

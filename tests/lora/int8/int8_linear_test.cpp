@@ -144,5 +144,41 @@ TEST(Int8Linear, RandomProductsAreCloseToFloat64) {
   EXPECT_GT(std::sqrt(ey / ny), 1e-5);
 }
 
+// The thread's int8 weight cache: with room for both weights, a weight asked for again is
+// the same cached copy (not re-quantized); with no room, each miss re-quantizes into one
+// reused buffer. Either way the contents are the row quantization of the dequantized rows.
+TEST(Int8Linear, WeightCacheKeepsWhatFitsAndRequantizesTheRest) {
+  std::mt19937 rng(6);
+  std::normal_distribution<float> nd;
+  std::vector<float> w1(40 * 64), w2(24 * 64);
+  for (auto& v : w1) v = nd(rng);
+  for (auto& v : w2) v = nd(rng);
+  const auto q1 = QuantizedTensor::quantize(w1.data(), 40, 64, GgmlType::Q4_0);
+  const auto q2 = QuantizedTensor::quantize(w2.data(), 24, 64, GgmlType::Q8_0);
+  auto expect_quantization_of = [](const QuantizedTensor& t, const Int8Weight& got) {
+    std::vector<float> f(static_cast<size_t>(t.rows() * t.cols()));
+    t.dequantize_rows(0, t.rows(), f.data());
+    std::vector<int8_t> q(f.size());
+    std::vector<float> s(static_cast<size_t>(t.rows()));
+    quantize_rows_s8_ref(f.data(), t.rows(), t.cols(), nullptr, q.data(), s.data());
+    EXPECT_EQ(got.q, q);
+    EXPECT_EQ(got.scale, s);
+  };
+  set_int8_weight_cache_bytes(int8_weight_bytes(40, 64) + int8_weight_bytes(24, 64));
+  const Int8Weight* first = &int8_weight_view(q1);
+  const int8_t* first_data = first->q.data();
+  expect_quantization_of(q2, int8_weight_view(q2));
+  const Int8Weight& again = int8_weight_view(q1);
+  EXPECT_EQ(&again, first);
+  EXPECT_EQ(again.q.data(), first_data);
+  expect_quantization_of(q1, again);
+
+  set_int8_weight_cache_bytes(0);  // keeps only the most recent (q1)
+  const Int8Weight& w2_view = int8_weight_view(q2);
+  expect_quantization_of(q2, w2_view);
+  EXPECT_EQ(w2_view.q.data(), first_data);  // q1's buffer, reused
+  expect_quantization_of(q1, int8_weight_view(q1));
+}
+
 }  // namespace
 }  // namespace fedlora::lora
