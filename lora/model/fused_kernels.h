@@ -85,10 +85,12 @@ void cross_entropy_backward(const float* z, int64_t rows, int64_t v, const int64
 void lora_grad_accumulate(const float* x, const float* d, int64_t rows, int64_t in, int64_t out, const float* a,
                           const float* bt, int64_t r, float* da, float* dbt);
 
-/// The same sums when δB [rows, r] and xAᵀ [rows, r] are already computed (int8 base
-/// products compute them for the output and the input gradient): da += (δB)ᵀ x and
-/// dbt += (xAᵀ)ᵀ δ, reading x and δ once. The LoRA scale is not applied.
-void lora_grad_accumulate_given(const float* x, const float* d, int64_t rows, int64_t in, int64_t out,
-                                const float* db, const float* xa, int64_t r, float* da, float* dbt);
+/// The same sums when δB [rows, r] is already computed (int8 base products compute it for
+/// the input gradient): da += (δB)ᵀ x and dbt += (xAᵀ)ᵀ δ, with xAᵀ recomputed per block of
+/// rows (saving it from the forward pass would keep many small buffers alive between the
+/// passes, which fragments the heap: +50 MB peak at the 1.1B shape). The LoRA scale is not
+/// applied.
+void lora_grad_accumulate_given(const float* x, const float* d, int64_t rows, int64_t in, int64_t out, const float* a,
+                                const float* db, int64_t r, float* da, float* dbt);
 
 }  // namespace fedlora::lora::kernels

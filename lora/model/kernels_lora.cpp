@@ -140,14 +140,24 @@ void lora_grad_accumulate(const float* x, const float* d, int64_t rows, int64_t 
   }
 }
 
-void lora_grad_accumulate_given(const float* x, const float* d, int64_t rows, int64_t in, int64_t out,
-                                const float* db, const float* xa, int64_t r, float* da, float* dbt) {
-  if (simd_path()) {
-    over_rank_blocks<YtxAvx2>(r, db, r, x, in, rows, in, da);
-    over_rank_blocks<YtxAvx2>(r, xa, r, d, out, rows, out, dbt);
-  } else {
-    ytx_scalar(db, r, x, in, rows, in, da);
-    ytx_scalar(xa, r, d, out, rows, out, dbt);
+void lora_grad_accumulate_given(const float* x, const float* d, int64_t rows, int64_t in, int64_t out, const float* a,
+                                const float* db, int64_t r, float* da, float* dbt) {
+  constexpr int64_t kBlock = 128;  // as lora_grad_accumulate: x's block stays in L2 for its second read
+  thread_local std::vector<float> h;
+  h.resize(static_cast<size_t>(kBlock * r));
+  const bool avx = simd_path();
+  for (int64_t m0 = 0; m0 < rows; m0 += kBlock) {
+    const int64_t mb = std::min(kBlock, rows - m0);
+    const float *xb = x + m0 * in, *dblk = d + m0 * out, *gb = db + m0 * r;
+    if (avx) {
+      over_rank_blocks<XctAvx2>(r, xb, mb, in, in, a, h.data(), r);  // xAᵀ  [mb, r]
+      over_rank_blocks<YtxAvx2>(r, gb, r, xb, in, mb, in, da);
+      over_rank_blocks<YtxAvx2>(r, static_cast<const float*>(h.data()), r, dblk, out, mb, out, dbt);
+    } else {
+      xct_scalar(xb, mb, in, in, a, r, h.data());
+      ytx_scalar(gb, r, xb, in, mb, in, da);
+      ytx_scalar(h.data(), r, dblk, out, mb, out, dbt);
+    }
   }
 }
 

@@ -55,12 +55,11 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
                      xa.data_ptr<float>(), r);
       sgemm_rowmajor(false, true, m, out, r, static_cast<float>(scale), xa.data_ptr<float>(), r, bc.data_ptr<float>(),
                      r, 1.0f, y.data_ptr<float>(), out);
-      ctx->save_for_backward({x2, ac, bc, xa});  // x Aᵀ again serves the adapter gradient
     } else {
       const float* wm = merged_weight(*w, ac, bc, static_cast<float>(scale));
       sgemm_rowmajor(false, true, m, out, in, 1.0f, x2.data_ptr<float>(), in, wm, in, 0.0f, y.data_ptr<float>(), out);
-      ctx->save_for_backward({x2, ac, bc});
     }
+    ctx->save_for_backward({x2, ac, bc});
     ctx->saved_data["w"] = reinterpret_cast<int64_t>(w);
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["sink"] = reinterpret_cast<int64_t>(sink);
@@ -84,10 +83,14 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
     auto g2 = grads[0].reshape({-1, out}).contiguous();
     const float *pg = g2.data_ptr<float>(), *px = x2.data_ptr<float>();
     const bool int8 = ctx->saved_data["gemm"].toInt() == static_cast<int64_t>(BaseGemm::int8);
-    at::Tensor delta_b;  // int8 path: δB [m, r], for the input gradient and the adapter's
+    // int8 path: δB [m, r], for the input gradient and the adapter's, in this thread's
+    // scratch (a tensor per projection would fragment the heap between larger blocks).
+    thread_local std::vector<float> delta_b_scratch;
+    float* delta_b = nullptr;
     if (int8) {
-      delta_b = at::empty({m, r}, at::kFloat);
-      sgemm_rowmajor(false, false, m, r, out, 1.0f, pg, out, b.data_ptr<float>(), r, 0.0f, delta_b.data_ptr<float>(), r);
+      delta_b_scratch.resize(static_cast<size_t>(m * r));
+      delta_b = delta_b_scratch.data();
+      sgemm_rowmajor(false, false, m, r, out, 1.0f, pg, out, b.data_ptr<float>(), r, 0.0f, delta_b, r);
     }
     at::Tensor dx;
     if (ctx->needs_input_grad(0)) {  // δ (W + s B A)
@@ -96,7 +99,7 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
       if (int8) {
         // dx = int8(δ W) + s (δ B) A
         int8_backward_profiled(pg, m, *w, dx.data_ptr<float>());
-        sgemm_rowmajor(false, false, m, in, r, s, delta_b.data_ptr<float>(), r, a.data_ptr<float>(), in, 1.0f,
+        sgemm_rowmajor(false, false, m, in, r, s, delta_b, r, a.data_ptr<float>(), in, 1.0f,
                        dx.data_ptr<float>(), in);
       } else {
         const float* wm = merged_weight(*w, a, b, s);
@@ -131,8 +134,8 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
       da = at::zeros({r, in}, at::kFloat);
       auto dbt = at::zeros({r, out}, at::kFloat);
       if (int8) {
-        kernels::lora_grad_accumulate_given(px, pg, m, in, out, delta_b.data_ptr<float>(), saved[3].data_ptr<float>(), r,
-                                            da.data_ptr<float>(), dbt.data_ptr<float>());
+        kernels::lora_grad_accumulate_given(px, pg, m, in, out, pa_in, delta_b, r, da.data_ptr<float>(),
+                                            dbt.data_ptr<float>());
       } else {
         kernels::lora_grad_accumulate(px, pg, m, in, out, pa_in, pbt, r, da.data_ptr<float>(), dbt.data_ptr<float>());
       }
