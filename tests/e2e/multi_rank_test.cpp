@@ -107,7 +107,9 @@ TEST(MultiRank, TwoAndThreeRanksGiveTheOneProcessMetrics) {
                                   "refused_devices", "devices_out_of_budget"})
             if (a[r].contains(key)) EXPECT_EQ(a[r][key], b[r][key]) << "round " << r << " " << key;
       }
-      if (arm == "dp_sgd") EXPECT_TRUE(fs::exists(dir / "privacy_ledger-rank1.sqlite"));
+      if (arm == "dp_sgd") {
+        EXPECT_TRUE(fs::exists(dir / "privacy_ledger-rank1.sqlite"));
+      }
     }
   }
 }
