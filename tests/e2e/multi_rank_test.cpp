@@ -104,8 +104,11 @@ TEST(MultiRank, TwoAndThreeRanksGiveTheOneProcessMetrics) {
         expect_same_metrics(a, b, 1e-6);
         for (std::size_t r = 0; r < a.size(); ++r)
           for (const char* key : {"dropped", "rejected_updates", "bytes_up", "bytes_down", "sim_round_s",
-                                  "refused_devices", "devices_out_of_budget"})
-            if (a[r].contains(key)) EXPECT_EQ(a[r][key], b[r][key]) << "round " << r << " " << key;
+                                  "refused_devices", "devices_out_of_budget"}) {
+            if (a[r].contains(key)) {
+              EXPECT_EQ(a[r][key], b[r][key]) << "round " << r << " " << key;
+            }
+          }
       }
       if (arm == "dp_sgd") {
         EXPECT_TRUE(fs::exists(dir / "privacy_ledger-rank1.sqlite"));

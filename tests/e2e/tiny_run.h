@@ -67,13 +67,19 @@ inline std::vector<json> metrics_without_timing(const fs::path& run_dir) {
 inline void expect_same_metrics(const std::vector<json>& a, const std::vector<json>& b, double tol) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t r = 0; r < a.size(); ++r) {
-    for (const char* key : {"cohort", "contributors", "aborted", "train_tokens"})
-      if (a[r].contains(key)) EXPECT_EQ(a[r][key], b[r][key]) << "round " << r << " " << key;
-    for (const char* key : {"train_loss", "update_norm"})
-      if (a[r].contains(key)) EXPECT_NEAR(a[r][key].get<double>(), b[r][key].get<double>(), tol) << "round " << r << " " << key;
-    if (a[r].contains("eval"))
-      for (const char* key : {"accuracy", "loss"})
-        EXPECT_NEAR(a[r]["eval"][key].get<double>(), b[r]["eval"][key].get<double>(), tol) << "round " << r << " eval " << key;
+    for (const char* key : {"cohort", "contributors", "aborted", "train_tokens"}) {
+      if (a[r].contains(key)) {
+        EXPECT_EQ(a[r][key], b[r][key]) << "round " << r << " " << key;
+      }
+    }
+    for (const char* key : {"train_loss", "update_norm"}) {
+      if (a[r].contains(key)) {
+        EXPECT_NEAR(a[r][key].get<double>(), b[r][key].get<double>(), tol) << "round " << r << " " << key;
+      }
+    }
+    if (!a[r].contains("eval")) continue;
+    for (const char* key : {"accuracy", "loss"})
+      EXPECT_NEAR(a[r]["eval"][key].get<double>(), b[r]["eval"][key].get<double>(), tol) << "round " << r << " eval " << key;
   }
 }
 
