@@ -86,13 +86,9 @@ void HostedMembers::silence(const std::vector<ShardSilence>& silences) {
   }
 }
 
-// The in-process transport's rule: a member reports if it trained, or (SecAgg) if it is
-// present but will go silent before its input is needed.
 bool HostedMembers::reports(const Member& m) const {
-  if (!m.device || m.silence.silent(0, Stage::kAdvertiseKeys)) return false;
-  const auto status = m.device->report().status;
-  return status == client::DeviceStatus::kReady ||
-         (open_.secure && status == client::DeviceStatus::kAccepted && m.silence.silent(0, Stage::kMaskedInputCollection));
+  return member_reports(m.device.has_value(), m.device ? m.device->report().status : client::DeviceStatus::kAccepted,
+                        m.silence, 0, open_.secure);
 }
 
 ShardPlain HostedMembers::sum_plain_uploads(std::vector<double>& sum) {

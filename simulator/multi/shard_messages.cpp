@@ -77,6 +77,24 @@ ShardSecAgg secagg_of(const json& j) {
   return ShardSecAgg{j.at("i").get<std::uint32_t>(), unbin(j.at("m")), j.at("b").get<std::int64_t>()};
 }
 
+// A JSON array of items, each encoded by `one`.
+template <class T, class F>
+std::string encode_list(const std::vector<T>& items, F&& one) {
+  json a = json::array();
+  for (const auto& x : items) a.push_back(one(x));
+  return to_bytes(a);
+}
+
+// The inverse of encode_list.
+template <class T, class F>
+std::vector<T> decode_list(const std::string& bytes, const char* what, F&& one) {
+  return parse(bytes, what, [&](const json& j) {
+    std::vector<T> out;
+    for (const auto& x : j) out.push_back(one(x));
+    return out;
+  });
+}
+
 }  // namespace
 
 std::string encode(const ShardOpen& m) {
@@ -116,32 +134,19 @@ ShardOpen decode_open(const std::string& bytes) {
   });
 }
 
-std::string encode(const std::vector<ShardReport>& m) {
-  json a = json::array();
-  for (const auto& r : m) a.push_back(report_json(r));
-  return to_bytes(a);
-}
+std::string encode(const std::vector<ShardReport>& m) { return encode_list(m, report_json); }
 
 std::vector<ShardReport> decode_reports(const std::string& bytes) {
-  return parse(bytes, "device-report", [](const json& j) {
-    std::vector<ShardReport> out;
-    for (const auto& x : j) out.push_back(report_of(x));
-    return out;
-  });
+  return decode_list<ShardReport>(bytes, "device-report", report_of);
 }
 
 std::string encode(const std::vector<ShardSilence>& m) {
-  json a = json::array();
-  for (const auto& s : m) a.push_back(json{s.index, static_cast<int>(s.from)});
-  return to_bytes(a);
+  return encode_list(m, [](const ShardSilence& s) { return json{s.index, static_cast<int>(s.from)}; });
 }
 
 std::vector<ShardSilence> decode_silences(const std::string& bytes) {
-  return parse(bytes, "silence", [](const json& j) {
-    std::vector<ShardSilence> out;
-    for (const auto& x : j)
-      out.push_back(ShardSilence{x.at(0).get<std::uint32_t>(), static_cast<secagg::Stage>(x.at(1).get<int>())});
-    return out;
+  return decode_list<ShardSilence>(bytes, "silence", [](const json& x) {
+    return ShardSilence{x.at(0).get<std::uint32_t>(), static_cast<secagg::Stage>(x.at(1).get<int>())};
   });
 }
 
@@ -161,18 +166,10 @@ ShardPlain decode_plain(const std::string& bytes) {
   });
 }
 
-std::string encode(const std::vector<ShardSecAgg>& m) {
-  json a = json::array();
-  for (const auto& x : m) a.push_back(secagg_json(x));
-  return to_bytes(a);
-}
+std::string encode(const std::vector<ShardSecAgg>& m) { return encode_list(m, secagg_json); }
 
 std::vector<ShardSecAgg> decode_secagg(const std::string& bytes) {
-  return parse(bytes, "SecAgg", [](const json& j) {
-    std::vector<ShardSecAgg> out;
-    for (const auto& x : j) out.push_back(secagg_of(x));
-    return out;
-  });
+  return decode_list<ShardSecAgg>(bytes, "SecAgg", secagg_of);
 }
 
 std::string encode(const ShardStage& m) {

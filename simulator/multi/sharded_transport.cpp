@@ -172,12 +172,7 @@ InprocRound ShardedTransport::run_round(coordinator::RoundDriver& driver, std::s
   };
   absorb(local.reports());
   for (int r = 1; r < world; ++r) absorb(decode_reports(take_once(group_, key(seq, "trained", r))));
-  auto reporting = [&](std::size_t i) {
-    if (!has_device[i] || silence.silent(i, Stage::kAdvertiseKeys)) return false;
-    return reports[i].status == client::DeviceStatus::kReady ||
-           (secure && reports[i].status == client::DeviceStatus::kAccepted &&
-            silence.silent(i, Stage::kMaskedInputCollection));
-  };
+  auto reporting = [&](std::size_t i) { return member_reports(has_device[i], reports[i].status, silence, i, secure); };
 
   // The clock's cut, and what it silenced, back to the hosts.
   std::vector<std::vector<ShardSilence>> silenced(static_cast<std::size_t>(world));
@@ -205,6 +200,12 @@ InprocRound ShardedTransport::run_round(coordinator::RoundDriver& driver, std::s
     std::vector<coordinator::MemberIndex> accepted;
     std::vector<bool> answered(k, false);
     std::int64_t bytes = 0;
+    for (const auto& p : parts) {
+      for (auto i : p.accepted)
+        if (i >= k) throw RankError("a rank summed the upload of member " + std::to_string(i) + " of a cohort of " + std::to_string(k));
+      for (const auto& [i, why] : p.rejected)
+        if (i >= k) throw RankError("a rank rejected member " + std::to_string(i) + " of a cohort of " + std::to_string(k));
+    }
     for (const auto& p : parts) {
       for (auto i : p.accepted) {
         accepted.push_back(i);

@@ -120,13 +120,9 @@ InprocRound InprocTransport::run_round(coordinator::RoundDriver& driver, std::sp
   });
   pool_.run(order, [&](std::size_t i, int) { devices[i]->train(theta); });
 
-  // A member reports if it trained, or (SecAgg) if it is present but will go silent before
-  // its input is needed.
   auto reports = [&](std::size_t i) {
-    if (!devices[i] || silence.silent(i, Stage::kAdvertiseKeys)) return false;
-    const auto status = devices[i]->report().status;
-    return status == client::DeviceStatus::kReady ||
-           (secure && status == client::DeviceStatus::kAccepted && silence.silent(i, Stage::kMaskedInputCollection));
+    return member_reports(devices[i].has_value(), devices[i] ? devices[i]->report().status : client::DeviceStatus::kAccepted,
+                          silence, i, secure);
   };
   if (clock) {
     std::vector<client::DeviceRoundReport> rep(k);

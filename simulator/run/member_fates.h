@@ -59,8 +59,16 @@ std::vector<secagg::Stage> round_stages(bool consistency_check);
 MemberSilence draw_dropouts(std::uint64_t run_seed, std::uint64_t round, std::span<const std::uint64_t> cohort,
                             double rate, bool secure, const std::vector<secagg::Stage>& stages);
 
-/// True if the member's device trained and its upload is ready.
-inline bool trained(const client::DeviceRoundReport& r) { return r.status == client::DeviceStatus::kReady; }
+/// Whether member `i` sends its report (a plain upload, or SecAgg's AdvertiseKeys): it has a
+/// device that took the task (`status` is its DeviceRoundReport status), is not silent from
+/// AdvertiseKeys, and either trained (kReady) or, in a SecAgg round, is present but goes
+/// silent before its input is needed (kAccepted, silent from MaskedInputCollection).
+inline bool member_reports(bool has_device, client::DeviceStatus status, const MemberSilence& silence, std::size_t i,
+                           bool secure) {
+  if (!has_device || silence.silent(i, secagg::Stage::kAdvertiseKeys)) return false;
+  return status == client::DeviceStatus::kReady ||
+         (secure && status == client::DeviceStatus::kAccepted && silence.silent(i, secagg::Stage::kMaskedInputCollection));
+}
 
 /// The clock's cut of a round: each member's simulated times from its report (`reports`
 /// says whether it sends anything), the first clock.target reports before the deadline

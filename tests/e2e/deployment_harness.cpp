@@ -1,7 +1,5 @@
 #include "tests/e2e/deployment_harness.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,19 +17,6 @@
 
 namespace fedlora::test {
 namespace fs = std::filesystem;
-
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
 
 Deployment::Deployment(int devices, const std::string& job_toml, const std::string& extra_serve) : devices_(devices) {
   write_tiny_model(dir_ / "tiny.gguf", 3);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "simulator/grpc/child_process.h"
+#include "tests/e2e/loopback_port.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_pki.h"
 
@@ -40,8 +41,5 @@ class Deployment {
   int devices_;
   int port_ = 0;
 };
-
-/// A free TCP port on 127.0.0.1 (bound and released).
-int free_port();
 
 }  // namespace fedlora::test

@@ -4,9 +4,7 @@
 // sums grouped by rank). With three users and three ranks every rank hosts one device.
 #include <gtest/gtest.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,25 +12,13 @@
 #include <vector>
 
 #include "simulator/run/simulation.h"
+#include "tests/e2e/loopback_port.h"
 #include "tests/e2e/tiny_run.h"
 
 extern char** environ;
 
 namespace fedlora {
 namespace {
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
   std::vector<char*> argv;
@@ -56,7 +42,7 @@ std::string slurp(const fs::path& p) {
 // Runs the job in `world` processes; returns rank 0's run folder. Every rank must exit 0.
 fs::path run_ranks(const TinyRun& t, const std::string& name, std::uint64_t seed, const std::vector<std::string>& extra,
                    int world) {
-  const std::string master = "127.0.0.1:" + std::to_string(free_port());
+  const std::string master = "127.0.0.1:" + std::to_string(test::free_port());
   std::vector<pid_t> pids;
   for (int r = 0; r < world; ++r) {
     std::vector<std::string> args{std::string(FEDLORA_BIN_DIR) + "/fedlora-sim", "run", (t.dir / "tiny.toml").string(),
@@ -129,7 +115,7 @@ TEST(MultiRank, RefusesWhatRunsInOneProcessOnly) {
 // A rank whose peers never come stops with an error naming the master, not a hang.
 TEST(MultiRank, ALonelyRankFailsWithinItsTimeout) {
   TinyRun t;
-  const std::string master = "127.0.0.1:" + std::to_string(free_port());
+  const std::string master = "127.0.0.1:" + std::to_string(test::free_port());
   std::vector<std::string> args{std::string(FEDLORA_BIN_DIR) + "/fedlora-sim", "run", (t.dir / "tiny.toml").string(),
                                 "--name", "lonely", "--world-size", "2", "--rank", "1", "--master", master,
                                 "--rank-timeout", "3"};
