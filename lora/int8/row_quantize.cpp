@@ -17,7 +17,9 @@ namespace {
 
 // Round half to even for |v| < 2^22 without calling nearbyint: adding and subtracting
 // 1.5·2^23 leaves the float rounded by the FPU's default mode (IEEE 754 round-to-nearest-
-// even). Loops over it vectorise; -ffast-math would break it (not used here).
+// even). Loops over it vectorise. Needs the product rounded before the add: the library is
+// built with -ffp-contract=off (aarch64 GCC would fuse x·inv + 1.5·2^23 into one FMA and
+// disagree with the vector kernels near ties), and -ffast-math would break it.
 inline float round_half_even(float v) {
   constexpr float kMagic = 12582912.0f;
   return (v + kMagic) - kMagic;
