@@ -105,11 +105,13 @@ StepShape DeviceRound::step_shape() const {
   for (const auto& ex : *device_->train_examples) s.seq_len = std::max<int64_t>(s.seq_len, static_cast<int64_t>(ex.size()) - 1);
   s.dp_sgd = instructions_.dp_sgd.has_value();
   s.fedprox = instructions_.train.fedprox_mu > 0;
-  if (device_->base_gemm == lora::BaseGemm::int8)
+  if (device_->base_gemm == lora::BaseGemm::int8) {
     for (lora::TargetModule m : lora::kAllTargetModules) {
       const auto p = s.model.projection(m);
       s.int8_base_bytes += s.model.n_layers * static_cast<int64_t>(lora::int8_weight_bytes(p.out_features, p.in_features));
     }
+    s.int8_base_bytes += static_cast<int64_t>(lora::int8_weight_bytes(s.model.vocab_size, s.model.dim));  // the LM head
+  }
   return s;
 }
 

@@ -34,10 +34,11 @@ Scratch& scratch() {
 }
 
 struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const QuantizedTensor* w, int64_t gemm) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const QuantizedTensor* w, int64_t gemm,
+                            int64_t backward_gemm) {
     RECORD_USER_SCOPE("fedlora::frozen_linear_forward");
     ctx->saved_data["w"] = reinterpret_cast<int64_t>(w);
-    ctx->saved_data["gemm"] = gemm;
+    ctx->saved_data["gemm"] = backward_gemm;
     const int64_t in = w->cols(), out = w->rows();
     auto shape = x.sizes().vec();
     auto x2 = x.reshape({-1, in}).contiguous();
@@ -62,12 +63,12 @@ struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
     shape.back() = in;
     if (ctx->saved_data["gemm"].toInt() == static_cast<int64_t>(BaseGemm::int8)) {
       int8_backward_profiled(g2.data_ptr<float>(), g2.size(0), *w, dx.data_ptr<float>());
-      return {dx.view(shape), at::Tensor(), at::Tensor()};
+      return {dx.view(shape), at::Tensor(), at::Tensor(), at::Tensor()};
     }
     auto wv = dequantized_view(*w);
     sgemm_rowmajor(false, false, g2.size(0), in, out, 1.0f, g2.data_ptr<float>(), out, wv.data_ptr<float>(), in, 0.0f,
                    dx.data_ptr<float>(), in);
-    return {dx.view(shape), at::Tensor(), at::Tensor()};
+    return {dx.view(shape), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -93,10 +94,14 @@ at::Tensor dequantized_view(const QuantizedTensor& w) {
 }
 
 at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm gemm) {
+  return frozen_linear(x, w, gemm, gemm);
+}
+
+at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm forward_gemm, BaseGemm backward_gemm) {
   if (x.dim() < 1 || x.size(-1) != w.cols() || x.scalar_type() != at::kFloat)
     throw std::invalid_argument("frozen_linear: input must be float32 [..., " + std::to_string(w.cols()) +
                                 "], got last dim " + std::to_string(x.dim() ? x.size(-1) : 0));
-  return FrozenLinearFn::apply(x, &w, static_cast<int64_t>(gemm));
+  return FrozenLinearFn::apply(x, &w, static_cast<int64_t>(forward_gemm), static_cast<int64_t>(backward_gemm));
 }
 
 at::Tensor frozen_embedding(const at::Tensor& tokens, const QuantizedTensor& table) {

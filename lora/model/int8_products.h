@@ -5,6 +5,7 @@
 #include <ATen/record_function.h>
 
 #include "lora/int8/int8_linear.h"
+#include "lora/int8/int8_lora.h"
 
 namespace fedlora::lora {
 
@@ -28,6 +29,22 @@ inline void int8_backward_profiled(const float* delta, int64_t m, const Quantize
   const Int8Weight& qw = int8_weight_profiled(w);
   RECORD_USER_SCOPE("fedlora::int8_linear_backward");
   int8_linear_backward(delta, m, qw, dx);
+}
+
+/// y [m, out] = x·Wᵀ (int8) + s·(x·Aᵀ)·Bᵀ, x·Aᵀ into xa [m, r] (int8_lora_forward).
+inline void int8_lora_forward_profiled(const float* x, int64_t m, const QuantizedTensor& w, const float* a,
+                                       const float* b, int64_t r, float s, float* y, float* xa) {
+  const Int8Weight& qw = int8_weight_profiled(w);
+  RECORD_USER_SCOPE("fedlora::int8_linear_forward");
+  int8_lora_forward(x, m, qw, a, b, r, s, y, xa);
+}
+
+/// dx [m, in] = δ·W (int8) + s·(δ·B)·A, δ·B into delta_b [m, r] (int8_lora_backward).
+inline void int8_lora_backward_profiled(const float* delta, int64_t m, const QuantizedTensor& w, const float* a,
+                                        const float* b, int64_t r, float s, float* dx, float* delta_b) {
+  const Int8Weight& qw = int8_weight_profiled(w);
+  RECORD_USER_SCOPE("fedlora::int8_linear_backward");
+  int8_lora_backward(delta, m, qw, a, b, r, s, dx, delta_b);
 }
 
 }  // namespace fedlora::lora

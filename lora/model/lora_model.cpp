@@ -49,6 +49,7 @@ LoraModel::LoraModel(std::shared_ptr<const BaseModel> base, LoraAdapter& adapter
   if (!(expect == l)) throw AdapterError("adapter layout does not match the base model's shapes");
   for (const auto& block : base_->blocks)
     for (const auto& w : block.proj) int8_base_bytes_ += int8_weight_bytes(w.rows(), w.cols());
+  int8_base_bytes_ += int8_weight_bytes(base_->head().rows(), base_->head().cols());
 }
 
 at::Tensor LoraModel::embed(const at::Tensor& tokens) { return frozen_embedding(tokens, base_->embedding()); }
@@ -74,6 +75,9 @@ at::Tensor LoraModel::project(int layer, TargetModule m, const at::Tensor& x) {
   return lora_linear(x, w, adapter_.tensors()[ia], adapter_.tensors()[ib], layout.scale(), sink_, ia, ib, gemm_);
 }
 
-at::Tensor LoraModel::lm_head(const at::Tensor& x) { return frozen_linear(x, base_->head()); }
+at::Tensor LoraModel::lm_head(const at::Tensor& x) {
+  if (gemm_ == BaseGemm::int8) set_int8_weight_cache_bytes(activation_checkpointing() ? 0 : int8_base_bytes_);
+  return frozen_linear(x, base_->head(), gemm_, BaseGemm::fp32);  // frozen_ops.h: why δ·W stays fp32
+}
 
 }  // namespace fedlora::lora

@@ -47,14 +47,12 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
     auto y = at::empty({m, out}, at::kFloat);
     RECORD_USER_SCOPE("fedlora::lora_linear_forward");
     if (gemm == static_cast<int64_t>(BaseGemm::int8)) {
-      // y = int8(x Wᵀ) + s (x Aᵀ) Bᵀ
+      // y = int8(x Wᵀ) + s (x Aᵀ) Bᵀ, the adapter's thin products inside the int8 passes.
       const int64_t r = ac.size(0);
-      int8_forward_profiled(x2.data_ptr<float>(), m, *w, y.data_ptr<float>());
-      auto xa = at::empty({m, r}, at::kFloat);
-      sgemm_rowmajor(false, true, m, r, in, 1.0f, x2.data_ptr<float>(), in, ac.data_ptr<float>(), in, 0.0f,
-                     xa.data_ptr<float>(), r);
-      sgemm_rowmajor(false, true, m, out, r, static_cast<float>(scale), xa.data_ptr<float>(), r, bc.data_ptr<float>(),
-                     r, 1.0f, y.data_ptr<float>(), out);
+      thread_local std::vector<float> xa;  // x Aᵀ [m, r]: not kept (backward recomputes it)
+      xa.resize(static_cast<size_t>(m * r));
+      int8_lora_forward_profiled(x2.data_ptr<float>(), m, *w, ac.data_ptr<float>(), bc.data_ptr<float>(), r,
+                                 static_cast<float>(scale), y.data_ptr<float>(), xa.data());
     } else {
       const float* wm = merged_weight(*w, ac, bc, static_cast<float>(scale));
       sgemm_rowmajor(false, true, m, out, in, 1.0f, x2.data_ptr<float>(), in, wm, in, 0.0f, y.data_ptr<float>(), out);
@@ -90,17 +88,15 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
     if (int8) {
       delta_b_scratch.resize(static_cast<size_t>(m * r));
       delta_b = delta_b_scratch.data();
-      sgemm_rowmajor(false, false, m, r, out, 1.0f, pg, out, b.data_ptr<float>(), r, 0.0f, delta_b, r);
     }
     at::Tensor dx;
     if (ctx->needs_input_grad(0)) {  // δ (W + s B A)
       RECORD_USER_SCOPE("fedlora::lora_linear_backward_dx");
       dx = at::empty({m, in}, at::kFloat);
       if (int8) {
-        // dx = int8(δ W) + s (δ B) A
-        int8_backward_profiled(pg, m, *w, dx.data_ptr<float>());
-        sgemm_rowmajor(false, false, m, in, r, s, delta_b, r, a.data_ptr<float>(), in, 1.0f,
-                       dx.data_ptr<float>(), in);
+        // dx = int8(δ W) + s (δ B) A, with δB written on the way
+        int8_lora_backward_profiled(pg, m, *w, a.data_ptr<float>(), b.data_ptr<float>(), r, s, dx.data_ptr<float>(),
+                                    delta_b);
       } else {
         const float* wm = merged_weight(*w, a, b, s);
         sgemm_rowmajor(false, false, m, in, out, 1.0f, pg, out, wm, in, 0.0f, dx.data_ptr<float>(), in);
@@ -108,11 +104,14 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
       auto shape = grads[0].sizes().vec();
       shape.back() = in;
       dx = dx.view(shape);
+    } else if (int8) {
+      sgemm_rowmajor(false, false, m, r, out, 1.0f, pg, out, b.data_ptr<float>(), r, 0.0f, delta_b, r);  // δB alone
     }
     // g_A = s (δB)ᵀ x  [r, in];  g_B = s δᵀ (x Aᵀ)  [out, r]  (kernel accumulates g_Bᵀ)
     RECORD_USER_SCOPE("fedlora::lora_linear_backward_adapter");
-    auto bt = b.t().contiguous();  // [r, out]
-    const float *pa_in = a.data_ptr<float>(), *pbt = bt.data_ptr<float>();
+    at::Tensor bt;  // [r, out], for the kernels that form δB themselves
+    if (sink != nullptr || !int8) bt = b.t().contiguous();
+    const float *pa_in = a.data_ptr<float>(), *pbt = bt.defined() ? bt.data_ptr<float>() : nullptr;
     at::Tensor da, db;
     if (sink != nullptr) {
       // Per-example (Opacus-style): the same sums restricted to each example's rows.

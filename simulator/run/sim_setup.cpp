@@ -49,11 +49,20 @@ std::unique_ptr<FleetClock> make_fleet_clock(const SimConfig& cfg, const SimSetu
 
 VirtualFleet make_virtual_fleet(const SimConfig& cfg, const SimSetup& setup, const protocol::Sha256Digest& base_sha256,
                                 privacy::PrivacyLedger* ledger, const FleetClock& clock) {
-  VirtualFleet vf{*setup.fleet, setup.base, base_sha256, ledger, std::nullopt,
-                  cfg.private_run() ? std::nullopt : std::optional<std::uint64_t>(cfg.run.seed)};
+  VirtualFleet vf{.fleet = *setup.fleet,
+                  .base = setup.base,
+                  .base_model_sha256 = base_sha256,
+                  .ledger = ledger,
+                  .dp_budget = std::nullopt,
+                  .research_seed = std::nullopt,
+                  .identities = {},
+                  .secagg_policy = {},
+                  .memory_budget_mb = std::nullopt,
+                  .base_gemm = cfg.base_matmul,
+                  .profiles = nullptr};
+  if (!cfg.private_run()) vf.research_seed = cfg.run.seed;
   if (ledger) vf.dp_budget = privacy::PrivacyBudget{cfg.dp_sgd.epsilon, cfg.dp_sgd.delta};
   if (cfg.memory_budget_mb > 0) vf.memory_budget_mb = cfg.memory_budget_mb;
-  vf.base_gemm = cfg.base_matmul;
   if (cfg.secagg.enabled) {
     vf.identities = virtual_identities(setup.fleet->size(), vf.research_seed);
     vf.secagg_policy = virtual_device_policy(cfg.secagg);

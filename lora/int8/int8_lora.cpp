@@ -1,0 +1,271 @@
+#include "lora/int8/int8_lora.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lora/int8/row_quantize.h"
+#include "lora/int8/s8_gemm.h"
+
+namespace fedlora::lora {
+namespace {
+
+// Per-thread buffers reused across calls (no allocation in the step's loop once warm).
+struct Scratch {
+  std::vector<int8_t> q;
+  std::vector<float> s, bt;
+  std::vector<int32_t> acc;
+};
+Scratch& scratch() {
+  thread_local Scratch b;
+  return b;
+}
+
+template <typename T>
+T* sized(std::vector<T>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
+// Rows per block of quantize + project: a block of x stays in L2 between the two reads.
+constexpr int64_t kBlockRows = 32;
+
+void project_rows_portable(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t t = 0; t < r; ++t) {
+      float acc = 0.0f;
+      for (int64_t j = 0; j < k; ++j) acc += x[i * k + j] * c[t * k + j];
+      p[i * r + t] = acc;
+    }
+}
+
+// y[i, j] = acc[i, j]·rs[i]·cs[j] + Σ_t (s·p[i, t])·c[t, j]; cs may be null (all ones).
+void rescale_add_lowrank_portable(const int32_t* acc, int64_t m, int64_t n, const float* rs, const float* cs,
+                                  const float* p, int64_t r, const float* c, float s, float* y) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float v = static_cast<float>(acc[i * n + j]) * rs[i];
+      if (cs) v *= cs[j];
+      for (int64_t t = 0; t < r; ++t) v += (s * p[i * r + t]) * c[t * n + j];
+      y[i * n + j] = v;
+    }
+}
+
+#if defined(__x86_64__)
+#define FEDLORA_INT8_AVX2 __attribute__((target("avx2,fma")))
+
+FEDLORA_INT8_AVX2 inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// p[i, t0 + t] for t < R, with the R accumulators of a row in registers.
+template <int R>
+FEDLORA_INT8_AVX2 void project_block_avx2(const float* x, int64_t m, int64_t k, const float* c, int64_t t0,
+                                          int64_t r, float* p) {
+  const float* ct = c + t0 * k;
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xi = x + i * k;
+    __m256 acc[R];
+#pragma GCC unroll 8
+    for (int t = 0; t < R; ++t) acc[t] = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+      const __m256 xv = _mm256_loadu_ps(xi + j);
+#pragma GCC unroll 8
+      for (int t = 0; t < R; ++t) acc[t] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(ct + t * k + j), acc[t]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < R; ++t) {
+      float v = hsum8(acc[t]);
+      for (int64_t jj = j; jj < k; ++jj) v += xi[jj] * ct[t * k + jj];
+      p[i * r + t0 + t] = v;
+    }
+  }
+}
+
+FEDLORA_INT8_AVX2 void project_rows_avx2(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p) {
+  for (int64_t t0 = 0; t0 < r; t0 += 8) {
+    switch (std::min<int64_t>(8, r - t0)) {
+      case 1: project_block_avx2<1>(x, m, k, c, t0, r, p); break;
+      case 2: project_block_avx2<2>(x, m, k, c, t0, r, p); break;
+      case 3: project_block_avx2<3>(x, m, k, c, t0, r, p); break;
+      case 4: project_block_avx2<4>(x, m, k, c, t0, r, p); break;
+      case 5: project_block_avx2<5>(x, m, k, c, t0, r, p); break;
+      case 6: project_block_avx2<6>(x, m, k, c, t0, r, p); break;
+      case 7: project_block_avx2<7>(x, m, k, c, t0, r, p); break;
+      default: project_block_avx2<8>(x, m, k, c, t0, r, p); break;
+    }
+  }
+}
+
+// y[i0..i0+4, j..j+16]: the rescaled int32 products, then + sp·c as a 4 × r by r × 16 product
+// with eight independent accumulators (two FMA pipes × four-cycle latency), so the FMAs
+// never wait on each other.
+// RC > 0: the rank as a compile-time constant (the t loop unrolls); 0: r at run time.
+template <int RC>
+FEDLORA_INT8_AVX2 inline void rescale_add_tile_4x16(const int32_t* acc, int64_t n, const float* rs, const float* cs,
+                                                   const float* sp, int64_t r_run, const float* c, float* y) {
+  const int64_t r = RC > 0 ? RC : r_run;
+  __m256 v0[4], v1[4];
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+    const __m256 row = _mm256_set1_ps(rs[q]);
+    const auto* aq = reinterpret_cast<const __m256i*>(acc + q * n);
+    v0[q] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(aq)), row);
+    v1[q] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(aq + 1)), row);
+  }
+  if (cs) {
+    const __m256 c0 = _mm256_loadu_ps(cs), c1 = _mm256_loadu_ps(cs + 8);
+  #pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+      v0[q] = _mm256_mul_ps(v0[q], c0);
+      v1[q] = _mm256_mul_ps(v1[q], c1);
+    }
+  }
+#pragma GCC unroll 16
+  for (int64_t t = 0; t < r; ++t) {
+    const __m256 c0 = _mm256_loadu_ps(c + t * n), c1 = _mm256_loadu_ps(c + t * n + 8);
+  #pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+      const __m256 b = _mm256_broadcast_ss(sp + q * r + t);
+      v0[q] = _mm256_fmadd_ps(b, c0, v0[q]);
+      v1[q] = _mm256_fmadd_ps(b, c1, v1[q]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+    _mm256_storeu_ps(y + q * n, v0[q]);
+    _mm256_storeu_ps(y + q * n + 8, v1[q]);
+  }
+}
+
+FEDLORA_INT8_AVX2 void rescale_add_lowrank_avx2(const int32_t* acc, int64_t m, int64_t n, const float* rs,
+                                                const float* cs, const float* p, int64_t r, const float* c, float s,
+                                                float* y) {
+  constexpr int kRows = 4;
+  thread_local std::vector<float> sp_buf;  // s·p for the current rows
+  if (sp_buf.size() < static_cast<size_t>(kRows * r)) sp_buf.resize(static_cast<size_t>(kRows * r));
+  float* sp = sp_buf.data();
+  int64_t i = 0;
+  for (; i + kRows <= m; i += kRows) {
+    for (int64_t e = 0; e < kRows * r; ++e) sp[e] = s * p[i * r + e];
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+      const int32_t* at = acc + i * n + j;
+      const float* ct = cs ? cs + j : nullptr;
+      float* yt = y + i * n + j;
+      switch (r) {  // the usual LoRA ranks get an unrolled tile
+        case 4: rescale_add_tile_4x16<4>(at, n, rs + i, ct, sp, r, c + j, yt); break;
+        case 8: rescale_add_tile_4x16<8>(at, n, rs + i, ct, sp, r, c + j, yt); break;
+        case 16: rescale_add_tile_4x16<16>(at, n, rs + i, ct, sp, r, c + j, yt); break;
+        default: rescale_add_tile_4x16<0>(at, n, rs + i, ct, sp, r, c + j, yt); break;
+      }
+    }
+    if (j < n) {
+      // The tail columns of these rows, as the portable loop computes them.
+      for (int q = 0; q < kRows; ++q)
+        for (int64_t jj = j; jj < n; ++jj) {
+          float v = static_cast<float>(acc[(i + q) * n + jj]) * rs[i + q];
+          if (cs) v *= cs[jj];
+          for (int64_t t = 0; t < r; ++t) v += sp[q * r + t] * c[t * n + jj];
+          y[(i + q) * n + jj] = v;
+        }
+    }
+  }
+  if (i < m) rescale_add_lowrank_portable(acc + i * n, m - i, n, rs + i, cs, p + i * r, r, c, s, y + i * n);
+}
+
+bool have_avx2_fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+#endif
+
+void project(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p) {
+#if defined(__x86_64__)
+  if (have_avx2_fma()) return project_rows_avx2(x, m, k, c, r, p);
+#endif
+  project_rows_portable(x, m, k, c, r, p);
+}
+
+void rescale_add_lowrank(const int32_t* acc, int64_t m, int64_t n, const float* rs, const float* cs, const float* p,
+                         int64_t r, const float* c, float s, float* y) {
+#if defined(__x86_64__)
+  if (have_avx2_fma()) return rescale_add_lowrank_avx2(acc, m, n, rs, cs, p, r, c, s, y);
+#endif
+  rescale_add_lowrank_portable(acc, m, n, rs, cs, p, r, c, s, y);
+}
+
+// bt [r, out] = bᵀ (b [out, r]).
+float* transposed_b(const float* b, int64_t out, int64_t r, Scratch& sc) {
+  float* bt = sized(sc.bt, r * out);
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t t = 0; t < r; ++t) bt[t * out + o] = b[o * r + t];
+  return bt;
+}
+
+// Quantizes rows of src [m, k] (columns times col_mul, may be null) and projects them onto
+// c [r, k], a block of rows at a time.
+void quantize_and_project(const char* who, const float* src, int64_t m, int64_t k, const float* col_mul,
+                          const float* c, int64_t r, int8_t* q, float* scales, float* p) {
+  for (int64_t i0 = 0; i0 < m; i0 += kBlockRows) {
+    const int64_t rows = std::min(kBlockRows, m - i0);
+    try {
+      quantize_rows_s8(src + i0 * k, rows, k, col_mul, q + i0 * k, scales + i0);
+    } catch (const std::invalid_argument&) {
+      throw std::invalid_argument(std::string(who) + ": a row in [" + std::to_string(i0) + ", " +
+                                  std::to_string(i0 + rows) + ") holds a NaN or Inf");
+    }
+    project(src + i0 * k, rows, k, c, r, p + i0 * r);
+  }
+}
+
+void check_rank(const char* who, int64_t r) {
+  if (r < 0) throw std::invalid_argument(std::string(who) + ": negative LoRA rank " + std::to_string(r));
+}
+
+}  // namespace
+
+void project_rows(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p) {
+  if (m < 0 || k < 0 || r < 0) throw std::invalid_argument("project_rows: negative dimension");
+  project(x, m, k, c, r, p);
+}
+
+void int8_lora_forward(const float* x, int64_t m, const Int8Weight& w, const float* a, const float* b, int64_t r,
+                       float s, float* y, float* xa) {
+  check_rank("int8_lora_forward", r);
+  const int64_t in = w.cols, out = w.rows;
+  Scratch& sc = scratch();
+  int8_t* qx = sized(sc.q, m * in);
+  float* sx = sized(sc.s, m);
+  quantize_and_project("int8_lora_forward", x, m, in, nullptr, a, r, qx, sx, xa);
+  int32_t* acc = sized(sc.acc, m * out);
+  gemm_s8s8s32(qx, w.q.data(), acc, m, in, out, /*b_is_nk=*/true);
+  rescale_add_lowrank(acc, m, out, sx, w.scale.data(), xa, r, transposed_b(b, out, r, sc), s, y);
+}
+
+void int8_lora_backward(const float* delta, int64_t m, const Int8Weight& w, const float* a, const float* b,
+                        int64_t r, float s, float* dx, float* delta_b) {
+  check_rank("int8_lora_backward", r);
+  const int64_t in = w.cols, out = w.rows;
+  Scratch& sc = scratch();
+  int8_t* qd = sized(sc.q, m * out);
+  float* sd = sized(sc.s, m);
+  // δ's columns times the weight's row scales before quantization (int8_linear_backward);
+  // δ·B from δ itself.
+  quantize_and_project("int8_lora_backward", delta, m, out, w.scale.data(), transposed_b(b, out, r, sc), r, qd, sd,
+                       delta_b);
+  int32_t* acc = sized(sc.acc, m * in);
+  gemm_s8s8s32(qd, w.q.data(), acc, m, out, in, /*b_is_nk=*/false);
+  rescale_add_lowrank(acc, m, in, sd, nullptr, delta_b, r, a, s, dx);
+}
+
+}  // namespace fedlora::lora
