@@ -183,14 +183,155 @@ FEDLORA_INT8_AVX2 void rescale_add_lowrank_avx2(const int32_t* acc, int64_t m, i
   if (i < m) rescale_add_lowrank_portable(acc + i * n, m - i, n, rs + i, cs, p + i * r, r, c, s, y + i * n);
 }
 
+
+// AVX-512 (32 registers): the same two kernels with wider tiles, where the CPU has it.
+#define FEDLORA_INT8_AVX512 __attribute__((target("avx512f")))
+
+inline __mmask16 tail_mask(int64_t left) {
+  return left >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+// p[i..i+Q, t0..t0+R]: Q·R accumulators over k in chunks of 16 (the last masked), then one
+// horizontal sum each. Each load of x feeds R FMAs and each load of c feeds Q.
+template <int Q, int R>
+FEDLORA_INT8_AVX512 void project_tile_avx512(const float* x, int64_t k, const float* c, float* p, int64_t r) {
+  __m512 acc[Q][R];
+#pragma GCC unroll 2
+  for (int q = 0; q < Q; ++q)
+#pragma GCC unroll 8
+    for (int t = 0; t < R; ++t) acc[q][t] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < k; j += 16) {
+    const __mmask16 mk = tail_mask(k - j);
+    __m512 xv[Q];
+#pragma GCC unroll 2
+    for (int q = 0; q < Q; ++q) xv[q] = _mm512_maskz_loadu_ps(mk, x + q * k + j);
+#pragma GCC unroll 8
+    for (int t = 0; t < R; ++t) {
+      const __m512 cv = _mm512_maskz_loadu_ps(mk, c + t * k + j);
+#pragma GCC unroll 2
+      for (int q = 0; q < Q; ++q) acc[q][t] = _mm512_fmadd_ps(xv[q], cv, acc[q][t]);
+    }
+  }
+#pragma GCC unroll 2
+  for (int q = 0; q < Q; ++q)
+#pragma GCC unroll 8
+    for (int t = 0; t < R; ++t) p[q * r + t] = _mm512_reduce_add_ps(acc[q][t]);
+}
+
+template <int R>
+FEDLORA_INT8_AVX512 void project_block_avx512(const float* x, int64_t m, int64_t k, const float* c, int64_t t0,
+                                              int64_t r, float* p) {
+  int64_t i = 0;
+  for (; i + 2 <= m; i += 2) project_tile_avx512<2, R>(x + i * k, k, c + t0 * k, p + i * r + t0, r);
+  for (; i < m; ++i) project_tile_avx512<1, R>(x + i * k, k, c + t0 * k, p + i * r + t0, r);
+}
+
+FEDLORA_INT8_AVX512 void project_rows_avx512(const float* x, int64_t m, int64_t k, const float* c, int64_t r,
+                                             float* p) {
+  for (int64_t t0 = 0; t0 < r; t0 += 8) {
+    switch (std::min<int64_t>(8, r - t0)) {
+      case 1: project_block_avx512<1>(x, m, k, c, t0, r, p); break;
+      case 2: project_block_avx512<2>(x, m, k, c, t0, r, p); break;
+      case 3: project_block_avx512<3>(x, m, k, c, t0, r, p); break;
+      case 4: project_block_avx512<4>(x, m, k, c, t0, r, p); break;
+      case 5: project_block_avx512<5>(x, m, k, c, t0, r, p); break;
+      case 6: project_block_avx512<6>(x, m, k, c, t0, r, p); break;
+      case 7: project_block_avx512<7>(x, m, k, c, t0, r, p); break;
+      default: project_block_avx512<8>(x, m, k, c, t0, r, p); break;
+    }
+  }
+}
+
+// y[i..i+4, j..j+16·C]: rescaled products plus sp·c, 4·C accumulators (the last chunk masked).
+template <int RC, int C>
+FEDLORA_INT8_AVX512 inline void rescale_add_tile_avx512(const int32_t* acc, int64_t n, const float* rs,
+                                                        const float* cs, const float* sp, int64_t r_run,
+                                                        const float* c, float* y, __mmask16 mk) {
+  const int64_t r = RC > 0 ? RC : r_run;
+  __m512 v[4][C];
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+    const __m512 row = _mm512_set1_ps(rs[q]);
+#pragma GCC unroll 2
+    for (int u = 0; u < C; ++u) {
+      const __mmask16 mu = u == C - 1 ? mk : __mmask16{0xFFFF};
+      v[q][u] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(mu, acc + q * n + 16 * u)), row);
+    }
+  }
+  if (cs) {
+#pragma GCC unroll 2
+    for (int u = 0; u < C; ++u) {
+      const __m512 col = _mm512_maskz_loadu_ps(u == C - 1 ? mk : __mmask16{0xFFFF}, cs + 16 * u);
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) v[q][u] = _mm512_mul_ps(v[q][u], col);
+    }
+  }
+#pragma GCC unroll 16
+  for (int64_t t = 0; t < r; ++t) {
+    __m512 cv[C];
+#pragma GCC unroll 2
+    for (int u = 0; u < C; ++u) cv[u] = _mm512_maskz_loadu_ps(u == C - 1 ? mk : __mmask16{0xFFFF}, c + t * n + 16 * u);
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      const __m512 b = _mm512_set1_ps(sp[q * r + t]);
+#pragma GCC unroll 2
+      for (int u = 0; u < C; ++u) v[q][u] = _mm512_fmadd_ps(b, cv[u], v[q][u]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q)
+#pragma GCC unroll 2
+    for (int u = 0; u < C; ++u) _mm512_mask_storeu_ps(y + q * n + 16 * u, u == C - 1 ? mk : __mmask16{0xFFFF}, v[q][u]);
+}
+
+template <int RC>
+FEDLORA_INT8_AVX512 void rescale_add_rows4_avx512(const int32_t* acc, int64_t n, const float* rs, const float* cs,
+                                                  const float* sp, int64_t r, const float* c, float* y) {
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32)
+    rescale_add_tile_avx512<RC, 2>(acc + j, n, rs, cs ? cs + j : nullptr, sp, r, c + j, y + j, 0xFFFF);
+  for (; j < n; j += 16)
+    rescale_add_tile_avx512<RC, 1>(acc + j, n, rs, cs ? cs + j : nullptr, sp, r, c + j, y + j, tail_mask(n - j));
+}
+
+FEDLORA_INT8_AVX512 void rescale_add_lowrank_avx512(const int32_t* acc, int64_t m, int64_t n, const float* rs,
+                                                    const float* cs, const float* p, int64_t r, const float* c,
+                                                    float s, float* y) {
+  thread_local std::vector<float> sp_buf;  // s·p for the current four rows
+  if (sp_buf.size() < static_cast<size_t>(4 * r)) sp_buf.resize(static_cast<size_t>(4 * r));
+  float* sp = sp_buf.data();
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    for (int64_t e = 0; e < 4 * r; ++e) sp[e] = s * p[i * r + e];
+    const int32_t* ai = acc + i * n;
+    float* yi = y + i * n;
+    switch (r) {  // the usual LoRA ranks get an unrolled t loop
+      case 4: rescale_add_rows4_avx512<4>(ai, n, rs + i, cs, sp, r, c, yi); break;
+      case 8: rescale_add_rows4_avx512<8>(ai, n, rs + i, cs, sp, r, c, yi); break;
+      case 16: rescale_add_rows4_avx512<16>(ai, n, rs + i, cs, sp, r, c, yi); break;
+      default: rescale_add_rows4_avx512<0>(ai, n, rs + i, cs, sp, r, c, yi); break;
+    }
+  }
+  if (i < m) rescale_add_lowrank_portable(acc + i * n, m - i, n, rs + i, cs, p + i * r, r, c, s, y + i * n);
+}
+
+Int8LoraKernels g_cap = Int8LoraKernels::avx512;  // set_int8_lora_kernels
+
+bool have_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+                          __builtin_cpu_supports("fma");
+  return yes && g_cap == Int8LoraKernels::avx512;
+}
+
 bool have_avx2_fma() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
+  return yes && g_cap != Int8LoraKernels::portable;
 }
 #endif
 
 void project(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p) {
 #if defined(__x86_64__)
+  if (have_avx512()) return project_rows_avx512(x, m, k, c, r, p);
   if (have_avx2_fma()) return project_rows_avx2(x, m, k, c, r, p);
 #endif
   project_rows_portable(x, m, k, c, r, p);
@@ -199,6 +340,7 @@ void project(const float* x, int64_t m, int64_t k, const float* c, int64_t r, fl
 void rescale_add_lowrank(const int32_t* acc, int64_t m, int64_t n, const float* rs, const float* cs, const float* p,
                          int64_t r, const float* c, float s, float* y) {
 #if defined(__x86_64__)
+  if (have_avx512()) return rescale_add_lowrank_avx512(acc, m, n, rs, cs, p, r, c, s, y);
   if (have_avx2_fma()) return rescale_add_lowrank_avx2(acc, m, n, rs, cs, p, r, c, s, y);
 #endif
   rescale_add_lowrank_portable(acc, m, n, rs, cs, p, r, c, s, y);
@@ -233,6 +375,22 @@ void check_rank(const char* who, int64_t r) {
 }
 
 }  // namespace
+
+void set_int8_lora_kernels(Int8LoraKernels widest) {
+#if defined(__x86_64__)
+  g_cap = widest;
+#else
+  (void)widest;
+#endif
+}
+
+const char* int8_lora_kernels() {
+#if defined(__x86_64__)
+  if (have_avx512()) return "avx512";
+  if (have_avx2_fma()) return "avx2";
+#endif
+  return "portable";
+}
 
 void project_rows(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p) {
   if (m < 0 || k < 0 || r < 0) throw std::invalid_argument("project_rows: negative dimension");

@@ -7,8 +7,8 @@
 //   backward: δ·B next to the quantization of δ, and s·(δ·B)·A in the rescale of dx.
 // That replaces two BLAS calls of rank-r width per pass (far below the BLAS's peak at r = 8)
 // and one extra pass over y or dx each. The adapter's own gradient (kernels::
-// lora_grad_accumulate_given) takes the δ·B written here. Torch-free; AVX2 + FMA chosen at
-// run time, portable loops elsewhere (aarch64 included).
+// lora_grad_accumulate_given) takes the δ·B written here. Torch-free; AVX-512F or AVX2 + FMA
+// chosen at run time, portable loops elsewhere (aarch64 included).
 #include <cstdint>
 
 #include "lora/int8/int8_linear.h"
@@ -33,5 +33,14 @@ void int8_lora_backward(const float* delta, int64_t m, const Int8Weight& w, cons
 /// [m, r]. The thin product both functions above fuse, alone (δ·B when dx is not needed: c =
 /// Bᵀ). Throws std::invalid_argument on a negative dimension.
 void project_rows(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p);
+
+/// The widest kernels the functions above may use (the CPU still has to have them): for tests
+/// and benchmarks of each path on one machine. Default avx512. Not thread-safe: set it
+/// before training starts.
+enum class Int8LoraKernels { portable, avx2, avx512 };
+void set_int8_lora_kernels(Int8LoraKernels widest);
+
+/// The kernels in use on this machine: "avx512", "avx2" or "portable".
+const char* int8_lora_kernels();
 
 }  // namespace fedlora::lora

@@ -14,6 +14,10 @@ bool g_simd = true;
 
 namespace detail {
 bool simd_path() { return g_simd && cpu_has_avx2_fma(); }
+bool avx512_path() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has && simd_path();
+}
 }  // namespace detail
 
 bool simd_enabled() { return detail::simd_path(); }

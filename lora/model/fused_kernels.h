@@ -93,4 +93,9 @@ void lora_grad_accumulate(const float* x, const float* d, int64_t rows, int64_t 
 void lora_grad_accumulate_given(const float* x, const float* d, int64_t rows, int64_t in, int64_t out, const float* a,
                                 const float* db, int64_t r, float* da, float* dbt);
 
+/// The same sums when xAᵀ [rows, r] was kept from the forward pass as well: da += (δB)ᵀ x,
+/// dbt += (xAᵀ)ᵀ δ. The LoRA scale is not applied.
+void lora_grad_accumulate_saved(const float* x, const float* d, int64_t rows, int64_t in, int64_t out,
+                                const float* xa, const float* db, int64_t r, float* da, float* dbt);
+
 }  // namespace fedlora::lora::kernels

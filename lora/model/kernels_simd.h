@@ -12,6 +12,12 @@ namespace fedlora::lora::kernels::detail {
 /// True when the AVX2+FMA paths run: the CPU has them and set_simd(false) was not called.
 bool simd_path();
 
+/// True when, beyond simd_path(), the CPU has AVX-512F (the kernels that gain from its 32
+/// registers use it).
+bool avx512_path();
+
+#define FEDLORA_AVX512 __attribute__((target("avx512f")))
+
 #define FEDLORA_AVX2 __attribute__((target("avx2,fma")))
 
 FEDLORA_AVX2 inline float hsum(__m256 v) {

@@ -72,7 +72,8 @@ at::Tensor LoraModel::project(int layer, TargetModule m, const at::Tensor& x) {
   const auto& layout = adapter_.layout();
   if (!layout.targets(m)) return frozen_linear(x, w, gemm_);
   const size_t ia = layout.index_of(layer, m, false), ib = ia + 1;
-  return lora_linear(x, w, adapter_.tensors()[ia], adapter_.tensors()[ib], layout.scale(), sink_, ia, ib, gemm_);
+  return lora_linear(x, w, adapter_.tensors()[ia], adapter_.tensors()[ib], layout.scale(), sink_, ia, ib, gemm_,
+                     /*keep_xa=*/!activation_checkpointing());
 }
 
 at::Tensor LoraModel::lm_head(const at::Tensor& x) {

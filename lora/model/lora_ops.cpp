@@ -39,25 +39,33 @@ const float* merged_weight(const QuantizedTensor& w, const at::Tensor& a, const 
 struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& a, const at::Tensor& b,
                             const QuantizedTensor* w, double scale, PerExampleGrads* sink, int64_t slot_a,
-                            int64_t slot_b, int64_t gemm) {
+                            int64_t slot_b, int64_t gemm, bool keep_xa) {
     const int64_t in = w->cols(), out = w->rows();
     auto x2 = x.reshape({-1, in}).contiguous();
     auto ac = a.contiguous(), bc = b.contiguous();
     const int64_t m = x2.size(0);
     auto y = at::empty({m, out}, at::kFloat);
+    at::Tensor xa_kept;  // stays undefined unless keep_xa in int8 mode
     RECORD_USER_SCOPE("fedlora::lora_linear_forward");
     if (gemm == static_cast<int64_t>(BaseGemm::int8)) {
       // y = int8(x Wᵀ) + s (x Aᵀ) Bᵀ, the adapter's thin products inside the int8 passes.
       const int64_t r = ac.size(0);
-      thread_local std::vector<float> xa;  // x Aᵀ [m, r]: not kept (backward recomputes it)
-      xa.resize(static_cast<size_t>(m * r));
+      thread_local std::vector<float> xa_scratch;  // x Aᵀ [m, r] when backward recomputes it
+      float* xa = nullptr;
+      if (keep_xa) {
+        xa_kept = at::empty({m, r}, at::kFloat);
+        xa = xa_kept.data_ptr<float>();
+      } else {
+        xa_scratch.resize(static_cast<size_t>(m * r));
+        xa = xa_scratch.data();
+      }
       int8_lora_forward_profiled(x2.data_ptr<float>(), m, *w, ac.data_ptr<float>(), bc.data_ptr<float>(), r,
-                                 static_cast<float>(scale), y.data_ptr<float>(), xa.data());
+                                 static_cast<float>(scale), y.data_ptr<float>(), xa);
     } else {
       const float* wm = merged_weight(*w, ac, bc, static_cast<float>(scale));
       sgemm_rowmajor(false, true, m, out, in, 1.0f, x2.data_ptr<float>(), in, wm, in, 0.0f, y.data_ptr<float>(), out);
     }
-    ctx->save_for_backward({x2, ac, bc});
+    ctx->save_for_backward({x2, ac, bc, xa_kept});
     ctx->saved_data["w"] = reinterpret_cast<int64_t>(w);
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["sink"] = reinterpret_cast<int64_t>(sink);
@@ -72,7 +80,7 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto saved = ctx->get_saved_variables();
-    const auto &x2 = saved[0], &a = saved[1], &b = saved[2];
+    const auto &x2 = saved[0], &a = saved[1], &b = saved[2], &xa = saved[3];
     const auto* w = reinterpret_cast<const QuantizedTensor*>(ctx->saved_data["w"].toInt());
     const float s = static_cast<float>(ctx->saved_data["scale"].toDouble());
     auto* sink = reinterpret_cast<PerExampleGrads*>(ctx->saved_data["sink"].toInt());
@@ -132,7 +140,10 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
     } else {
       da = at::zeros({r, in}, at::kFloat);
       auto dbt = at::zeros({r, out}, at::kFloat);
-      if (int8) {
+      if (int8 && xa.defined()) {
+        kernels::lora_grad_accumulate_saved(px, pg, m, in, out, xa.data_ptr<float>(), delta_b, r, da.data_ptr<float>(),
+                                            dbt.data_ptr<float>());
+      } else if (int8) {
         kernels::lora_grad_accumulate_given(px, pg, m, in, out, pa_in, delta_b, r, da.data_ptr<float>(),
                                             dbt.data_ptr<float>());
       } else {
@@ -141,14 +152,14 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
       da.mul_(s);
       db = dbt.t().mul(s).contiguous();
     }
-    return {dx, da, db, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dx, da, db, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
 at::Tensor lora_linear(const at::Tensor& x, const QuantizedTensor& w, const at::Tensor& a, const at::Tensor& b,
-                       float scale, PerExampleGrads* sink, size_t slot_a, size_t slot_b, BaseGemm gemm) {
+                       float scale, PerExampleGrads* sink, size_t slot_a, size_t slot_b, BaseGemm gemm, bool keep_xa) {
   const int64_t in = w.cols(), out = w.rows();
   if (x.dim() < 1 || x.size(-1) != in)
     throw std::invalid_argument("lora_linear: input last dim != in_features " + std::to_string(in));
@@ -161,7 +172,8 @@ at::Tensor lora_linear(const at::Tensor& x, const QuantizedTensor& w, const at::
   if (sink != nullptr && x.dim() != 3)
     throw std::invalid_argument("lora_linear: per-example gradients need x as [N, T, in]");
   return LoraLinearFn::apply(x, a, b, &w, static_cast<double>(scale), sink, static_cast<int64_t>(slot_a),
-                             static_cast<int64_t>(slot_b), static_cast<int64_t>(gemm));
+                             static_cast<int64_t>(slot_b), static_cast<int64_t>(gemm),
+                             keep_xa && gemm == BaseGemm::int8 && sink == nullptr);
 }
 
 }  // namespace fedlora::lora

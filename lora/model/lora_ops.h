@@ -30,9 +30,13 @@ struct PerExampleGrads {
 /// With gemm = BaseGemm::int8 the base products x·Wᵀ and δ·W run in int8 (lora/int8/int8_linear.h) and
 /// the LoRA path s·(x Aᵀ) Bᵀ (and its input gradient s·(δB)A) in fp32 beside them, with no
 /// merged weight. Adapter gradients are exact fp32 either way (given the δ that reaches
-/// the layer). Throws std::invalid_argument on shape mismatch.
+/// the layer). With keep_xa (int8 only), x·Aᵀ [M, r] from the forward pass is kept for the
+/// adapter gradient instead of recomputed: faster, but many small buffers live between the
+/// passes, which fragments the heap (+50 MB peak at the 1.1B shape with checkpointing), so
+/// LoraModel keeps it only without activation checkpointing. Throws std::invalid_argument on
+/// shape mismatch.
 at::Tensor lora_linear(const at::Tensor& x, const QuantizedTensor& w, const at::Tensor& a, const at::Tensor& b,
                        float scale, PerExampleGrads* sink = nullptr, size_t slot_a = 0, size_t slot_b = 0,
-                       BaseGemm gemm = BaseGemm::fp32);
+                       BaseGemm gemm = BaseGemm::fp32, bool keep_xa = false);
 
 }  // namespace fedlora::lora

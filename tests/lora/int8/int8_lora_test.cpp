@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "lora/int8/int8_lora.h"
@@ -32,10 +33,16 @@ struct Case {
   int64_t m, in, out, r;
 };
 
-class Int8Lora : public ::testing::TestWithParam<Case> {};
+// Each case on each kernel path this CPU has (the widest one allowed is the parameter).
+class Int8Lora : public ::testing::TestWithParam<std::tuple<Case, Int8LoraKernels>> {
+ protected:
+  void SetUp() override { set_int8_lora_kernels(std::get<1>(GetParam())); }
+  void TearDown() override { set_int8_lora_kernels(Int8LoraKernels::avx512); }
+};
 
 TEST_P(Int8Lora, ForwardIsTheInt8ProductPlusTheAdapterInFloat64) {
-  const auto [m, in, out, r] = GetParam();
+  const auto [m, in, out, r] = std::get<0>(GetParam());
+  SCOPED_TRACE(int8_lora_kernels());
   std::mt19937 rng(static_cast<unsigned>(m * 131 + r));
   const auto x = normal(m * in, rng), a = normal(r * in, rng, 0.1f), b = normal(out * r, rng, 0.1f);
   const auto wf = normal(out * in, rng, 0.05f);
@@ -75,7 +82,8 @@ TEST_P(Int8Lora, ForwardIsTheInt8ProductPlusTheAdapterInFloat64) {
 }
 
 TEST_P(Int8Lora, BackwardIsTheInt8ProductPlusTheAdapterInFloat64) {
-  const auto [m, in, out, r] = GetParam();
+  const auto [m, in, out, r] = std::get<0>(GetParam());
+  SCOPED_TRACE(int8_lora_kernels());
   std::mt19937 rng(static_cast<unsigned>(m * 17 + r + 5));
   const auto d = normal(m * out, rng), a = normal(r * in, rng, 0.1f), b = normal(out * r, rng, 0.1f);
   const auto wf = normal(out * in, rng, 0.05f);
@@ -111,15 +119,22 @@ TEST_P(Int8Lora, BackwardIsTheInt8ProductPlusTheAdapterInFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Int8Lora,
-                         ::testing::Values(Case{1, 32, 8, 1}, Case{5, 64, 13, 8}, Case{37, 96, 45, 3},
-                                           Case{70, 64, 40, 11}, Case{33, 128, 9, 0}));
+                         ::testing::Combine(::testing::Values(Case{1, 32, 8, 1}, Case{5, 64, 13, 8}, Case{37, 96, 45, 3},
+                                                              Case{70, 64, 40, 11}, Case{33, 128, 9, 0},
+                                                              Case{9, 64, 70, 16}, Case{6, 32, 35, 4}),
+                                            ::testing::Values(Int8LoraKernels::portable, Int8LoraKernels::avx2,
+                                                              Int8LoraKernels::avx512)));
 
 TEST(Int8LoraProjectRows, MatchesFloat64WithTailsAndWideRanks) {
   std::mt19937 rng(9);
+  for (auto kernels : {Int8LoraKernels::portable, Int8LoraKernels::avx2, Int8LoraKernels::avx512})
   for (const auto& [m, k, r] : {std::tuple<int64_t, int64_t, int64_t>{3, 13, 11}, {9, 8, 8}, {4, 1, 2}, {2, 40, 17}}) {
     const auto x = normal(m * k, rng), c = normal(r * k, rng);
     std::vector<float> p(m * r);
+    set_int8_lora_kernels(kernels);
+    SCOPED_TRACE(int8_lora_kernels());
     project_rows(x.data(), m, k, c.data(), r, p.data());
+    set_int8_lora_kernels(Int8LoraKernels::avx512);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t t = 0; t < r; ++t) {
         double want = 0, mag = 0;

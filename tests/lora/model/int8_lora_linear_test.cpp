@@ -21,13 +21,13 @@ TEST(Int8Gemm, LoraLinearInt8MatchesFp32ModeAndKeepsFloatAdapterGradients) {
   auto a0 = at::randn({r, in}, gen).mul_(0.1), b0 = at::randn({out, r}, gen).mul_(0.1);
   auto up = at::randn({n, t, out}, gen);
   struct Out { at::Tensor y, dx, da, db; };
-  auto run = [&](BaseGemm g) {
+  auto run = [&](BaseGemm g, bool keep_xa = false) {
     auto x = x0.clone().requires_grad_(true), a = a0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
-    auto y = lora_linear(x, qw, a, b, 2.0f, nullptr, 0, 1, g);
+    auto y = lora_linear(x, qw, a, b, 2.0f, nullptr, 0, 1, g, keep_xa);
     y.backward(up);
     return Out{y.detach(), x.grad(), a.grad(), b.grad()};
   };
-  const Out f = run(BaseGemm::fp32), i = run(BaseGemm::int8);
+  const Out f = run(BaseGemm::fp32), i = run(BaseGemm::int8), k = run(BaseGemm::int8, /*keep_xa=*/true);
   auto rel = [](const at::Tensor& got, const at::Tensor& want) { return ((got - want).norm() / want.norm()).item<double>(); };
   EXPECT_LT(rel(i.y, f.y), 0.02);
   EXPECT_LT(rel(i.dx, f.dx), 0.02);
@@ -35,7 +35,10 @@ TEST(Int8Gemm, LoraLinearInt8MatchesFp32ModeAndKeepsFloatAdapterGradients) {
   const auto x64 = x0.reshape({-1, in}).to(at::kDouble), d64 = up.reshape({-1, out}).to(at::kDouble);
   const auto da_ref = d64.mm(b0.to(at::kDouble)).t().mm(x64).mul(2.0);
   const auto db_ref = d64.t().mm(x64.mm(a0.to(at::kDouble).t())).mul(2.0);
-  for (const Out* o : {&f, &i}) {
+  // x·Aᵀ kept from the forward pass gives the same outputs as recomputing it.
+  EXPECT_TRUE(at::equal(k.y, i.y));
+  EXPECT_TRUE(at::equal(k.dx, i.dx));
+  for (const Out* o : {&f, &i, &k}) {
     EXPECT_LT(rel(o->da.to(at::kDouble), da_ref), 1e-6);
     EXPECT_LT(rel(o->db.to(at::kDouble), db_ref), 1e-6);
   }
