@@ -6,29 +6,16 @@
 #include <optional>
 #include <vector>
 
+#include "lora/int8/int8_scratch.h"
 #include "lora/int8/row_quantize.h"
 #include "lora/int8/s8_gemm.h"
 
 namespace fedlora::lora {
 namespace {
 
-// Per-thread buffers reused across calls (no allocation in the step's loop once warm).
-struct Buffers {
-  std::vector<int8_t> q;
-  std::vector<float> s;
-  std::vector<int32_t> acc;
-  std::vector<float> deq;
-};
-Buffers& buffers() {
-  thread_local Buffers b;
-  return b;
-}
-
-template <typename T>
-T* sized(std::vector<T>& v, int64_t n) {
-  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
-  return v.data();
-}
+using detail::sized;
+using Buffers = detail::Int8Scratch;
+Buffers& buffers() { return detail::int8_scratch(); }
 
 }  // namespace
 

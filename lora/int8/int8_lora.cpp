@@ -9,28 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "lora/int8/int8_scratch.h"
 #include "lora/int8/row_quantize.h"
 #include "lora/int8/s8_gemm.h"
 
 namespace fedlora::lora {
 namespace {
 
-// Per-thread buffers reused across calls (no allocation in the step's loop once warm).
-struct Scratch {
-  std::vector<int8_t> q;
-  std::vector<float> s, bt;
-  std::vector<int32_t> acc;
-};
-Scratch& scratch() {
-  thread_local Scratch b;
-  return b;
-}
-
-template <typename T>
-T* sized(std::vector<T>& v, int64_t n) {
-  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
-  return v.data();
-}
+using detail::sized;
+using Scratch = detail::Int8Scratch;
+Scratch& scratch() { return detail::int8_scratch(); }
 
 // Rows per block of quantize + project: a block of x stays in L2 between the two reads.
 constexpr int64_t kBlockRows = 32;

@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <ATen/record_function.h>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -65,9 +66,24 @@ struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
       int8_backward_profiled(g2.data_ptr<float>(), g2.size(0), *w, dx.data_ptr<float>());
       return {dx.view(shape), at::Tensor(), at::Tensor(), at::Tensor()};
     }
-    auto wv = dequantized_view(*w);
-    sgemm_rowmajor(false, false, g2.size(0), in, out, 1.0f, g2.data_ptr<float>(), out, wv.data_ptr<float>(), in, 0.0f,
-                   dx.data_ptr<float>(), in);
+    if (w->type() == GgmlType::F32) {
+      auto wv = dequantized_view(*w);
+      sgemm_rowmajor(false, false, g2.size(0), in, out, 1.0f, g2.data_ptr<float>(), out, wv.data_ptr<float>(), in,
+                     0.0f, dx.data_ptr<float>(), in);
+    } else {
+      // dx = Σ over blocks of W's rows of δ[:, rows] · W[rows, :], each block dequantized
+      // into a small buffer: no float32 copy of the whole weight (34 MB for a 1B-class
+      // head) is held during backward.
+      constexpr int64_t kRows = 256;
+      thread_local std::vector<float> block;
+      block.resize(static_cast<size_t>(std::min(kRows, out) * in));
+      for (int64_t r0 = 0; r0 < out; r0 += kRows) {
+        const int64_t r1 = std::min(out, r0 + kRows);
+        w->dequantize_rows(r0, r1, block.data());
+        sgemm_rowmajor(false, false, g2.size(0), in, r1 - r0, 1.0f, g2.data_ptr<float>() + r0, out, block.data(), in,
+                       r0 == 0 ? 0.0f : 1.0f, dx.data_ptr<float>(), in);
+      }
+    }
     return {dx.view(shape), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
