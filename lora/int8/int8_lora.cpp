@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "lora/int8/int8_scratch.h"
@@ -44,6 +45,24 @@ void rescale_add_lowrank_portable(const int32_t* acc, int64_t m, int64_t n, cons
     }
 }
 
+// Calls f(std::integral_constant<int, R>{}, t0) for the ranks [t0, t0 + R) in blocks of up
+// to 8, so that a kernel's per-row accumulators are a compile-time count.
+template <class F>
+void for_rank_blocks(int64_t r, F&& f) {
+  for (int64_t t0 = 0; t0 < r; t0 += 8) {
+    switch (std::min<int64_t>(8, r - t0)) {
+      case 1: f(std::integral_constant<int, 1>{}, t0); break;
+      case 2: f(std::integral_constant<int, 2>{}, t0); break;
+      case 3: f(std::integral_constant<int, 3>{}, t0); break;
+      case 4: f(std::integral_constant<int, 4>{}, t0); break;
+      case 5: f(std::integral_constant<int, 5>{}, t0); break;
+      case 6: f(std::integral_constant<int, 6>{}, t0); break;
+      case 7: f(std::integral_constant<int, 7>{}, t0); break;
+      default: f(std::integral_constant<int, 8>{}, t0); break;
+    }
+  }
+}
+
 #if defined(__x86_64__)
 #define FEDLORA_INT8_AVX2 __attribute__((target("avx2,fma")))
 
@@ -79,19 +98,8 @@ FEDLORA_INT8_AVX2 void project_block_avx2(const float* x, int64_t m, int64_t k, 
   }
 }
 
-FEDLORA_INT8_AVX2 void project_rows_avx2(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p) {
-  for (int64_t t0 = 0; t0 < r; t0 += 8) {
-    switch (std::min<int64_t>(8, r - t0)) {
-      case 1: project_block_avx2<1>(x, m, k, c, t0, r, p); break;
-      case 2: project_block_avx2<2>(x, m, k, c, t0, r, p); break;
-      case 3: project_block_avx2<3>(x, m, k, c, t0, r, p); break;
-      case 4: project_block_avx2<4>(x, m, k, c, t0, r, p); break;
-      case 5: project_block_avx2<5>(x, m, k, c, t0, r, p); break;
-      case 6: project_block_avx2<6>(x, m, k, c, t0, r, p); break;
-      case 7: project_block_avx2<7>(x, m, k, c, t0, r, p); break;
-      default: project_block_avx2<8>(x, m, k, c, t0, r, p); break;
-    }
-  }
+void project_rows_avx2(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p) {
+  for_rank_blocks(r, [&](auto R, int64_t t0) { project_block_avx2<decltype(R)::value>(x, m, k, c, t0, r, p); });
 }
 
 // y[i0..i0+4, j..j+16]: the rescaled int32 products, then + sp·c as a 4 × r by r × 16 product
@@ -214,20 +222,8 @@ FEDLORA_INT8_AVX512 void project_block_avx512(const float* x, int64_t m, int64_t
   for (; i < m; ++i) project_tile_avx512<1, R>(x + i * k, k, c + t0 * k, p + i * r + t0, r);
 }
 
-FEDLORA_INT8_AVX512 void project_rows_avx512(const float* x, int64_t m, int64_t k, const float* c, int64_t r,
-                                             float* p) {
-  for (int64_t t0 = 0; t0 < r; t0 += 8) {
-    switch (std::min<int64_t>(8, r - t0)) {
-      case 1: project_block_avx512<1>(x, m, k, c, t0, r, p); break;
-      case 2: project_block_avx512<2>(x, m, k, c, t0, r, p); break;
-      case 3: project_block_avx512<3>(x, m, k, c, t0, r, p); break;
-      case 4: project_block_avx512<4>(x, m, k, c, t0, r, p); break;
-      case 5: project_block_avx512<5>(x, m, k, c, t0, r, p); break;
-      case 6: project_block_avx512<6>(x, m, k, c, t0, r, p); break;
-      case 7: project_block_avx512<7>(x, m, k, c, t0, r, p); break;
-      default: project_block_avx512<8>(x, m, k, c, t0, r, p); break;
-    }
-  }
+void project_rows_avx512(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p) {
+  for_rank_blocks(r, [&](auto R, int64_t t0) { project_block_avx512<decltype(R)::value>(x, m, k, c, t0, r, p); });
 }
 
 // y[i..i+4, j..j+16·C]: rescaled products plus sp·c, 4·C accumulators (the last chunk masked).
