@@ -1,5 +1,7 @@
 #include "lora/model/runtime.h"
 
+#include "lora/model/heap_allocator.h"
+
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <malloc.h>
@@ -7,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -64,7 +67,8 @@ void pin_blas_kernels_for_children() {
 
 void keep_freed_memory_in_heap() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc maximum on 64-bit
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  use_heap_tensor_allocator();  // LibTorch's posix_memalign blocks are not reused otherwise
 }
 
 long peak_rss_bytes() {
