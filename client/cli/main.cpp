@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
     lora::set_compute_threads(threads);
+    lora::keep_freed_memory_in_heap();  // steps reuse their activation buffers
     const auto file = lora::gguf::GgufFile::open(base_path);
     const auto tokenizer = lora::TextCodec::from_gguf(file);
     client::DeviceContext device;

@@ -37,6 +37,7 @@ std::string virtual_device_id(std::size_t index) { return "device-" + std::to_st
 
 int run_device_worker(const SimConfig& cfg, const WorkerOptions& o) {
   std::signal(SIGTERM, on_signal);
+  lora::keep_freed_memory_in_heap();  // steps reuse their activation buffers
   const SimSetup setup = set_up_simulation(cfg, nullptr);
   const Fleet& fleet = *setup.fleet;
   if (o.end > fleet.size() || o.begin >= o.end)
