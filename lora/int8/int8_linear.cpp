@@ -4,6 +4,8 @@
 #include <iterator>
 #include <list>
 #include <optional>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "lora/int8/int8_scratch.h"
@@ -28,7 +30,9 @@ struct CachedWeight {
     return held && held->bytes().data() == t.bytes().data() && held->bytes().size() == t.bytes().size() &&
            held->type() == t.type() && held->rows() == t.rows() && held->cols() == t.cols();
   }
-  std::size_t bytes() const { return int8_weight_bytes(w.rows, w.cols); }
+  std::size_t bytes() const {
+    return w.q.size() + w.scale.size() * sizeof(float) + w.forward_b.bytes() + w.backward_b.bytes();
+  }
 };
 
 // Most recently used first; `held` is the entries' bytes.
@@ -41,10 +45,14 @@ WeightCache& weight_cache() {
   return c;
 }
 
-void requantize(const QuantizedTensor& w, Int8Weight& out) {
+// Row-wise int8 of w into out.q (plain); then, if `pack`, into the two packed matrices and
+// out.q is released.
+void requantize(const QuantizedTensor& w, Int8Weight& out, bool pack) {
   const int64_t rows = w.rows(), cols = w.cols();
   out.rows = rows;
   out.cols = cols;
+  out.forward_b = {};
+  out.backward_b = {};
   out.q.resize(static_cast<size_t>(rows * cols));
   out.scale.resize(static_cast<size_t>(rows));
   // A few rows at a time through float32: no fp32 copy of the whole weight (46 MB for a
@@ -56,6 +64,13 @@ void requantize(const QuantizedTensor& w, Int8Weight& out) {
     w.dequantize_rows(r0, r1, f);
     quantize_rows_s8(f, r1 - r0, cols, nullptr, out.q.data() + r0 * cols, out.scale.data() + r0);
   }
+  if (!pack) return;
+  PackedS8Matrix fwd = pack_s8_matrix(out.q.data(), cols, rows, /*b_is_nk=*/true);
+  PackedS8Matrix bwd = pack_s8_matrix(out.q.data(), rows, cols, /*b_is_nk=*/false);
+  if (fwd.empty() || bwd.empty()) return;  // no packed layout here (or an empty weight): stay plain
+  out.forward_b = std::move(fwd);
+  out.backward_b = std::move(bwd);
+  std::vector<int8_t>().swap(out.q);
 }
 
 }  // namespace
@@ -78,7 +93,9 @@ const Int8Weight& int8_weight_view(const QuantizedTensor& w) {
     }
   // A miss: evict least recently used entries until the new weight fits (or none is
   // left), and rebuild into the last evicted entry's storage (no allocation once warm).
-  const std::size_t need = int8_weight_bytes(w.rows(), w.cols());
+  // Packing pays only for a weight the cache will keep: a packed copy costs a reorder pass.
+  const bool pack = c.capacity > 0 && int8_weight_bytes(w.rows(), w.cols()) <= c.capacity;
+  const std::size_t need = pack ? int8_weight_bytes(w.rows(), w.cols()) : int8_plain_weight_bytes(w.rows(), w.cols());
   std::list<CachedWeight> spare;
   while (!c.entries.empty() && c.held + need > c.capacity) {
     c.held -= c.entries.back().bytes();
@@ -88,11 +105,28 @@ const Int8Weight& int8_weight_view(const QuantizedTensor& w) {
   if (spare.empty()) spare.emplace_back();
   CachedWeight& e = spare.front();
   e.held.reset();
-  requantize(w, e.w);
+  requantize(w, e.w, pack);
   e.held.emplace(w);
   c.entries.splice(c.entries.begin(), spare, spare.begin());
   c.held += c.entries.front().bytes();
   return c.entries.front().w;
+}
+
+std::size_t int8_weight_bytes(int64_t rows, int64_t cols) {
+  if (rows < 0 || cols < 0) throw std::invalid_argument("int8_weight_bytes: negative shape");
+  const std::size_t fwd = packed_s8_matrix_bytes(cols, rows, true), bwd = packed_s8_matrix_bytes(rows, cols, false);
+  if (fwd == 0 || bwd == 0) return int8_plain_weight_bytes(rows, cols);
+  return fwd + bwd + static_cast<std::size_t>(rows) * sizeof(float);
+}
+
+void int8_forward_product(const int8_t* qx, int64_t m, const Int8Weight& w, int32_t* acc) {
+  if (!w.forward_b.empty()) gemm_s8s8s32_packed(qx, w.forward_b, acc, m);
+  else gemm_s8s8s32(qx, w.q.data(), acc, m, w.cols, w.rows, /*b_is_nk=*/true);
+}
+
+void int8_backward_product(const int8_t* qd, int64_t m, const Int8Weight& w, int32_t* acc) {
+  if (!w.backward_b.empty()) gemm_s8s8s32_packed(qd, w.backward_b, acc, m);
+  else gemm_s8s8s32(qd, w.q.data(), acc, m, w.rows, w.cols, /*b_is_nk=*/false);
 }
 
 void int8_linear_forward(const float* x, int64_t m, const Int8Weight& w, float* y) {
@@ -102,7 +136,7 @@ void int8_linear_forward(const float* x, int64_t m, const Int8Weight& w, float* 
   float* sx = sized(b.s, m);
   quantize_rows_s8(x, m, in, nullptr, qx, sx);
   int32_t* acc = sized(b.acc, m * out);
-  gemm_s8s8s32(qx, w.q.data(), acc, m, in, out, /*b_is_nk=*/true);
+  int8_forward_product(qx, m, w, acc);
   const float* sw = w.scale.data();
   for (int64_t i = 0; i < m; ++i) {
     const float si = sx[i];
@@ -119,7 +153,7 @@ void int8_linear_backward(const float* delta, int64_t m, const Int8Weight& w, fl
   float* sd = sized(b.s, m);
   quantize_rows_s8(delta, m, out, w.scale.data(), qd, sd);
   int32_t* acc = sized(b.acc, m * in);
-  gemm_s8s8s32(qd, w.q.data(), acc, m, out, in, /*b_is_nk=*/false);
+  int8_backward_product(qd, m, w, acc);
   for (int64_t i = 0; i < m; ++i) {
     const float si = sd[i];
     const int32_t* ai = acc + i * in;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lora/int8/row_quantize.h"
+#include "lora/int8/s8_gemm.h"
 #include "lora/quant/quantized_tensor.h"
 
 namespace fedlora::lora {
@@ -16,11 +17,25 @@ namespace fedlora::lora {
 /// A frozen weight W [out, in] as row-wise int8 (W ≈ diag(scale) · q), built from its blocks
 /// (via float32). For Q8_0 and Q4_0 the rows are re-quantized to one scale per row: the
 /// added error is at most half an int8 step of the row's largest value.
+/// In the thread's weight cache (set_int8_weight_cache_bytes > 0) and where the backend has a
+/// packed layout (oneDNN), q is held only as the two packed matrices the products use: q as
+/// [n = rows, k = cols] for the forward x·Wᵀ and as [k = rows, n = cols] for the input gradient
+/// δ·W (s8_gemm.h, PackedS8Matrix); q itself is then empty. Otherwise q is plain and the
+/// packed matrices are empty. Use int8_forward_product / int8_backward_product, which take
+/// either form. Packed matrices belong to the thread that built them.
 struct Int8Weight {
   int64_t rows = 0, cols = 0;
-  std::vector<int8_t> q;      ///< [rows, cols]
+  std::vector<int8_t> q;      ///< [rows, cols], or empty when packed
   std::vector<float> scale;   ///< [rows]
+  PackedS8Matrix forward_b;   ///< qᵀ packed: B of the forward product (k = cols, n = rows)
+  PackedS8Matrix backward_b;  ///< q packed: B of the input-gradient product (k = rows, n = cols)
 };
+
+/// acc [m, rows] = q_x [m, cols] · qᵀ in int32, from whichever form w holds.
+void int8_forward_product(const int8_t* qx, int64_t m, const Int8Weight& w, int32_t* acc);
+
+/// acc [m, cols] = q_δ [m, rows] · q in int32, from whichever form w holds.
+void int8_backward_product(const int8_t* qd, int64_t m, const Int8Weight& w, int32_t* acc);
 
 /// This thread's int8 copy of `w`: re-quantized from its blocks unless the thread's cache
 /// (set_int8_weight_cache_bytes) still holds it. Valid until the next call on the thread.
@@ -33,8 +48,14 @@ const Int8Weight& int8_weight_view(const QuantizedTensor& w);
 /// per thread, for that much memory. Takes effect at the next int8_weight_view.
 void set_int8_weight_cache_bytes(std::size_t bytes);
 
-/// Bytes an Int8Weight of a [rows, cols] weight holds: rows·cols int8 + rows float scales.
-inline std::size_t int8_weight_bytes(int64_t rows, int64_t cols) {
+/// Bytes the weight cache holds for a [rows, cols] weight: rows float scales plus, where the
+/// backend packs (oneDNN), both packed matrices (about 2·rows·cols), else rows·cols int8. Size
+/// caches with this. Throws std::invalid_argument on a negative shape.
+std::size_t int8_weight_bytes(int64_t rows, int64_t cols);
+
+/// Bytes of the plain form alone: rows·cols int8 + rows float scales (the one weight in use
+/// when the cache keeps nothing: activation checkpointing's setting).
+inline std::size_t int8_plain_weight_bytes(int64_t rows, int64_t cols) {
   return static_cast<std::size_t>(rows * cols + rows * static_cast<int64_t>(sizeof(float)));
 }
 

@@ -361,6 +361,7 @@ void check_rank(const char* who, int64_t r) {
 }  // namespace
 
 void set_int8_lora_kernels(Int8LoraKernels widest) {
+  set_row_quantize_kernels(widest == Int8LoraKernels::avx512 ? 2 : widest == Int8LoraKernels::avx2 ? 1 : 0);
 #if defined(__x86_64__)
   g_cap = widest;
 #else
@@ -390,7 +391,7 @@ void int8_lora_forward(const float* x, int64_t m, const Int8Weight& w, const flo
   float* sx = sized(sc.s, m);
   quantize_and_project("int8_lora_forward", x, m, in, nullptr, a, r, qx, sx, xa);
   int32_t* acc = sized(sc.acc, m * out);
-  gemm_s8s8s32(qx, w.q.data(), acc, m, in, out, /*b_is_nk=*/true);
+  int8_forward_product(qx, m, w, acc);
   rescale_add_lowrank(acc, m, out, sx, w.scale.data(), xa, r, transposed_b(b, out, r, sc), s, y);
 }
 
@@ -406,7 +407,7 @@ void int8_lora_backward(const float* delta, int64_t m, const Int8Weight& w, cons
   quantize_and_project("int8_lora_backward", delta, m, out, w.scale.data(), transposed_b(b, out, r, sc), r, qd, sd,
                        delta_b);
   int32_t* acc = sized(sc.acc, m * in);
-  gemm_s8s8s32(qd, w.q.data(), acc, m, out, in, /*b_is_nk=*/false);
+  int8_backward_product(qd, m, w, acc);
   rescale_add_lowrank(acc, m, in, sd, nullptr, delta_b, r, a, s, dx);
 }
 

@@ -34,9 +34,9 @@ void int8_lora_backward(const float* delta, int64_t m, const Int8Weight& w, cons
 /// Bᵀ). Throws std::invalid_argument on a negative dimension.
 void project_rows(const float* x, int64_t m, int64_t k, const float* c, int64_t r, float* p);
 
-/// The widest kernels the functions above may use (the CPU still has to have them): for tests
-/// and benchmarks of each path on one machine. Default avx512. Not thread-safe: set it
-/// before training starts.
+/// The widest kernels the functions above may use (the CPU still has to have them), the row
+/// quantizer's included (row_quantize.h): for tests and benchmarks of each path on one
+/// machine. Default avx512. Not thread-safe: set it before training starts.
 enum class Int8LoraKernels { portable, avx2, avx512 };
 void set_int8_lora_kernels(Int8LoraKernels widest);
 

@@ -6,7 +6,9 @@
 
 #if defined(FEDLORA_INT8_ONEDNN)
 #include <map>
+#include <memory>
 #include <tuple>
+#include <utility>
 
 #include <dnnl.hpp>
 #endif
@@ -50,7 +52,40 @@ struct Dnnl {
     it->second.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
     stream.wait();
   }
+
+  // The weights layout oneDNN picks for a [k, n] B (format_tag::any). With the brgemm
+  // kernels it does not depend on m (checked for m = 1 … 2048); gemm_packed asks for exactly
+  // this layout, so a kernel that wanted another would fail loudly rather than misread B.
+  dnnl::memory::desc packed_desc(int64_t k, int64_t n) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    constexpr int64_t kM = 512;
+    const dnnl::memory::desc ad({kM, k}, dt::s8, tag::ab), bd({k, n}, dt::s8, tag::any), cd({kM, n}, dt::s32, tag::ab);
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), engine).weights_desc();
+  }
+
+  std::map<std::tuple<int64_t, int64_t, int64_t>, dnnl::matmul> packed_cache;
+
+  void gemm_packed(const int8_t* a, const dnnl::memory& b, int32_t* c, int64_t m, int64_t k, int64_t n) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const dnnl::memory::desc ad({m, k}, dt::s8, tag::ab), cd({m, n}, dt::s32, tag::ab);
+    auto key = std::make_tuple(m, k, n);
+    auto it = packed_cache.find(key);
+    if (it == packed_cache.end()) {
+      auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, b.get_desc(), cd), engine);
+      it = packed_cache.emplace(key, dnnl::matmul(pd)).first;
+    }
+    dnnl::memory am(ad, engine, const_cast<int8_t*>(a)), cm(cd, engine, c);
+    it->second.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, cm}});
+    stream.wait();
+  }
 };
+
+Dnnl& dnnl_here() {
+  thread_local Dnnl d;
+  return d;
+}
 #endif
 
 #if defined(__aarch64__)
@@ -148,9 +183,8 @@ void gemm_s8s8s32(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64
     for (int64_t i = 0; i < m * n; ++i) c[i] = 0;
     return;
   }
-  thread_local Dnnl d;
   try {
-    d.gemm(a, b, c, m, k, n, b_is_nk);
+    dnnl_here().gemm(a, b, c, m, k, n, b_is_nk);
   } catch (const dnnl::error& e) {
     throw std::runtime_error(std::string("gemm_s8s8s32: oneDNN matmul failed: ") + e.what());
   }
@@ -160,6 +194,68 @@ void gemm_s8s8s32(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64
   else gemm_nk_neon(a, bt, c, m, k, n);
 #else
   gemm_s8s8s32_ref(a, b, c, m, k, n, b_is_nk);
+#endif
+}
+
+PackedS8Matrix pack_s8_matrix(const int8_t* b, int64_t k, int64_t n, bool b_is_nk) {
+  check_dims(0, k, n);
+  PackedS8Matrix p;
+#if defined(FEDLORA_INT8_ONEDNN)
+  if (k == 0 || n == 0) return p;
+  try {
+    Dnnl& d = dnnl_here();
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const dnnl::memory::desc plain({k, n}, dt::s8, b_is_nk ? tag::ba : tag::ab);
+    auto packed = std::make_shared<dnnl::memory>(d.packed_desc(k, n), d.engine);  // oneDNN owns the buffer
+    dnnl::memory src(plain, d.engine, const_cast<int8_t*>(b));
+    dnnl::reorder(src, *packed).execute(d.stream, src, *packed);
+    d.stream.wait();
+    p.bytes_ = packed->get_desc().get_size();
+    p.impl_ = std::move(packed);
+    p.k_ = k;
+    p.n_ = n;
+  } catch (const dnnl::error& e) {
+    throw std::runtime_error(std::string("pack_s8_matrix: oneDNN failed: ") + e.what());
+  }
+#else
+  (void)b;
+  (void)b_is_nk;
+#endif
+  return p;
+}
+
+std::size_t packed_s8_matrix_bytes(int64_t k, int64_t n, bool b_is_nk) {
+  check_dims(0, k, n);
+  (void)b_is_nk;  // both plain layouts pack into the same format
+#if defined(FEDLORA_INT8_ONEDNN)
+  if (k == 0 || n == 0) return 0;
+  thread_local std::map<std::pair<int64_t, int64_t>, std::size_t> sizes;  // a primitive desc per ask is slow
+  try {
+    auto [it, added] = sizes.try_emplace({k, n}, 0);
+    if (added) it->second = dnnl_here().packed_desc(k, n).get_size();
+    return it->second;
+  } catch (const dnnl::error& e) {
+    throw std::runtime_error(std::string("packed_s8_matrix_bytes: oneDNN failed: ") + e.what());
+  }
+#else
+  return 0;
+#endif
+}
+
+void gemm_s8s8s32_packed(const int8_t* a, const PackedS8Matrix& b, int32_t* c, int64_t m) {
+  if (b.empty()) throw std::invalid_argument("gemm_s8s8s32_packed: B is not packed");
+  check_dims(m, b.k(), b.n());
+  if (m == 0) return;
+#if defined(FEDLORA_INT8_ONEDNN)
+  try {
+    dnnl_here().gemm_packed(a, *std::static_pointer_cast<const dnnl::memory>(b.impl_), c, m, b.k(), b.n());
+  } catch (const dnnl::error& e) {
+    throw std::runtime_error(std::string("gemm_s8s8s32_packed: oneDNN matmul failed: ") + e.what());
+  }
+#else
+  (void)a;
+  (void)c;
 #endif
 }
 

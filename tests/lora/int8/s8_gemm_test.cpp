@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
 #include <vector>
 
 #include "lora/int8/s8_gemm.h"
@@ -52,6 +53,38 @@ TEST(S8Gemm, ExtremeOperandsSumExactly) {
     EXPECT_EQ(c[n], 16384 * 4000);
     EXPECT_EQ(c[0], (127 * -128 + 16384) * 2000);
   }
+}
+
+// B packed once into the backend's layout gives the same exact products, for several m
+// (the layout is chosen without m), odd k and n, both plain layouts and the int8 extremes.
+TEST(S8Gemm, PackedMatchesTheTripleLoop) {
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> d(-127, 127);
+  for (int64_t k : {1, 15, 37, 64, 70})
+    for (int64_t n : {1, 13, 53, 64})
+      for (bool nk : {false, true}) {
+        std::vector<int8_t> b(static_cast<size_t>(k * n));
+        for (auto& v : b) v = static_cast<int8_t>(d(rng));
+        b[0] = -127;
+        b.back() = 127;
+        const PackedS8Matrix packed = pack_s8_matrix(b.data(), k, n, nk);
+        if (std::string(s8_gemm_backend()) != "onednn") {
+          EXPECT_TRUE(packed.empty());
+          EXPECT_EQ(packed_s8_matrix_bytes(k, n, nk), 0u);
+          continue;
+        }
+        ASSERT_FALSE(packed.empty());
+        EXPECT_EQ(packed.bytes(), packed_s8_matrix_bytes(k, n, nk));
+        for (int64_t m : {1, 5, 512}) {
+          std::vector<int8_t> a(static_cast<size_t>(m * k));
+          for (auto& v : a) v = static_cast<int8_t>(d(rng));
+          std::vector<int32_t> c(static_cast<size_t>(m * n), 12345), ref(static_cast<size_t>(m * n));
+          gemm_s8s8s32_packed(a.data(), packed, c.data(), m);
+          gemm_s8s8s32_ref(a.data(), b.data(), ref.data(), m, k, n, nk);
+          ASSERT_EQ(c, ref) << "m " << m << " k " << k << " n " << n << (nk ? " nk" : " kn");
+        }
+      }
+  EXPECT_THROW(gemm_s8s8s32_packed(nullptr, PackedS8Matrix{}, nullptr, 1), std::invalid_argument);
 }
 
 TEST(S8Gemm, RefusesNegativeDimensions) {
