@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace fedlora::lora {
@@ -18,6 +19,7 @@ void heap_free(void* aligned) {
 }
 
 struct HeapAllocator final : c10::Allocator {
+  bool junk_fill = false;
   c10::DataPtr allocate(size_t n) const override {
     if (n == 0) return {nullptr, nullptr, &heap_free, c10::Device(c10::DeviceType::CPU)};
     void* raw = std::malloc(n + kAlignment);
@@ -25,6 +27,7 @@ struct HeapAllocator final : c10::Allocator {
     const auto at = (reinterpret_cast<std::uintptr_t>(raw) + kAlignment) & ~(kAlignment - 1);
     void* aligned = reinterpret_cast<void*>(at);
     static_cast<void**>(aligned)[-1] = raw;
+    if (junk_fill) std::memset(aligned, 0xFF, n);  // NaN in every float: reads before writes show
     return {aligned, aligned, &heap_free, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &heap_free; }
@@ -34,6 +37,7 @@ struct HeapAllocator final : c10::Allocator {
 
 void use_heap_tensor_allocator() {
   static HeapAllocator allocator;
+  allocator.junk_fill = std::getenv("FEDLORA_JUNK_FILL_TENSORS") != nullptr;
   c10::SetCPUAllocator(&allocator, /*priority=*/1);
 }
 

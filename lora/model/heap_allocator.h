@@ -12,7 +12,10 @@ namespace fedlora::lora {
 /// with malloc. Tensors allocated before the call keep their own deleter, so it is safe at
 /// any time; it affects the whole process. Call once at start-up, after
 /// keep_freed_memory_in_heap's mallopt (runtime.h), which this relies on for blocks above
-/// glibc's default 128 KiB mmap threshold. Idempotent.
+/// glibc's default 128 KiB mmap threshold. Idempotent. With FEDLORA_JUNK_FILL_TENSORS set
+/// in the environment, every new tensor's bytes are 0xFF (NaN as float32), so that a kernel
+/// reading memory it never wrote shows up in the results (reused blocks, unlike fresh pages,
+/// are not zero).
 void use_heap_tensor_allocator();
 
 }  // namespace fedlora::lora
