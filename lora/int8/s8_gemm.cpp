@@ -232,8 +232,8 @@ std::size_t packed_s8_matrix_bytes(int64_t k, int64_t n, bool b_is_nk) {
   if (k == 0 || n == 0) return 0;
   thread_local std::map<std::pair<int64_t, int64_t>, std::size_t> sizes;  // a primitive desc per ask is slow
   try {
-    auto [it, added] = sizes.try_emplace({k, n}, 0);
-    if (added) it->second = dnnl_here().packed_desc(k, n).get_size();
+    auto it = sizes.find({k, n});
+    if (it == sizes.end()) it = sizes.emplace(std::make_pair(k, n), dnnl_here().packed_desc(k, n).get_size()).first;
     return it->second;
   } catch (const dnnl::error& e) {
     throw std::runtime_error(std::string("packed_s8_matrix_bytes: oneDNN failed: ") + e.what());
