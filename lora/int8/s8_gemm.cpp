@@ -86,6 +86,16 @@ Dnnl& dnnl_here() {
   thread_local Dnnl d;
   return d;
 }
+
+// Runs f, turning oneDNN's errors into std::runtime_error naming `who`.
+template <class F>
+auto onednn_call(const char* who, F f) {
+  try {
+    return f();
+  } catch (const dnnl::error& e) {
+    throw std::runtime_error(std::string(who) + ": oneDNN failed: " + e.what());
+  }
+}
 #endif
 
 #if defined(__aarch64__)
@@ -202,22 +212,21 @@ PackedS8Matrix pack_s8_matrix(const int8_t* b, int64_t k, int64_t n, bool b_is_n
   PackedS8Matrix p;
 #if defined(FEDLORA_INT8_ONEDNN)
   if (k == 0 || n == 0) return p;
-  try {
+  auto packed = onednn_call("pack_s8_matrix", [&] {
     Dnnl& d = dnnl_here();
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
     const dnnl::memory::desc plain({k, n}, dt::s8, b_is_nk ? tag::ba : tag::ab);
-    auto packed = std::make_shared<dnnl::memory>(d.packed_desc(k, n), d.engine);  // oneDNN owns the buffer
+    auto m = std::make_shared<dnnl::memory>(d.packed_desc(k, n), d.engine);  // oneDNN owns the buffer
     dnnl::memory src(plain, d.engine, const_cast<int8_t*>(b));
-    dnnl::reorder(src, *packed).execute(d.stream, src, *packed);
+    dnnl::reorder(src, *m).execute(d.stream, src, *m);
     d.stream.wait();
-    p.bytes_ = packed->get_desc().get_size();
-    p.impl_ = std::move(packed);
-    p.k_ = k;
-    p.n_ = n;
-  } catch (const dnnl::error& e) {
-    throw std::runtime_error(std::string("pack_s8_matrix: oneDNN failed: ") + e.what());
-  }
+    return m;
+  });
+  p.bytes_ = packed->get_desc().get_size();
+  p.impl_ = std::move(packed);
+  p.k_ = k;
+  p.n_ = n;
 #else
   (void)b;
   (void)b_is_nk;
@@ -231,13 +240,12 @@ std::size_t packed_s8_matrix_bytes(int64_t k, int64_t n, bool b_is_nk) {
 #if defined(FEDLORA_INT8_ONEDNN)
   if (k == 0 || n == 0) return 0;
   thread_local std::map<std::pair<int64_t, int64_t>, std::size_t> sizes;  // a primitive desc per ask is slow
-  try {
-    auto it = sizes.find({k, n});
-    if (it == sizes.end()) it = sizes.emplace(std::make_pair(k, n), dnnl_here().packed_desc(k, n).get_size()).first;
-    return it->second;
-  } catch (const dnnl::error& e) {
-    throw std::runtime_error(std::string("packed_s8_matrix_bytes: oneDNN failed: ") + e.what());
-  }
+  auto it = sizes.find({k, n});
+  if (it == sizes.end())
+    it = sizes.emplace(std::make_pair(k, n), onednn_call("packed_s8_matrix_bytes", [&] {
+                         return dnnl_here().packed_desc(k, n).get_size();
+                       })).first;
+  return it->second;
 #else
   return 0;
 #endif
@@ -248,11 +256,9 @@ void gemm_s8s8s32_packed(const int8_t* a, const PackedS8Matrix& b, int32_t* c, i
   check_dims(m, b.k(), b.n());
   if (m == 0) return;
 #if defined(FEDLORA_INT8_ONEDNN)
-  try {
+  onednn_call("gemm_s8s8s32_packed", [&] {
     dnnl_here().gemm_packed(a, *std::static_pointer_cast<const dnnl::memory>(b.impl_), c, m, b.k(), b.n());
-  } catch (const dnnl::error& e) {
-    throw std::runtime_error(std::string("gemm_s8s8s32_packed: oneDNN matmul failed: ") + e.what());
-  }
+  });
 #else
   (void)a;
   (void)c;

@@ -15,7 +15,8 @@ namespace fedlora::lora {
 /// glibc's default 128 KiB mmap threshold. Idempotent. With FEDLORA_JUNK_FILL_TENSORS set
 /// in the environment, every new tensor's bytes are 0xFF (NaN as float32), so that a kernel
 /// reading memory it never wrote shows up in the results (reused blocks, unlike fresh pages,
-/// are not zero).
+/// are not zero). An allocation that malloc cannot serve throws std::bad_alloc, as LibTorch's
+/// own allocator does (c10::alloc_cpu).
 void use_heap_tensor_allocator();
 
 }  // namespace fedlora::lora
