@@ -379,6 +379,41 @@ void BM_SgemmStepShapes(benchmark::State& state) {
   state.counters["sgemm_GFLOPs"] = best;
 }
 
+// The attention op alone (RoPE, causal softmax, 6 products per head), forward + backward,
+// at batch 4 × 128: args N, T, query heads, KV heads, head dim, bf16 products (0|1: the int8
+// fast path's choice, bf16_gemm.h). GFLOPs counts the products
+// over the score entries computed (attention_scores_computed), 2·hd FLOP each.
+void BM_Attention(benchmark::State& state) {
+  one_thread();
+  const int64_t n = state.range(0), t = state.range(1), h = state.range(2), kv = state.range(3), hd = state.range(4);
+  const auto products = state.range(5) ? fedlora::lora::FloatProducts::bf16 : fedlora::lora::FloatProducts::fp32;
+  if (products == fedlora::lora::FloatProducts::bf16 && !fedlora::lora::bf16_products_available()) {
+    state.SkipWithError("this CPU has no AVX512_BF16");
+    return;
+  }
+  auto q = at::randn({n, t, h * hd}).set_requires_grad(true);
+  auto k = at::randn({n, t, kv * hd}).set_requires_grad(true);
+  auto v = at::randn({n, t, kv * hd}).set_requires_grad(true);
+  auto pos = at::arange(t, at::kFloat).unsqueeze(1);
+  auto inv = at::pow(10000.0, -at::arange(0, hd, 2, at::kFloat) / static_cast<double>(hd)).unsqueeze(0);
+  auto angles = pos * inv;
+  auto cos = at::cos(angles), sin = at::sin(angles);
+  auto dout = at::randn({n, t, h * hd});
+  const double t0 = thread_cpu_seconds();
+  for (auto _ : state) {
+    auto out = fedlora::lora::rope_causal_attention(q, k, v, cos, sin, h, kv, products);
+    out.backward(dout);
+    benchmark::DoNotOptimize(q.grad().data_ptr<float>());
+  }
+  const double secs = thread_cpu_seconds() - t0;
+  const double flop = 6.0 * 2.0 * hd * static_cast<double>(fedlora::lora::attention_scores_computed(t)) * n * h;
+  state.counters["GFLOPs"] = flop * static_cast<double>(state.iterations()) / secs * 1e-9;
+}
+BENCHMARK(BM_Attention)
+    ->ArgsProduct({{4}, {128}, {32}, {4}, {64}, {0, 1}})  // tinyllama-1b
+    ->ArgsProduct({{4}, {128}, {9}, {3}, {64}, {0, 1}})   // smollm2-135m
+    ->Unit(benchmark::kMillisecond);
+
 BENCHMARK(BM_Sgemm)->Args({1024, 256, 768})->Args({1024, 256, 4096})->Args({1024, 768, 256})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SgemmStepShapes)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->Iterations(5);
 // TrainStep/<type>/<batch N>/<checkpointed 0|1>/<int8 base products 0|1>, at the --shape

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "lora/model/bf16_gemm.h"
 #include "lora/model/blas.h"
 #include "lora/model/fused_kernels.h"
 
@@ -47,7 +48,9 @@ void for_row_blocks(int64_t t, F&& f) {
 // and the sum over those heads in dK, dV is the GEMM's own reduction.
 struct AttentionFn : torch::autograd::Function<AttentionFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            const at::Tensor& c2, const at::Tensor& s2, int64_t n_heads, int64_t n_kv_heads) {
+                            const at::Tensor& c2, const at::Tensor& s2, int64_t n_heads, int64_t n_kv_heads,
+                            int64_t products) {
+    const auto prec = static_cast<FloatProducts>(products);
     RECORD_USER_SCOPE("fedlora::attention_forward");
     const Dims d{q.size(0), q.size(1), n_heads, n_kv_heads, q.size(2) / n_heads};
     const int64_t g = d.g(), gt = d.t * g;  // stacked rows per (b, kv)
@@ -78,9 +81,9 @@ struct AttentionFn : torch::autograd::Function<AttentionFn> {
             const int64_t keys = r0 + rows, m = rows * g;
             float* pb = p + r0 * g * d.t;
             // S = scale · Q_s K_kvᵀ; P = causal softmax(S); C_s = P V_kv.
-            sgemm_rowmajor(false, true, m, keys, d.hd, scale, qh + r0 * g * d.hd, d.hd, kh, d.hd, 0.0f, pb, d.t);
+            float_gemm_rowmajor(prec, false, true, m, keys, d.hd, scale, qh + r0 * g * d.hd, d.hd, kh, d.hd, 0.0f, pb, d.t);
             kernels::causal_softmax_forward(pb, m, d.t, r0, keys, g);
-            sgemm_rowmajor(false, false, m, d.hd, keys, 1.0f, pb, d.t, vh, d.hd, 0.0f, pc, d.hd);
+            float_gemm_rowmajor(prec, false, false, m, d.hd, keys, 1.0f, pb, d.t, vh, d.hd, 0.0f, pc, d.hd);
             // Row (i, g) of C_s is head kv·G + g of position r0 + i: G·hd contiguous floats.
             for (int64_t i = 0; i < rows; ++i)
               std::memcpy(po + (b * d.t + r0 + i) * d.q_ld() + kv * g * d.hd, pc + i * g * d.hd,
@@ -91,6 +94,7 @@ struct AttentionFn : torch::autograd::Function<AttentionFn> {
     ctx->save_for_backward({qs, ks, vs, probs, c2, s2});
     ctx->saved_data["h"] = n_heads;
     ctx->saved_data["kv"] = n_kv_heads;
+    ctx->saved_data["products"] = products;
     return out;
   }
 
@@ -99,6 +103,7 @@ struct AttentionFn : torch::autograd::Function<AttentionFn> {
     auto saved = ctx->get_saved_variables();
     const auto &qs = saved[0], &ks = saved[1], &vs = saved[2], &probs = saved[3], &c2 = saved[4], &s2 = saved[5];
     const int64_t n_heads = ctx->saved_data["h"].toInt();
+    const auto prec = static_cast<FloatProducts>(ctx->saved_data["products"].toInt());
     const Dims d{qs.size(0), ks.size(2), n_heads, ctx->saved_data["kv"].toInt(), qs.size(3)};
     const int64_t g = d.g(), gt = d.t * g;
     auto dout = grads[0].contiguous();
@@ -133,11 +138,11 @@ struct AttentionFn : torch::autograd::Function<AttentionFn> {
                           sizeof(float) * static_cast<size_t>(g * d.hd));
             // dP = dC Vᵀ; dV += Pᵀ dC; dS = scale · P ⊙ (dP − rowsum(P ⊙ dP));
             // dQ = dS K; dK += dSᵀ Q.
-            sgemm_rowmajor(false, true, m, keys, d.hd, 1.0f, dc, d.hd, vh, d.hd, 0.0f, dp, d.t);
-            sgemm_rowmajor(true, false, keys, d.hd, m, 1.0f, pb, d.t, dc, d.hd, beta, dvh, d.hd);
+            float_gemm_rowmajor(prec, false, true, m, keys, d.hd, 1.0f, dc, d.hd, vh, d.hd, 0.0f, dp, d.t);
+            float_gemm_rowmajor(prec, true, false, keys, d.hd, m, 1.0f, pb, d.t, dc, d.hd, beta, dvh, d.hd);
             kernels::causal_softmax_backward(pb, d.t, dp, d.t, m, r0, keys, scale, g);
-            sgemm_rowmajor(false, false, m, d.hd, keys, 1.0f, dp, d.t, kh, d.hd, 0.0f, dqh + r0 * g * d.hd, d.hd);
-            sgemm_rowmajor(true, false, keys, d.hd, m, 1.0f, dp, d.t, qh + r0 * g * d.hd, d.hd, beta, dkh, d.hd);
+            float_gemm_rowmajor(prec, false, false, m, d.hd, keys, 1.0f, dp, d.t, kh, d.hd, 0.0f, dqh + r0 * g * d.hd, d.hd);
+            float_gemm_rowmajor(prec, true, false, keys, d.hd, m, 1.0f, dp, d.t, qh + r0 * g * d.hd, d.hd, beta, dkh, d.hd);
           }
         }
     }
@@ -149,7 +154,8 @@ struct AttentionFn : torch::autograd::Function<AttentionFn> {
     kernels::rope_regroup(pdk, d.n, d.t, d.kv, 1, d.hd, pc2, ps2, true, false, dk.data_ptr<float>());
     kernels::rope_regroup(pdv, d.n, d.t, d.kv, 1, d.hd, nullptr, nullptr, false, false, dv.data_ptr<float>());
     return {ctx->needs_input_grad(0) ? dq : at::Tensor(), ctx->needs_input_grad(1) ? dk : at::Tensor(),
-            ctx->needs_input_grad(2) ? dv : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+            ctx->needs_input_grad(2) ? dv : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor()};
   }
 };
 
@@ -162,7 +168,7 @@ int64_t attention_scores_computed(int64_t t) {
 }
 
 at::Tensor rope_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& cos,
-                                 const at::Tensor& sin, int64_t n_heads, int64_t n_kv_heads) {
+                                 const at::Tensor& sin, int64_t n_heads, int64_t n_kv_heads, FloatProducts products) {
   auto fail = [](const std::string& why) { throw std::invalid_argument("rope_causal_attention: " + why); };
   for (const auto* t : {&q, &k, &v})
     if (!t->defined() || t->scalar_type() != at::kFloat || t->dim() != 3) fail("q, k, v must be float32 [N, T, heads*hd]");
@@ -175,7 +181,7 @@ at::Tensor rope_causal_attention(const at::Tensor& q, const at::Tensor& k, const
   if (cos.dim() != 2 || sin.sizes() != cos.sizes() || cos.size(1) != hd / 2 || cos.size(0) < q.size(1))
     fail("cos/sin tables must be [>= T, head_dim/2]");
   auto [c2, s2] = expand_tables(cos, sin, q.size(1));
-  return AttentionFn::apply(q, k, v, c2, s2, n_heads, n_kv_heads);
+  return AttentionFn::apply(q, k, v, c2, s2, n_heads, n_kv_heads, static_cast<int64_t>(products));
 }
 
 }  // namespace fedlora::lora

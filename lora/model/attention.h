@@ -8,6 +8,8 @@
 // go in blocks of kAttentionRowBlock positions that only meet the keys they can see.
 #include <ATen/ATen.h>
 
+#include "lora/model/bf16_gemm.h"
+
 namespace fedlora::lora {
 
 /// Query rows are processed in blocks of this many positions; block b (rows
@@ -27,8 +29,12 @@ int64_t attention_scores_computed(int64_t t);
 /// Equals the plain composition (rope, matmul, + mask, softmax, matmul) up to float
 /// rounding; differentiable in q, k, v. Keeps the probabilities (N·H·T·T floats) and the
 /// rotated Q, K and V for backward.
+/// products: the precision of the 6 products (bf16_gemm.h); with bf16 the probabilities stay
+/// float32 and only the products' operands are rounded. The softmax and RoPE are float32
+/// either way.
 /// Throws std::invalid_argument on inconsistent shapes (H % KV != 0, odd hd, T > table).
 at::Tensor rope_causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& cos,
-                                 const at::Tensor& sin, int64_t n_heads, int64_t n_kv_heads);
+                                 const at::Tensor& sin, int64_t n_heads, int64_t n_kv_heads,
+                                 FloatProducts products = FloatProducts::fp32);
 
 }  // namespace fedlora::lora

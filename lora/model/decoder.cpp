@@ -66,7 +66,7 @@ at::Tensor final_hidden(DecoderWeights& w, const at::Tensor& tokens) {
     auto q = w.project(l, TargetModule::q, hn);  // [N, T, H·hd]
     auto k = w.project(l, TargetModule::k, hn);  // [N, T, KV·hd]
     auto v = w.project(l, TargetModule::v, hn);
-    auto ctx = rope_causal_attention(q, k, v, rope.cos, rope.sin, cfg.n_heads, cfg.n_kv_heads);
+    auto ctx = rope_causal_attention(q, k, v, rope.cos, rope.sin, cfg.n_heads, cfg.n_kv_heads, w.attention_products());
     auto [x_attn, hf] = add_rms_norm(x, w.project(l, TargetModule::o, ctx), w.ffn_norm(l), cfg.norm_eps);
     auto act = swiglu(w.project(l, TargetModule::gate, hf), w.project(l, TargetModule::up, hf));
     const at::Tensor next_norm = l + 1 < cfg.n_layers ? w.attn_norm(l + 1) : w.output_norm();

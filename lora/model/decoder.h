@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "lora/model/bf16_gemm.h"
 #include "lora/model/llama_config.h"
 
 namespace fedlora::lora {
@@ -32,6 +33,9 @@ class DecoderWeights {
   /// adapters, its two norm weights). Activation checkpointing makes them inputs of the
   /// block's autograd node, so their gradients flow through the recomputed block.
   virtual std::vector<at::Tensor> layer_parameters(int layer) = 0;
+  /// Precision of attention's products (rope_causal_attention); float32 unless a model
+  /// chooses the fast path.
+  virtual FloatProducts attention_products() const { return FloatProducts::fp32; }
 
   /// Activation checkpointing per decoder block (Chen et al. 2016, "Training Deep Nets with
   /// Sublinear Memory Cost"): when on and gradients are recorded, the forward pass keeps only

@@ -16,7 +16,7 @@ at::Tensor decoder_block(DecoderWeights& w, int l, const at::Tensor& x, const Ro
   auto q = w.project(l, TargetModule::q, hn);
   auto k = w.project(l, TargetModule::k, hn);
   auto v = w.project(l, TargetModule::v, hn);
-  auto ctx = rope_causal_attention(q, k, v, rope.cos, rope.sin, cfg.n_heads, cfg.n_kv_heads);
+  auto ctx = rope_causal_attention(q, k, v, rope.cos, rope.sin, cfg.n_heads, cfg.n_kv_heads, w.attention_products());
   auto [x_attn, hf] = add_rms_norm(x, w.project(l, TargetModule::o, ctx), w.ffn_norm(l), cfg.norm_eps);
   auto act = swiglu(w.project(l, TargetModule::gate, hf), w.project(l, TargetModule::up, hf));
   return x_attn + w.project(l, TargetModule::down, act);

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "lora/model/bf16_gemm.h"
 #include "lora/model/blas.h"
 #include "lora/model/int8_products.h"
 
@@ -36,10 +37,11 @@ Scratch& scratch() {
 
 struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const QuantizedTensor* w, int64_t gemm,
-                            int64_t backward_gemm) {
+                            int64_t backward_gemm, int64_t backward_float) {
     RECORD_USER_SCOPE("fedlora::frozen_linear_forward");
     ctx->saved_data["w"] = reinterpret_cast<int64_t>(w);
     ctx->saved_data["gemm"] = backward_gemm;
+    ctx->saved_data["float"] = backward_float;
     const int64_t in = w->cols(), out = w->rows();
     auto shape = x.sizes().vec();
     auto x2 = x.reshape({-1, in}).contiguous();
@@ -57,6 +59,7 @@ struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     RECORD_USER_SCOPE("fedlora::frozen_linear_backward");
     const auto* w = reinterpret_cast<const QuantizedTensor*>(ctx->saved_data["w"].toInt());
+    const auto prec = static_cast<FloatProducts>(ctx->saved_data["float"].toInt());
     const int64_t in = w->cols(), out = w->rows();
     auto shape = grads[0].sizes().vec();
     auto g2 = grads[0].reshape({-1, out}).contiguous();
@@ -64,12 +67,12 @@ struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
     shape.back() = in;
     if (ctx->saved_data["gemm"].toInt() == static_cast<int64_t>(BaseGemm::int8)) {
       int8_backward_profiled(g2.data_ptr<float>(), g2.size(0), *w, dx.data_ptr<float>());
-      return {dx.view(shape), at::Tensor(), at::Tensor(), at::Tensor()};
+      return {dx.view(shape), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     }
     if (w->type() == GgmlType::F32) {
       auto wv = dequantized_view(*w);
-      sgemm_rowmajor(false, false, g2.size(0), in, out, 1.0f, g2.data_ptr<float>(), out, wv.data_ptr<float>(), in,
-                     0.0f, dx.data_ptr<float>(), in);
+      float_gemm_rowmajor(prec, false, false, g2.size(0), in, out, 1.0f, g2.data_ptr<float>(), out,
+                          wv.data_ptr<float>(), in, 0.0f, dx.data_ptr<float>(), in);
     } else {
       // dx = Σ over blocks of W's rows of δ[:, rows] · W[rows, :], each block dequantized
       // into a small buffer: no float32 copy of the whole weight (34 MB for a 1B-class
@@ -80,11 +83,11 @@ struct FrozenLinearFn : torch::autograd::Function<FrozenLinearFn> {
       for (int64_t r0 = 0; r0 < out; r0 += kRows) {
         const int64_t r1 = std::min(out, r0 + kRows);
         w->dequantize_rows(r0, r1, block.data());
-        sgemm_rowmajor(false, false, g2.size(0), in, r1 - r0, 1.0f, g2.data_ptr<float>() + r0, out, block.data(), in,
-                       r0 == 0 ? 0.0f : 1.0f, dx.data_ptr<float>(), in);
+        float_gemm_rowmajor(prec, false, false, g2.size(0), in, r1 - r0, 1.0f, g2.data_ptr<float>() + r0, out,
+                            block.data(), in, r0 == 0 ? 0.0f : 1.0f, dx.data_ptr<float>(), in);
       }
     }
-    return {dx.view(shape), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dx.view(shape), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -113,11 +116,13 @@ at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm
   return frozen_linear(x, w, gemm, gemm);
 }
 
-at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm forward_gemm, BaseGemm backward_gemm) {
+at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm forward_gemm, BaseGemm backward_gemm,
+                         FloatProducts backward_float) {
   if (x.dim() < 1 || x.size(-1) != w.cols() || x.scalar_type() != at::kFloat)
     throw std::invalid_argument("frozen_linear: input must be float32 [..., " + std::to_string(w.cols()) +
                                 "], got last dim " + std::to_string(x.dim() ? x.size(-1) : 0));
-  return FrozenLinearFn::apply(x, &w, static_cast<int64_t>(forward_gemm), static_cast<int64_t>(backward_gemm));
+  return FrozenLinearFn::apply(x, &w, static_cast<int64_t>(forward_gemm), static_cast<int64_t>(backward_gemm),
+                               static_cast<int64_t>(backward_float));
 }
 
 at::Tensor frozen_embedding(const at::Tensor& tokens, const QuantizedTensor& table) {

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "lora/model/base_gemm.h"
+#include "lora/model/bf16_gemm.h"
 #include "lora/quant/quantized_tensor.h"
 
 namespace fedlora::lora {
@@ -24,11 +25,14 @@ at::Tensor dequantized_view(const QuantizedTensor& w);
 /// int8 products (lora/int8/int8_linear.h). Throws std::invalid_argument if x's last dim != in.
 at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm gemm = BaseGemm::fp32);
 
-/// frozen_linear with y from `forward_gemm` and the input gradient from `backward_gemm`. The
-/// LM head takes int8 for y and fp32 for δ·W: the cross-entropy's δ (softmax − one-hot) is
+/// frozen_linear with y from `forward_gemm` and the input gradient from `backward_gemm`;
+/// a float (fp32) input gradient takes `backward_float` operands (bf16_gemm.h). The LM head
+/// takes int8 for y and fp32 or bf16 for δ·W: the cross-entropy's δ (softmax − one-hot) is
 /// one large entry per row among near-zero ones, which row-wise int8 rounds away (measured
-/// on the 135M shape: median adapter-gradient error 6% → 14%).
-at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm forward_gemm, BaseGemm backward_gemm);
+/// on the 135M shape: median adapter-gradient error 6% → 14%) and bf16 keeps (each entry
+/// has its own exponent).
+at::Tensor frozen_linear(const at::Tensor& x, const QuantizedTensor& w, BaseGemm forward_gemm, BaseGemm backward_gemm,
+                         FloatProducts backward_float = FloatProducts::fp32);
 
 /// Rows of an embedding table: tokens int64 [...] → float32 [..., dim] with table [vocab, dim].
 /// Not differentiable (the table is frozen and token ids are discrete).

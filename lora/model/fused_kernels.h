@@ -98,4 +98,10 @@ void lora_grad_accumulate_given(const float* x, const float* d, int64_t rows, in
 void lora_grad_accumulate_saved(const float* x, const float* d, int64_t rows, int64_t in, int64_t out,
                                 const float* xa, const float* db, int64_t r, float* da, float* dbt);
 
+/// The two halves of lora_grad_accumulate_saved, for callers that run each while its input
+/// is still in cache: dbt [r, out] += (xAᵀ)ᵀ δ with xa [rows, r], d [rows, out]; and
+/// da [r, in] += (δB)ᵀ x with db [rows, r], x [rows, in]. Same sums, same order.
+void lora_grad_accumulate_b(const float* d, int64_t rows, int64_t out, const float* xa, int64_t r, float* dbt);
+void lora_grad_accumulate_a(const float* x, int64_t rows, int64_t in, const float* db, int64_t r, float* da);
+
 }  // namespace fedlora::lora::kernels

@@ -215,15 +215,26 @@ void lora_grad_accumulate_given(const float* x, const float* d, int64_t rows, in
   }
 }
 
-void lora_grad_accumulate_saved(const float* x, const float* d, int64_t rows, int64_t in, int64_t out,
-                                const float* xa, const float* db, int64_t r, float* da, float* dbt) {
+void lora_grad_accumulate_b(const float* d, int64_t rows, int64_t out, const float* xa, int64_t r, float* dbt) {
   if (simd_path()) {
-    over_rank_blocks<YtxAvx2>(r, db, r, x, in, rows, in, da);
     over_rank_blocks<YtxAvx2>(r, xa, r, d, out, rows, out, dbt);
   } else {
-    ytx_scalar(db, r, x, in, rows, in, da);
     ytx_scalar(xa, r, d, out, rows, out, dbt);
   }
+}
+
+void lora_grad_accumulate_a(const float* x, int64_t rows, int64_t in, const float* db, int64_t r, float* da) {
+  if (simd_path()) {
+    over_rank_blocks<YtxAvx2>(r, db, r, x, in, rows, in, da);
+  } else {
+    ytx_scalar(db, r, x, in, rows, in, da);
+  }
+}
+
+void lora_grad_accumulate_saved(const float* x, const float* d, int64_t rows, int64_t in, int64_t out,
+                                const float* xa, const float* db, int64_t r, float* da, float* dbt) {
+  lora_grad_accumulate_a(x, rows, in, db, r, da);
+  lora_grad_accumulate_b(d, rows, out, xa, r, dbt);
 }
 
 }  // namespace fedlora::lora::kernels

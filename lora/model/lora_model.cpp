@@ -78,7 +78,8 @@ at::Tensor LoraModel::project(int layer, TargetModule m, const at::Tensor& x) {
 
 at::Tensor LoraModel::lm_head(const at::Tensor& x) {
   if (gemm_ == BaseGemm::int8) set_int8_weight_cache_bytes(activation_checkpointing() ? 0 : int8_base_bytes_);
-  return frozen_linear(x, base_->head(), gemm_, BaseGemm::fp32);  // frozen_ops.h: why δ·W stays fp32
+  // frozen_ops.h: why δ·W is not int8.
+  return frozen_linear(x, base_->head(), gemm_, BaseGemm::fp32, attention_products());
 }
 
 }  // namespace fedlora::lora

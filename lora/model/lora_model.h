@@ -49,13 +49,17 @@ class LoraModel final : public DecoderWeights {
   /// lora_A and lora_B of the layer's adapted projections (the base is frozen).
   std::vector<at::Tensor> layer_parameters(int layer) override;
 
-  /// How the projections' base products are computed (base_gemm.h); fp32 by default. The
-  /// LM head stays fp32 (its logits are what the loss and the metrics read). With int8
-  /// products the thread keeps the whole base in int8 (one byte per projection weight, plus a
-  /// scale per row) unless activation checkpointing is on, when each use re-quantizes the
-  /// weight from its blocks instead (lora/int8/int8_linear.h).
+  /// How the projections' base products are computed (base_gemm.h); fp32 by default. With
+  /// int8 products the thread keeps the whole base in int8 (one byte per projection weight,
+  /// plus a scale per row) unless activation checkpointing is on, when each use re-quantizes
+  /// the weight from its blocks instead (lora/int8/int8_linear.h). The LM head's forward is
+  /// int8 too; its input gradient and attention's products take bf16 operands (bf16_gemm.h)
+  /// where the CPU has AVX512_BF16, float32 elsewhere.
   void set_base_gemm(BaseGemm g) { gemm_ = g; }
   BaseGemm base_gemm() const { return gemm_; }
+  FloatProducts attention_products() const override {
+    return gemm_ == BaseGemm::int8 ? FloatProducts::bf16 : FloatProducts::fp32;
+  }
   /// When set, backward passes store per-example adapter gradients there (slot = layout index).
   void set_per_example_sink(PerExampleGrads* sink) { sink_ = sink; }
   const BaseModel& base() const { return *base_; }

@@ -97,6 +97,16 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
       delta_b_scratch.resize(static_cast<size_t>(m * r));
       delta_b = delta_b_scratch.data();
     }
+    // With xAᵀ kept from the forward pass, g_Bᵀ = (xAᵀ)ᵀ δ goes first: δ was just written
+    // by the op above and is still in cache; after the int8 product (which streams the
+    // weight and its int32 output) it would be read from memory again.
+    const bool b_first = int8 && xa.defined() && sink == nullptr;
+    at::Tensor dbt_early;
+    if (b_first) {
+      RECORD_USER_SCOPE("fedlora::lora_linear_backward_adapter");
+      dbt_early = at::zeros({r, out}, at::kFloat);
+      kernels::lora_grad_accumulate_b(pg, m, out, xa.data_ptr<float>(), r, dbt_early.data_ptr<float>());
+    }
     at::Tensor dx;
     if (ctx->needs_input_grad(0)) {  // δ (W + s B A)
       RECORD_USER_SCOPE("fedlora::lora_linear_backward_dx");
@@ -139,10 +149,10 @@ struct LoraLinearFn : torch::autograd::Function<LoraLinearFn> {
       sink->grads[sb] = std::move(pb);
     } else {
       da = at::zeros({r, in}, at::kFloat);
-      auto dbt = at::zeros({r, out}, at::kFloat);
-      if (int8 && xa.defined()) {
-        kernels::lora_grad_accumulate_saved(px, pg, m, in, out, xa.data_ptr<float>(), delta_b, r, da.data_ptr<float>(),
-                                            dbt.data_ptr<float>());
+      auto dbt = b_first ? at::Tensor() : at::zeros({r, out}, at::kFloat);
+      if (b_first) {
+        kernels::lora_grad_accumulate_a(px, m, in, delta_b, r, da.data_ptr<float>());
+        dbt = dbt_early;
       } else if (int8) {
         kernels::lora_grad_accumulate_given(px, pg, m, in, out, pa_in, delta_b, r, da.data_ptr<float>(),
                                             dbt.data_ptr<float>());

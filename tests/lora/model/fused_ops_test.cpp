@@ -201,6 +201,35 @@ TEST_P(FusedOps, AttentionMatchesComposition) {
   }
 }
 
+// With bf16 products (the int8 fast path's choice) the op still computes the composition,
+// within bf16's rounding (8 significand bits per operand, float32 sums), and visibly not in
+// float32 (so the bf16 kernels did run).
+TEST_P(FusedOps, AttentionWithBf16ProductsMatchesComposition) {
+  if (!bf16_products_available()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  LlamaConfig cfg;
+  struct Case { int64_t n, t, h, kv, hd; };
+  for (Case c : {Case{2, 9, 4, 2, 12}, Case{1, 130, 4, 2, 8}, Case{1, 40, 8, 2, 64}}) {
+    cfg.n_heads = c.h;
+    cfg.n_kv_heads = c.kv;
+    cfg.dim = c.h * c.hd;
+    auto rope = RopeTables::make(cfg, 160);
+    Leaf q(randn({c.n, c.t, c.h * c.hd}, 60)), k(randn({c.n, c.t, c.kv * c.hd}, 61)),
+        v(randn({c.n, c.t, c.kv * c.hd}, 62));
+    auto y = rope_causal_attention(q.f, k.f, v.f, rope.cos, rope.sin, c.h, c.kv, FloatProducts::bf16);
+    auto y32 = rope_causal_attention(q.f.detach(), k.f.detach(), v.f.detach(), rope.cos, rope.sin, c.h, c.kv);
+    auto yr = ref_attention(q.d, k.d, v.d, rope.cos.to(at::kDouble), rope.sin.to(at::kDouble), c.h, c.kv);
+    constexpr double kBf16Tol = 2e-2;  // measured: 0.24–0.79%
+    EXPECT_LT(rel_err(y, yr), kBf16Tol) << "T=" << c.t;
+    EXPECT_GT(rel_err(y, y32.to(at::kDouble)), 1e-4) << "T=" << c.t;
+    auto g = randn(y.sizes().vec(), 63);
+    y.backward(g);
+    yr.backward(g.to(at::kDouble));
+    EXPECT_LT(rel_err(q.f.grad(), q.d.grad()), kBf16Tol) << "dq, T=" << c.t;
+    EXPECT_LT(rel_err(k.f.grad(), k.d.grad()), kBf16Tol) << "dk, T=" << c.t;
+    EXPECT_LT(rel_err(v.f.grad(), v.d.grad()), kBf16Tol) << "dv, T=" << c.t;
+  }
+}
+
 TEST_P(FusedOps, AttentionRejectsBadShapes) {
   auto rope = RopeTables::make(LlamaConfig{}, 8);  // head_dim 32 → tables [8, 16]
   auto q = at::zeros({1, 4, 64}), k = at::zeros({1, 4, 32});
