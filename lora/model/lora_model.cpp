@@ -78,8 +78,9 @@ at::Tensor LoraModel::project(int layer, TargetModule m, const at::Tensor& x) {
 
 at::Tensor LoraModel::lm_head(const at::Tensor& x) {
   if (gemm_ == BaseGemm::int8) set_int8_weight_cache_bytes(activation_checkpointing() ? 0 : int8_base_bytes_);
-  // frozen_ops.h: why δ·W is not int8.
-  return frozen_linear(x, base_->head(), gemm_, BaseGemm::fp32, attention_products());
+  // frozen_ops.h: why δ·W is not int8. On the int8 path it takes bf16 operands.
+  const FloatProducts head_dx = gemm_ == BaseGemm::int8 ? FloatProducts::bf16 : FloatProducts::fp32;
+  return frozen_linear(x, base_->head(), gemm_, BaseGemm::fp32, head_dx);
 }
 
 }  // namespace fedlora::lora
