@@ -129,21 +129,50 @@ void int8_backward_product(const int8_t* qd, int64_t m, const Int8Weight& w, int
   else gemm_s8s8s32(qd, w.q.data(), acc, m, w.rows, w.cols, /*b_is_nk=*/false);
 }
 
+namespace {
+
+// acc blocks of B's columns: panel by panel when packed, else the whole product.
+void product_blocks(const int8_t* a, int64_t m, const PackedS8Matrix& packed, const int8_t* plain, int64_t k,
+                    int64_t n, bool b_is_nk, const ProductBlockFn& consume) {
+  if (!packed.empty()) {
+    int32_t* acc = sized(buffers().acc, m * std::min(n, PackedS8Matrix::kPanelCols));
+    for (int64_t p = 0; p < packed.panels(); ++p) {
+      const int64_t nb = packed.panel_cols(p);
+      gemm_s8s8s32_packed_panel(a, packed, p, acc, nb, m);
+      consume(p * PackedS8Matrix::kPanelCols, nb, acc);
+    }
+    return;
+  }
+  int32_t* acc = sized(buffers().acc, m * n);
+  gemm_s8s8s32(a, plain, acc, m, k, n, b_is_nk);
+  consume(0, n, acc);
+}
+
+}  // namespace
+
+void int8_forward_product_blocks(const int8_t* qx, int64_t m, const Int8Weight& w, const ProductBlockFn& consume) {
+  product_blocks(qx, m, w.forward_b, w.q.data(), w.cols, w.rows, /*b_is_nk=*/true, consume);
+}
+
+void int8_backward_product_blocks(const int8_t* qd, int64_t m, const Int8Weight& w, const ProductBlockFn& consume) {
+  product_blocks(qd, m, w.backward_b, w.q.data(), w.rows, w.cols, /*b_is_nk=*/false, consume);
+}
+
 void int8_linear_forward(const float* x, int64_t m, const Int8Weight& w, float* y) {
   const int64_t in = w.cols, out = w.rows;
   Buffers& b = buffers();
   int8_t* qx = sized(b.q, m * in);
   float* sx = sized(b.s, m);
   quantize_rows_s8(x, m, in, nullptr, qx, sx);
-  int32_t* acc = sized(b.acc, m * out);
-  int8_forward_product(qx, m, w, acc);
   const float* sw = w.scale.data();
-  for (int64_t i = 0; i < m; ++i) {
-    const float si = sx[i];
-    const int32_t* ai = acc + i * out;
-    float* yi = y + i * out;
-    for (int64_t j = 0; j < out; ++j) yi[j] = static_cast<float>(ai[j]) * si * sw[j];
-  }
+  int8_forward_product_blocks(qx, m, w, [&](int64_t j0, int64_t nb, const int32_t* acc) {
+    for (int64_t i = 0; i < m; ++i) {
+      const float si = sx[i];
+      const int32_t* ai = acc + i * nb;
+      float* yi = y + i * out + j0;
+      for (int64_t j = 0; j < nb; ++j) yi[j] = static_cast<float>(ai[j]) * si * sw[j0 + j];
+    }
+  });
 }
 
 void int8_linear_backward(const float* delta, int64_t m, const Int8Weight& w, float* dx) {
@@ -152,14 +181,14 @@ void int8_linear_backward(const float* delta, int64_t m, const Int8Weight& w, fl
   int8_t* qd = sized(b.q, m * out);
   float* sd = sized(b.s, m);
   quantize_rows_s8(delta, m, out, w.scale.data(), qd, sd);
-  int32_t* acc = sized(b.acc, m * in);
-  int8_backward_product(qd, m, w, acc);
-  for (int64_t i = 0; i < m; ++i) {
-    const float si = sd[i];
-    const int32_t* ai = acc + i * in;
-    float* di = dx + i * in;
-    for (int64_t j = 0; j < in; ++j) di[j] = static_cast<float>(ai[j]) * si;
-  }
+  int8_backward_product_blocks(qd, m, w, [&](int64_t j0, int64_t nb, const int32_t* acc) {
+    for (int64_t i = 0; i < m; ++i) {
+      const float si = sd[i];
+      const int32_t* ai = acc + i * nb;
+      float* di = dx + i * in + j0;
+      for (int64_t j = 0; j < nb; ++j) di[j] = static_cast<float>(ai[j]) * si;
+    }
+  });
 }
 
 }  // namespace fedlora::lora

@@ -6,6 +6,7 @@
 // row_quantize.h, the integer product in s8_gemm.h (oneDNN on x86-64, NEON SDOT on aarch64).
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "lora/int8/row_quantize.h"
@@ -36,6 +37,14 @@ void int8_forward_product(const int8_t* qx, int64_t m, const Int8Weight& w, int3
 
 /// acc [m, cols] = q_δ [m, rows] · q in int32, from whichever form w holds.
 void int8_backward_product(const int8_t* qd, int64_t m, const Int8Weight& w, int32_t* acc);
+
+/// The same products a block of columns at a time: for packed matrices panel by panel
+/// (PackedS8Matrix::kPanelCols columns) into a compact int32 [m, nb] buffer, calling
+/// consume(j0, nb, block) while the block is still in L2; for plain weights one block of all
+/// columns. The block is valid during the call only. Same int32 values as the whole product.
+using ProductBlockFn = std::function<void(int64_t j0, int64_t nb, const int32_t* block)>;
+void int8_forward_product_blocks(const int8_t* qx, int64_t m, const Int8Weight& w, const ProductBlockFn& consume);
+void int8_backward_product_blocks(const int8_t* qd, int64_t m, const Int8Weight& w, const ProductBlockFn& consume);
 
 /// This thread's int8 copy of `w`: re-quantized from its blocks unless the thread's cache
 /// (set_int8_weight_cache_bytes) still holds it. Valid until the next call on the thread.

@@ -34,14 +34,16 @@ void project_rows_portable(const float* x, int64_t m, int64_t k, const float* c,
 }
 
 // y[i, j] = acc[i, j]·rs[i]·cs[j] + Σ_t (s·p[i, t])·c[t, j]; cs may be null (all ones).
-void rescale_add_lowrank_portable(const int32_t* acc, int64_t m, int64_t n, const float* rs, const float* cs,
-                                  const float* p, int64_t r, const float* c, float s, float* y) {
+// Row strides: acc lda, c ldc, y ldy (a block of columns of wider matrices).
+void rescale_add_lowrank_portable(const int32_t* acc, int64_t lda, int64_t m, int64_t n, const float* rs,
+                                  const float* cs, const float* p, int64_t r, const float* c, int64_t ldc, float s,
+                                  float* y, int64_t ldy) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      float v = static_cast<float>(acc[i * n + j]) * rs[i];
+      float v = static_cast<float>(acc[i * lda + j]) * rs[i];
       if (cs) v *= cs[j];
-      for (int64_t t = 0; t < r; ++t) v += (s * p[i * r + t]) * c[t * n + j];
-      y[i * n + j] = v;
+      for (int64_t t = 0; t < r; ++t) v += (s * p[i * r + t]) * c[t * ldc + j];
+      y[i * ldy + j] = v;
     }
 }
 
@@ -107,14 +109,15 @@ void project_rows_avx2(const float* x, int64_t m, int64_t k, const float* c, int
 // never wait on each other.
 // RC > 0: the rank as a compile-time constant (the t loop unrolls); 0: r at run time.
 template <int RC>
-FEDLORA_INT8_AVX2 inline void rescale_add_tile_4x16(const int32_t* acc, int64_t n, const float* rs, const float* cs,
-                                                   const float* sp, int64_t r_run, const float* c, float* y) {
+FEDLORA_INT8_AVX2 inline void rescale_add_tile_4x16(const int32_t* acc, int64_t lda, const float* rs, const float* cs,
+                                                   const float* sp, int64_t r_run, const float* c, int64_t ldc,
+                                                   float* y, int64_t ldy) {
   const int64_t r = RC > 0 ? RC : r_run;
   __m256 v0[4], v1[4];
 #pragma GCC unroll 4
   for (int q = 0; q < 4; ++q) {
     const __m256 row = _mm256_set1_ps(rs[q]);
-    const auto* aq = reinterpret_cast<const __m256i*>(acc + q * n);
+    const auto* aq = reinterpret_cast<const __m256i*>(acc + q * lda);
     v0[q] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(aq)), row);
     v1[q] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(aq + 1)), row);
   }
@@ -128,7 +131,7 @@ FEDLORA_INT8_AVX2 inline void rescale_add_tile_4x16(const int32_t* acc, int64_t 
   }
 #pragma GCC unroll 16
   for (int64_t t = 0; t < r; ++t) {
-    const __m256 c0 = _mm256_loadu_ps(c + t * n), c1 = _mm256_loadu_ps(c + t * n + 8);
+    const __m256 c0 = _mm256_loadu_ps(c + t * ldc), c1 = _mm256_loadu_ps(c + t * ldc + 8);
   #pragma GCC unroll 4
   for (int q = 0; q < 4; ++q) {
       const __m256 b = _mm256_broadcast_ss(sp + q * r + t);
@@ -138,14 +141,14 @@ FEDLORA_INT8_AVX2 inline void rescale_add_tile_4x16(const int32_t* acc, int64_t 
   }
 #pragma GCC unroll 4
   for (int q = 0; q < 4; ++q) {
-    _mm256_storeu_ps(y + q * n, v0[q]);
-    _mm256_storeu_ps(y + q * n + 8, v1[q]);
+    _mm256_storeu_ps(y + q * ldy, v0[q]);
+    _mm256_storeu_ps(y + q * ldy + 8, v1[q]);
   }
 }
 
-FEDLORA_INT8_AVX2 void rescale_add_lowrank_avx2(const int32_t* acc, int64_t m, int64_t n, const float* rs,
-                                                const float* cs, const float* p, int64_t r, const float* c, float s,
-                                                float* y) {
+FEDLORA_INT8_AVX2 void rescale_add_lowrank_avx2(const int32_t* acc, int64_t lda, int64_t m, int64_t n,
+                                                const float* rs, const float* cs, const float* p, int64_t r,
+                                                const float* c, int64_t ldc, float s, float* y, int64_t ldy) {
   constexpr int kRows = 4;
   thread_local std::vector<float> sp_buf;  // s·p for the current rows
   if (sp_buf.size() < static_cast<size_t>(kRows * r)) sp_buf.resize(static_cast<size_t>(kRows * r));
@@ -155,28 +158,29 @@ FEDLORA_INT8_AVX2 void rescale_add_lowrank_avx2(const int32_t* acc, int64_t m, i
     for (int64_t e = 0; e < kRows * r; ++e) sp[e] = s * p[i * r + e];
     int64_t j = 0;
     for (; j + 16 <= n; j += 16) {
-      const int32_t* at = acc + i * n + j;
+      const int32_t* at = acc + i * lda + j;
       const float* ct = cs ? cs + j : nullptr;
-      float* yt = y + i * n + j;
+      float* yt = y + i * ldy + j;
       switch (r) {  // the usual LoRA ranks get an unrolled tile
-        case 4: rescale_add_tile_4x16<4>(at, n, rs + i, ct, sp, r, c + j, yt); break;
-        case 8: rescale_add_tile_4x16<8>(at, n, rs + i, ct, sp, r, c + j, yt); break;
-        case 16: rescale_add_tile_4x16<16>(at, n, rs + i, ct, sp, r, c + j, yt); break;
-        default: rescale_add_tile_4x16<0>(at, n, rs + i, ct, sp, r, c + j, yt); break;
+        case 4: rescale_add_tile_4x16<4>(at, lda, rs + i, ct, sp, r, c + j, ldc, yt, ldy); break;
+        case 8: rescale_add_tile_4x16<8>(at, lda, rs + i, ct, sp, r, c + j, ldc, yt, ldy); break;
+        case 16: rescale_add_tile_4x16<16>(at, lda, rs + i, ct, sp, r, c + j, ldc, yt, ldy); break;
+        default: rescale_add_tile_4x16<0>(at, lda, rs + i, ct, sp, r, c + j, ldc, yt, ldy); break;
       }
     }
     if (j < n) {
       // The tail columns of these rows, as the portable loop computes them.
       for (int q = 0; q < kRows; ++q)
         for (int64_t jj = j; jj < n; ++jj) {
-          float v = static_cast<float>(acc[(i + q) * n + jj]) * rs[i + q];
+          float v = static_cast<float>(acc[(i + q) * lda + jj]) * rs[i + q];
           if (cs) v *= cs[jj];
-          for (int64_t t = 0; t < r; ++t) v += sp[q * r + t] * c[t * n + jj];
-          y[(i + q) * n + jj] = v;
+          for (int64_t t = 0; t < r; ++t) v += sp[q * r + t] * c[t * ldc + jj];
+          y[(i + q) * ldy + jj] = v;
         }
     }
   }
-  if (i < m) rescale_add_lowrank_portable(acc + i * n, m - i, n, rs + i, cs, p + i * r, r, c, s, y + i * n);
+  if (i < m)
+    rescale_add_lowrank_portable(acc + i * lda, lda, m - i, n, rs + i, cs, p + i * r, r, c, ldc, s, y + i * ldy, ldy);
 }
 
 
@@ -228,9 +232,10 @@ void project_rows_avx512(const float* x, int64_t m, int64_t k, const float* c, i
 
 // y[i..i+4, j..j+16·C]: rescaled products plus sp·c, 4·C accumulators (the last chunk masked).
 template <int RC, int C>
-FEDLORA_INT8_AVX512 inline void rescale_add_tile_avx512(const int32_t* acc, int64_t n, const float* rs,
+FEDLORA_INT8_AVX512 inline void rescale_add_tile_avx512(const int32_t* acc, int64_t lda, const float* rs,
                                                         const float* cs, const float* sp, int64_t r_run,
-                                                        const float* c, float* y, __mmask16 mk) {
+                                                        const float* c, int64_t ldc, float* y, int64_t ldy,
+                                                        __mmask16 mk) {
   const int64_t r = RC > 0 ? RC : r_run;
   __m512 v[4][C];
 #pragma GCC unroll 4
@@ -239,7 +244,7 @@ FEDLORA_INT8_AVX512 inline void rescale_add_tile_avx512(const int32_t* acc, int6
 #pragma GCC unroll 2
     for (int u = 0; u < C; ++u) {
       const __mmask16 mu = u == C - 1 ? mk : __mmask16{0xFFFF};
-      v[q][u] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(mu, acc + q * n + 16 * u)), row);
+      v[q][u] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(mu, acc + q * lda + 16 * u)), row);
     }
   }
   if (cs) {
@@ -254,7 +259,7 @@ FEDLORA_INT8_AVX512 inline void rescale_add_tile_avx512(const int32_t* acc, int6
   for (int64_t t = 0; t < r; ++t) {
     __m512 cv[C];
 #pragma GCC unroll 2
-    for (int u = 0; u < C; ++u) cv[u] = _mm512_maskz_loadu_ps(u == C - 1 ? mk : __mmask16{0xFFFF}, c + t * n + 16 * u);
+    for (int u = 0; u < C; ++u) cv[u] = _mm512_maskz_loadu_ps(u == C - 1 ? mk : __mmask16{0xFFFF}, c + t * ldc + 16 * u);
 #pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) {
       const __m512 b = _mm512_set1_ps(sp[q * r + t]);
@@ -265,38 +270,41 @@ FEDLORA_INT8_AVX512 inline void rescale_add_tile_avx512(const int32_t* acc, int6
 #pragma GCC unroll 4
   for (int q = 0; q < 4; ++q)
 #pragma GCC unroll 2
-    for (int u = 0; u < C; ++u) _mm512_mask_storeu_ps(y + q * n + 16 * u, u == C - 1 ? mk : __mmask16{0xFFFF}, v[q][u]);
+    for (int u = 0; u < C; ++u) _mm512_mask_storeu_ps(y + q * ldy + 16 * u, u == C - 1 ? mk : __mmask16{0xFFFF}, v[q][u]);
 }
 
 template <int RC>
-FEDLORA_INT8_AVX512 void rescale_add_rows4_avx512(const int32_t* acc, int64_t n, const float* rs, const float* cs,
-                                                  const float* sp, int64_t r, const float* c, float* y) {
+FEDLORA_INT8_AVX512 void rescale_add_rows4_avx512(const int32_t* acc, int64_t lda, int64_t n, const float* rs,
+                                                  const float* cs, const float* sp, int64_t r, const float* c,
+                                                  int64_t ldc, float* y, int64_t ldy) {
   int64_t j = 0;
   for (; j + 32 <= n; j += 32)
-    rescale_add_tile_avx512<RC, 2>(acc + j, n, rs, cs ? cs + j : nullptr, sp, r, c + j, y + j, 0xFFFF);
+    rescale_add_tile_avx512<RC, 2>(acc + j, lda, rs, cs ? cs + j : nullptr, sp, r, c + j, ldc, y + j, ldy, 0xFFFF);
   for (; j < n; j += 16)
-    rescale_add_tile_avx512<RC, 1>(acc + j, n, rs, cs ? cs + j : nullptr, sp, r, c + j, y + j, tail_mask(n - j));
+    rescale_add_tile_avx512<RC, 1>(acc + j, lda, rs, cs ? cs + j : nullptr, sp, r, c + j, ldc, y + j, ldy,
+                                   tail_mask(n - j));
 }
 
-FEDLORA_INT8_AVX512 void rescale_add_lowrank_avx512(const int32_t* acc, int64_t m, int64_t n, const float* rs,
-                                                    const float* cs, const float* p, int64_t r, const float* c,
-                                                    float s, float* y) {
+FEDLORA_INT8_AVX512 void rescale_add_lowrank_avx512(const int32_t* acc, int64_t lda, int64_t m, int64_t n,
+                                                    const float* rs, const float* cs, const float* p, int64_t r,
+                                                    const float* c, int64_t ldc, float s, float* y, int64_t ldy) {
   thread_local std::vector<float> sp_buf;  // s·p for the current four rows
   if (sp_buf.size() < static_cast<size_t>(4 * r)) sp_buf.resize(static_cast<size_t>(4 * r));
   float* sp = sp_buf.data();
   int64_t i = 0;
   for (; i + 4 <= m; i += 4) {
     for (int64_t e = 0; e < 4 * r; ++e) sp[e] = s * p[i * r + e];
-    const int32_t* ai = acc + i * n;
-    float* yi = y + i * n;
+    const int32_t* ai = acc + i * lda;
+    float* yi = y + i * ldy;
     switch (r) {  // the usual LoRA ranks get an unrolled t loop
-      case 4: rescale_add_rows4_avx512<4>(ai, n, rs + i, cs, sp, r, c, yi); break;
-      case 8: rescale_add_rows4_avx512<8>(ai, n, rs + i, cs, sp, r, c, yi); break;
-      case 16: rescale_add_rows4_avx512<16>(ai, n, rs + i, cs, sp, r, c, yi); break;
-      default: rescale_add_rows4_avx512<0>(ai, n, rs + i, cs, sp, r, c, yi); break;
+      case 4: rescale_add_rows4_avx512<4>(ai, lda, n, rs + i, cs, sp, r, c, ldc, yi, ldy); break;
+      case 8: rescale_add_rows4_avx512<8>(ai, lda, n, rs + i, cs, sp, r, c, ldc, yi, ldy); break;
+      case 16: rescale_add_rows4_avx512<16>(ai, lda, n, rs + i, cs, sp, r, c, ldc, yi, ldy); break;
+      default: rescale_add_rows4_avx512<0>(ai, lda, n, rs + i, cs, sp, r, c, ldc, yi, ldy); break;
     }
   }
-  if (i < m) rescale_add_lowrank_portable(acc + i * n, m - i, n, rs + i, cs, p + i * r, r, c, s, y + i * n);
+  if (i < m)
+    rescale_add_lowrank_portable(acc + i * lda, lda, m - i, n, rs + i, cs, p + i * r, r, c, ldc, s, y + i * ldy, ldy);
 }
 
 Int8LoraKernels g_cap = Int8LoraKernels::avx512;  // set_int8_lora_kernels
@@ -321,13 +329,15 @@ void project(const float* x, int64_t m, int64_t k, const float* c, int64_t r, fl
   project_rows_portable(x, m, k, c, r, p);
 }
 
-void rescale_add_lowrank(const int32_t* acc, int64_t m, int64_t n, const float* rs, const float* cs, const float* p,
-                         int64_t r, const float* c, float s, float* y) {
+// One block of columns: acc [m, n] (row stride lda) into y (ldy), c = Bᵀ's matching
+// columns (ldc).
+void rescale_add_lowrank(const int32_t* acc, int64_t lda, int64_t m, int64_t n, const float* rs, const float* cs,
+                         const float* p, int64_t r, const float* c, int64_t ldc, float s, float* y, int64_t ldy) {
 #if defined(__x86_64__)
-  if (have_avx512()) return rescale_add_lowrank_avx512(acc, m, n, rs, cs, p, r, c, s, y);
-  if (have_avx2_fma()) return rescale_add_lowrank_avx2(acc, m, n, rs, cs, p, r, c, s, y);
+  if (have_avx512()) return rescale_add_lowrank_avx512(acc, lda, m, n, rs, cs, p, r, c, ldc, s, y, ldy);
+  if (have_avx2_fma()) return rescale_add_lowrank_avx2(acc, lda, m, n, rs, cs, p, r, c, ldc, s, y, ldy);
 #endif
-  rescale_add_lowrank_portable(acc, m, n, rs, cs, p, r, c, s, y);
+  rescale_add_lowrank_portable(acc, lda, m, n, rs, cs, p, r, c, ldc, s, y, ldy);
 }
 
 // bt [r, out] = bᵀ (b [out, r]).
@@ -390,9 +400,11 @@ void int8_lora_forward(const float* x, int64_t m, const Int8Weight& w, const flo
   int8_t* qx = sized(sc.q, m * in);
   float* sx = sized(sc.s, m);
   quantize_and_project("int8_lora_forward", x, m, in, nullptr, a, r, qx, sx, xa);
-  int32_t* acc = sized(sc.acc, m * out);
-  int8_forward_product(qx, m, w, acc);
-  rescale_add_lowrank(acc, m, out, sx, w.scale.data(), xa, r, transposed_b(b, out, r, sc), s, y);
+  const float* bt = transposed_b(b, out, r, sc);
+  const float* sw = w.scale.data();
+  int8_forward_product_blocks(qx, m, w, [&](int64_t j0, int64_t nb, const int32_t* acc) {
+    rescale_add_lowrank(acc, nb, m, nb, sx, sw + j0, xa, r, bt + j0, out, s, y + j0, out);
+  });
 }
 
 void int8_lora_backward(const float* delta, int64_t m, const Int8Weight& w, const float* a, const float* b,
@@ -406,9 +418,9 @@ void int8_lora_backward(const float* delta, int64_t m, const Int8Weight& w, cons
   // δ·B from δ itself.
   quantize_and_project("int8_lora_backward", delta, m, out, w.scale.data(), transposed_b(b, out, r, sc), r, qd, sd,
                        delta_b);
-  int32_t* acc = sized(sc.acc, m * in);
-  int8_backward_product(qd, m, w, acc);
-  rescale_add_lowrank(acc, m, in, sd, nullptr, delta_b, r, a, s, dx);
+  int8_backward_product_blocks(qd, m, w, [&](int64_t j0, int64_t nb, const int32_t* acc) {
+    rescale_add_lowrank(acc, nb, m, nb, sd, nullptr, delta_b, r, a + j0, in, s, dx + j0, in);
+  });
 }
 
 }  // namespace fedlora::lora

@@ -1,5 +1,6 @@
 #include "lora/int8/s8_gemm.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -64,13 +65,13 @@ struct Dnnl {
     return dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), engine).weights_desc();
   }
 
-  std::map<std::tuple<int64_t, int64_t, int64_t>, dnnl::matmul> packed_cache;
+  std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, dnnl::matmul> packed_cache;
 
-  void gemm_packed(const int8_t* a, const dnnl::memory& b, int32_t* c, int64_t m, int64_t k, int64_t n) {
+  void gemm_packed(const int8_t* a, const dnnl::memory& b, int32_t* c, int64_t ldc, int64_t m, int64_t k, int64_t n) {
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
-    const dnnl::memory::desc ad({m, k}, dt::s8, tag::ab), cd({m, n}, dt::s32, tag::ab);
-    auto key = std::make_tuple(m, k, n);
+    const dnnl::memory::desc ad({m, k}, dt::s8, tag::ab), cd({m, n}, dt::s32, dnnl::memory::dims{ldc, 1});
+    auto key = std::make_tuple(m, k, n, ldc);
     auto it = packed_cache.find(key);
     if (it == packed_cache.end()) {
       auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, b.get_desc(), cd), engine);
@@ -207,24 +208,42 @@ void gemm_s8s8s32(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64
 #endif
 }
 
+#if defined(FEDLORA_INT8_ONEDNN)
+using Panels = std::vector<dnnl::memory>;
+#endif
+
 PackedS8Matrix pack_s8_matrix(const int8_t* b, int64_t k, int64_t n, bool b_is_nk) {
   check_dims(0, k, n);
   PackedS8Matrix p;
 #if defined(FEDLORA_INT8_ONEDNN)
   if (k == 0 || n == 0) return p;
-  auto packed = onednn_call("pack_s8_matrix", [&] {
+  auto panels = onednn_call("pack_s8_matrix", [&] {
     Dnnl& d = dnnl_here();
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
-    const dnnl::memory::desc plain({k, n}, dt::s8, b_is_nk ? tag::ba : tag::ab);
-    auto m = std::make_shared<dnnl::memory>(d.packed_desc(k, n), d.engine);  // oneDNN owns the buffer
-    dnnl::memory src(plain, d.engine, const_cast<int8_t*>(b));
-    dnnl::reorder(src, *m).execute(d.stream, src, *m);
+    auto out = std::make_shared<Panels>();
+    std::vector<int8_t> block;  // a column block of a [k, n] B, made dense (the s8 reorder wants it so)
+    for (int64_t j0 = 0; j0 < n; j0 += PackedS8Matrix::kPanelCols) {
+      const int64_t nb = std::min(PackedS8Matrix::kPanelCols, n - j0);
+      // Columns [j0, j0 + nb) of B: rows j0… of the stored [n, k] (dense already), or a
+      // column block of [k, n].
+      const int8_t* first = b + j0 * k;
+      if (!b_is_nk) {
+        block.resize(static_cast<size_t>(k * nb));
+        for (int64_t p = 0; p < k; ++p) std::copy_n(b + p * n + j0, nb, block.data() + p * nb);
+        first = block.data();
+      }
+      const dnnl::memory::desc plain({k, nb}, dt::s8, b_is_nk ? tag::ba : tag::ab);
+      dnnl::memory dst(d.packed_desc(k, nb), d.engine);  // oneDNN owns the buffer
+      dnnl::memory src(plain, d.engine, const_cast<int8_t*>(first));
+      dnnl::reorder(src, dst).execute(d.stream, src, dst);
+      out->push_back(std::move(dst));
+    }
     d.stream.wait();
-    return m;
+    return out;
   });
-  p.bytes_ = packed->get_desc().get_size();
-  p.impl_ = std::move(packed);
+  for (const auto& m : *panels) p.bytes_ += m.get_desc().get_size();
+  p.impl_ = std::move(panels);
   p.k_ = k;
   p.n_ = n;
 #else
@@ -243,7 +262,10 @@ std::size_t packed_s8_matrix_bytes(int64_t k, int64_t n, bool b_is_nk) {
   auto it = sizes.find({k, n});
   if (it == sizes.end())
     it = sizes.emplace(std::make_pair(k, n), onednn_call("packed_s8_matrix_bytes", [&] {
-                         return dnnl_here().packed_desc(k, n).get_size();
+                         std::size_t total = 0;
+                         for (int64_t j0 = 0; j0 < n; j0 += PackedS8Matrix::kPanelCols)
+                           total += dnnl_here().packed_desc(k, std::min(PackedS8Matrix::kPanelCols, n - j0)).get_size();
+                         return total;
                        })).first;
   return it->second;
 #else
@@ -251,18 +273,34 @@ std::size_t packed_s8_matrix_bytes(int64_t k, int64_t n, bool b_is_nk) {
 #endif
 }
 
-void gemm_s8s8s32_packed(const int8_t* a, const PackedS8Matrix& b, int32_t* c, int64_t m) {
-  if (b.empty()) throw std::invalid_argument("gemm_s8s8s32_packed: B is not packed");
-  check_dims(m, b.k(), b.n());
+void gemm_s8s8s32_packed_panel(const int8_t* a, const PackedS8Matrix& b, int64_t panel, int32_t* c, int64_t ldc,
+                               int64_t m) {
+  if (b.empty()) throw std::invalid_argument("gemm_s8s8s32_packed_panel: B is not packed");
+  if (panel < 0 || panel >= b.panels())
+    throw std::invalid_argument("gemm_s8s8s32_packed_panel: no panel " + std::to_string(panel) + " (B has " +
+                                std::to_string(b.panels()) + ")");
+  const int64_t nb = b.panel_cols(panel);
+  check_dims(m, b.k(), nb);
+  if (ldc < nb)
+    throw std::invalid_argument("gemm_s8s8s32_packed_panel: ldc " + std::to_string(ldc) + " < panel width " +
+                                std::to_string(nb));
   if (m == 0) return;
 #if defined(FEDLORA_INT8_ONEDNN)
+  const auto& panels = *std::static_pointer_cast<const Panels>(b.impl_);
   onednn_call("gemm_s8s8s32_packed", [&] {
-    dnnl_here().gemm_packed(a, *std::static_pointer_cast<const dnnl::memory>(b.impl_), c, m, b.k(), b.n());
+    dnnl_here().gemm_packed(a, panels[static_cast<size_t>(panel)], c, ldc, m, b.k(), nb);
   });
 #else
   (void)a;
   (void)c;
 #endif
+}
+
+void gemm_s8s8s32_packed(const int8_t* a, const PackedS8Matrix& b, int32_t* c, int64_t m) {
+  if (b.empty()) throw std::invalid_argument("gemm_s8s8s32_packed: B is not packed");
+  check_dims(m, b.k(), b.n());
+  for (int64_t p = 0; p < b.panels(); ++p)
+    gemm_s8s8s32_packed_panel(a, b, p, c + p * PackedS8Matrix::kPanelCols, b.n(), m);
 }
 
 const char* s8_gemm_backend() {

@@ -30,15 +30,25 @@ void gemm_s8s8s32_ref(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, i
 /// gemm_s8s8s32 there. Cheap to copy (shared, immutable).
 class PackedS8Matrix {
  public:
+  /// B is packed as column panels of this many columns (the last may be narrower), each its
+  /// own packed matrix, so that a product can be taken panel by panel and each int32 block
+  /// [m, ≤ 256] consumed while it is in L2 (gemm_s8s8s32_packed_panel). Measured on the
+  /// 2-core EPYC VM, m = 512, k × n = 2048 × 5632, product plus a float rescale: 30.1 ms
+  /// whole, 28.9 ms in panels of 256; the panel products alone run at the same rate.
+  static constexpr int64_t kPanelCols = 256;
   bool empty() const { return impl_ == nullptr; }
   int64_t k() const { return k_; }
   int64_t n() const { return n_; }
+  int64_t panels() const { return empty() ? 0 : (n_ + kPanelCols - 1) / kPanelCols; }
+  /// Columns of panel p: kPanelCols, or what is left for the last.
+  int64_t panel_cols(int64_t p) const { return p + 1 < panels() ? kPanelCols : n_ - p * kPanelCols; }
   /// Bytes the packed copy holds (padding and compensation included); 0 when empty.
   std::size_t bytes() const { return bytes_; }
 
  private:
   friend PackedS8Matrix pack_s8_matrix(const int8_t* b, int64_t k, int64_t n, bool b_is_nk);
-  friend void gemm_s8s8s32_packed(const int8_t* a, const PackedS8Matrix& b, int32_t* c, int64_t m);
+  friend void gemm_s8s8s32_packed_panel(const int8_t* a, const PackedS8Matrix& b, int64_t panel, int32_t* c,
+                                        int64_t ldc, int64_t m);
   std::shared_ptr<const void> impl_;
   int64_t k_ = 0, n_ = 0;
   std::size_t bytes_ = 0;
@@ -56,6 +66,12 @@ std::size_t packed_s8_matrix_bytes(int64_t k, int64_t n, bool b_is_nk);
 /// C[m, n] = A[m, k] · B, exactly as gemm_s8s8s32, with B packed. Throws
 /// std::invalid_argument if b is empty or m < 0, std::runtime_error if oneDNN fails.
 void gemm_s8s8s32_packed(const int8_t* a, const PackedS8Matrix& b, int32_t* c, int64_t m);
+
+/// Columns [p·kPanelCols, + panel_cols(p)) of A · B: C [m, panel_cols(p)] with row stride ldc
+/// (≥ panel_cols(p)). Throws std::invalid_argument if b is empty, p is not a panel of b,
+/// m < 0 or ldc is too short, std::runtime_error if oneDNN fails.
+void gemm_s8s8s32_packed_panel(const int8_t* a, const PackedS8Matrix& b, int64_t panel, int32_t* c, int64_t ldc,
+                               int64_t m);
 
 /// Which backend gemm_s8s8s32 uses on this machine: "onednn", "neon-sdot", "neon" or "scalar".
 const char* s8_gemm_backend();

@@ -125,6 +125,50 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Int8Lora,
                                             ::testing::Values(Int8LoraKernels::portable, Int8LoraKernels::avx2,
                                                               Int8LoraKernels::avx512)));
 
+// A cached (packed) weight is multiplied panel by panel (PackedS8Matrix::kPanelCols columns)
+// with each int32 block rescaled on the spot; a plain weight in one block. Both must give
+// the same floats, bit for bit, across panel boundaries and a narrower last panel.
+TEST(Int8LoraPanels, PackedWeightsGiveThePlainResultsExactly) {
+  for (auto kernels : {Int8LoraKernels::portable, Int8LoraKernels::avx2, Int8LoraKernels::avx512}) {
+    set_int8_lora_kernels(kernels);
+    SCOPED_TRACE(int8_lora_kernels());
+    const int64_t m = 37, in = 288, out = 530, r = 8;  // in: Q4_0 needs a multiple of 32
+    std::mt19937 rng(77);
+    const auto x = normal(m * in, rng), d = normal(m * out, rng), a = normal(r * in, rng, 0.1f),
+               b = normal(out * r, rng, 0.1f), wf = normal(out * in, rng, 0.05f);
+    // Two copies of one weight, so that the cache builds each afresh (an entry is found by
+    // its bytes, and a plain entry would be served as it is).
+    const auto qw_plain = QuantizedTensor::quantize(wf.data(), out, in, GgmlType::Q4_0);
+    const auto qw_packed = QuantizedTensor::quantize(wf.data(), out, in, GgmlType::Q4_0);
+    struct Results {
+      std::vector<float> y, xa, dx, db, base_y, base_dx;
+    };
+    auto run = [&](const QuantizedTensor& qw, std::size_t cache, bool expect_packed) {
+      set_int8_weight_cache_bytes(cache);
+      const Int8Weight& w = int8_weight_view(qw);
+      EXPECT_EQ(!w.forward_b.empty(), expect_packed);
+      Results res{std::vector<float>(m * out), std::vector<float>(m * r), std::vector<float>(m * in),
+                  std::vector<float>(m * r), std::vector<float>(m * out), std::vector<float>(m * in)};
+      int8_lora_forward(x.data(), m, w, a.data(), b.data(), r, 2.0f, res.y.data(), res.xa.data());
+      int8_lora_backward(d.data(), m, w, a.data(), b.data(), r, 0.5f, res.dx.data(), res.db.data());
+      int8_linear_forward(x.data(), m, w, res.base_y.data());
+      int8_linear_backward(d.data(), m, w, res.base_dx.data());
+      return res;
+    };
+    const Results plain = run(qw_plain, 0, false);
+    const bool packs = !pack_s8_matrix(std::vector<int8_t>(4, 1).data(), 2, 2, false).empty();
+    const Results packed = run(qw_packed, int8_weight_bytes(out, in) + 1, packs);
+    set_int8_weight_cache_bytes(0);
+    EXPECT_EQ(packed.y, plain.y);
+    EXPECT_EQ(packed.xa, plain.xa);
+    EXPECT_EQ(packed.dx, plain.dx);
+    EXPECT_EQ(packed.db, plain.db);
+    EXPECT_EQ(packed.base_y, plain.base_y);
+    EXPECT_EQ(packed.base_dx, plain.base_dx);
+  }
+  set_int8_lora_kernels(Int8LoraKernels::avx512);
+}
+
 TEST(Int8LoraProjectRows, MatchesFloat64WithTailsAndWideRanks) {
   std::mt19937 rng(9);
   for (auto kernels : {Int8LoraKernels::portable, Int8LoraKernels::avx2, Int8LoraKernels::avx512})

@@ -61,7 +61,7 @@ TEST(S8Gemm, PackedMatchesTheTripleLoop) {
   std::mt19937 rng(9);
   std::uniform_int_distribution<int> d(-127, 127);
   for (int64_t k : {1, 15, 37, 64, 70})
-    for (int64_t n : {1, 13, 53, 64})
+    for (int64_t n : {1, 13, 53, 64, 256, 300, 600})  // above 256: several column panels
       for (bool nk : {false, true}) {
         std::vector<int8_t> b(static_cast<size_t>(k * n));
         for (auto& v : b) v = static_cast<int8_t>(d(rng));
@@ -85,6 +85,37 @@ TEST(S8Gemm, PackedMatchesTheTripleLoop) {
         }
       }
   EXPECT_THROW(gemm_s8s8s32_packed(nullptr, PackedS8Matrix{}, nullptr, 1), std::invalid_argument);
+}
+
+// One panel at a time into a strided C: the panel's columns of the triple loop, and nothing
+// written outside them.
+TEST(S8Gemm, PackedPanelsAreColumnBlocksOfTheProduct) {
+  if (std::string(s8_gemm_backend()) != "onednn") GTEST_SKIP() << "no packed layout on this backend";
+  const int64_t m = 9, k = 33, n = 600;
+  std::mt19937 rng(4);
+  std::uniform_int_distribution<int> d(-127, 127);
+  std::vector<int8_t> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(k * n));
+  for (auto& v : a) v = static_cast<int8_t>(d(rng));
+  for (auto& v : b) v = static_cast<int8_t>(d(rng));
+  const PackedS8Matrix packed = pack_s8_matrix(b.data(), k, n, false);
+  ASSERT_EQ(packed.panels(), 3);
+  EXPECT_EQ(packed.panel_cols(0), 256);
+  EXPECT_EQ(packed.panel_cols(2), 600 - 512);
+  std::vector<int32_t> ref(static_cast<size_t>(m * n));
+  gemm_s8s8s32_ref(a.data(), b.data(), ref.data(), m, k, n, false);
+  for (int64_t p = 0; p < packed.panels(); ++p) {
+    const int64_t nb = packed.panel_cols(p), ldc = nb + 5;
+    std::vector<int32_t> c(static_cast<size_t>(m * ldc), -7);
+    gemm_s8s8s32_packed_panel(a.data(), packed, p, c.data(), ldc, m);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < nb; ++j) ASSERT_EQ(c[i * ldc + j], ref[i * n + p * 256 + j]) << p << " " << i << " " << j;
+      for (int64_t j = nb; j < ldc; ++j) ASSERT_EQ(c[i * ldc + j], -7);
+    }
+  }
+  std::vector<int32_t> c(static_cast<size_t>(m * 256));
+  EXPECT_THROW(gemm_s8s8s32_packed_panel(a.data(), packed, 3, c.data(), 256, m), std::invalid_argument);
+  EXPECT_THROW(gemm_s8s8s32_packed_panel(a.data(), packed, -1, c.data(), 256, m), std::invalid_argument);
+  EXPECT_THROW(gemm_s8s8s32_packed_panel(a.data(), packed, 0, c.data(), 255, m), std::invalid_argument);
 }
 
 TEST(S8Gemm, RefusesNegativeDimensions) {
