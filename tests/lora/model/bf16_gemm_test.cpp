@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lora/model/blas.h"
+#include "tests/support/normal_floats.h"
 
 namespace fedlora::lora {
 namespace {
@@ -36,14 +37,6 @@ TEST(RoundToBf16, HandComputedValues) {
   EXPECT_EQ(round_to_bf16(std::numeric_limits<float>::min()), std::numeric_limits<float>::min());
 }
 
-std::vector<float> random_values(size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
-
 // op(X)[i, j] of row-major storage with row stride ld.
 float op_at(const std::vector<float>& x, bool trans, int64_t ld, int64_t i, int64_t j) {
   return trans ? x[static_cast<size_t>(j * ld + i)] : x[static_cast<size_t>(i * ld + j)];
@@ -64,9 +57,9 @@ TEST(Bf16Gemm, MatchesDoubleProductOfRoundedOperands) {
     const int64_t a_rows = c.ta ? c.k : c.m, a_cols = c.ta ? c.m : c.k;
     const int64_t b_rows = c.tb ? c.n : c.k, b_cols = c.tb ? c.k : c.n;
     const int64_t lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = c.n + c.pad;
-    auto a = random_values(static_cast<size_t>(a_rows * lda), 1);
-    auto b = random_values(static_cast<size_t>(b_rows * ldb), 2);
-    auto c0 = random_values(static_cast<size_t>(c.m * ldc), 3);
+    auto a = test::normal_floats(static_cast<size_t>(a_rows * lda), 1);
+    auto b = test::normal_floats(static_cast<size_t>(b_rows * ldb), 2);
+    auto c0 = test::normal_floats(static_cast<size_t>(c.m * ldc), 3);
     std::vector<float> out = c0;
     if (c.beta == 0.0f)  // C must not be read
       for (auto& x : out) x = std::numeric_limits<float>::quiet_NaN();

@@ -177,28 +177,37 @@ at::Tensor ref_attention(const at::Tensor& q, const at::Tensor& k, const at::Ten
   return at::matmul(p, vv).permute({0, 2, 1, 3}).reshape({n, t, h * hd});
 }
 
-TEST_P(FusedOps, AttentionMatchesComposition) {
+struct AttentionCase { int64_t n, t, h, kv, hd; };
+
+// One case of rope_causal_attention with `products` against ref_attention in double: the
+// output and the q, k, v gradients within tol (inputs from seeds seed … seed + 3). Returns
+// the output's relative distance from the float32-products op on the same inputs.
+double check_attention_case(AttentionCase c, FloatProducts products, double tol, uint64_t seed) {
   LlamaConfig cfg;
-  struct Case { int64_t n, t, h, kv, hd; };
+  cfg.n_heads = c.h;
+  cfg.n_kv_heads = c.kv;
+  cfg.dim = c.h * c.hd;
+  auto rope = RopeTables::make(cfg, 160);
+  Leaf q(randn({c.n, c.t, c.h * c.hd}, seed)), k(randn({c.n, c.t, c.kv * c.hd}, seed + 1)),
+      v(randn({c.n, c.t, c.kv * c.hd}, seed + 2));
+  auto y = rope_causal_attention(q.f, k.f, v.f, rope.cos, rope.sin, c.h, c.kv, products);
+  auto y32 = rope_causal_attention(q.f.detach(), k.f.detach(), v.f.detach(), rope.cos, rope.sin, c.h, c.kv);
+  auto yr = ref_attention(q.d, k.d, v.d, rope.cos.to(at::kDouble), rope.sin.to(at::kDouble), c.h, c.kv);
+  EXPECT_LT(rel_err(y, yr), tol) << "T=" << c.t << " H=" << c.h << " KV=" << c.kv << " hd=" << c.hd;
+  auto g = randn(y.sizes().vec(), seed + 3);
+  y.backward(g);
+  yr.backward(g.to(at::kDouble));
+  EXPECT_LT(rel_err(q.f.grad(), q.d.grad()), tol) << "dq, T=" << c.t;
+  EXPECT_LT(rel_err(k.f.grad(), k.d.grad()), tol) << "dk, T=" << c.t;
+  EXPECT_LT(rel_err(v.f.grad(), v.d.grad()), tol) << "dv, T=" << c.t;
+  return rel_err(y, y32.to(at::kDouble));
+}
+
+TEST_P(FusedOps, AttentionMatchesComposition) {
   // T = 130: five query row blocks (4 × 32, then 2) with their own key ranges.
-  for (Case c : {Case{2, 9, 4, 2, 12}, Case{1, 17, 4, 4, 8}, Case{3, 5, 6, 2, 16}, Case{1, 1, 2, 1, 8},
-                 Case{1, 130, 4, 2, 8}}) {
-    cfg.n_heads = c.h;
-    cfg.n_kv_heads = c.kv;
-    cfg.dim = c.h * c.hd;
-    auto rope = RopeTables::make(cfg, 160);
-    Leaf q(randn({c.n, c.t, c.h * c.hd}, 50)), k(randn({c.n, c.t, c.kv * c.hd}, 51)),
-        v(randn({c.n, c.t, c.kv * c.hd}, 52));
-    auto y = rope_causal_attention(q.f, k.f, v.f, rope.cos, rope.sin, c.h, c.kv);
-    auto yr = ref_attention(q.d, k.d, v.d, rope.cos.to(at::kDouble), rope.sin.to(at::kDouble), c.h, c.kv);
-    EXPECT_LT(rel_err(y, yr), kTol) << "T=" << c.t << " H=" << c.h << " KV=" << c.kv << " hd=" << c.hd;
-    auto g = randn(y.sizes().vec(), 53);
-    y.backward(g);
-    yr.backward(g.to(at::kDouble));
-    EXPECT_LT(rel_err(q.f.grad(), q.d.grad()), kTol) << "dq, T=" << c.t;
-    EXPECT_LT(rel_err(k.f.grad(), k.d.grad()), kTol) << "dk, T=" << c.t;
-    EXPECT_LT(rel_err(v.f.grad(), v.d.grad()), kTol) << "dv, T=" << c.t;
-  }
+  for (AttentionCase c : {AttentionCase{2, 9, 4, 2, 12}, AttentionCase{1, 17, 4, 4, 8}, AttentionCase{3, 5, 6, 2, 16},
+                          AttentionCase{1, 1, 2, 1, 8}, AttentionCase{1, 130, 4, 2, 8}})
+    check_attention_case(c, FloatProducts::fp32, kTol, 50);
 }
 
 // With bf16 products (the int8 fast path's choice) the op still computes the composition,
@@ -206,28 +215,9 @@ TEST_P(FusedOps, AttentionMatchesComposition) {
 // float32 (so the bf16 kernels did run).
 TEST_P(FusedOps, AttentionWithBf16ProductsMatchesComposition) {
   if (!bf16_products_available()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
-  LlamaConfig cfg;
-  struct Case { int64_t n, t, h, kv, hd; };
-  for (Case c : {Case{2, 9, 4, 2, 12}, Case{1, 130, 4, 2, 8}, Case{1, 40, 8, 2, 64}}) {
-    cfg.n_heads = c.h;
-    cfg.n_kv_heads = c.kv;
-    cfg.dim = c.h * c.hd;
-    auto rope = RopeTables::make(cfg, 160);
-    Leaf q(randn({c.n, c.t, c.h * c.hd}, 60)), k(randn({c.n, c.t, c.kv * c.hd}, 61)),
-        v(randn({c.n, c.t, c.kv * c.hd}, 62));
-    auto y = rope_causal_attention(q.f, k.f, v.f, rope.cos, rope.sin, c.h, c.kv, FloatProducts::bf16);
-    auto y32 = rope_causal_attention(q.f.detach(), k.f.detach(), v.f.detach(), rope.cos, rope.sin, c.h, c.kv);
-    auto yr = ref_attention(q.d, k.d, v.d, rope.cos.to(at::kDouble), rope.sin.to(at::kDouble), c.h, c.kv);
-    constexpr double kBf16Tol = 2e-2;  // measured: 0.24–0.79%
-    EXPECT_LT(rel_err(y, yr), kBf16Tol) << "T=" << c.t;
-    EXPECT_GT(rel_err(y, y32.to(at::kDouble)), 1e-4) << "T=" << c.t;
-    auto g = randn(y.sizes().vec(), 63);
-    y.backward(g);
-    yr.backward(g.to(at::kDouble));
-    EXPECT_LT(rel_err(q.f.grad(), q.d.grad()), kBf16Tol) << "dq, T=" << c.t;
-    EXPECT_LT(rel_err(k.f.grad(), k.d.grad()), kBf16Tol) << "dk, T=" << c.t;
-    EXPECT_LT(rel_err(v.f.grad(), v.d.grad()), kBf16Tol) << "dv, T=" << c.t;
-  }
+  constexpr double kBf16Tol = 2e-2;  // measured: 0.24–0.79%
+  for (AttentionCase c : {AttentionCase{2, 9, 4, 2, 12}, AttentionCase{1, 130, 4, 2, 8}, AttentionCase{1, 40, 8, 2, 64}})
+    EXPECT_GT(check_attention_case(c, FloatProducts::bf16, kBf16Tol, 60), 1e-4) << "T=" << c.t;
 }
 
 TEST_P(FusedOps, AttentionRejectsBadShapes) {

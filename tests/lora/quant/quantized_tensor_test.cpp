@@ -18,17 +18,13 @@
 #include "lora/quant/q8_0.h"
 #include "lora/quant/simd.h"
 #include "tests/lora/quant/random_blocks.h"
+#include "tests/support/normal_floats.h"
 
 namespace fedlora::lora {
 namespace {
 
-std::vector<float> gaussian(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 0.05f);
-  std::vector<float> v(n);
-  for (float& x : v) x = nd(rng);
-  return v;
-}
+// Weights of a typical scale.
+std::vector<float> gaussian(size_t n, uint32_t seed) { return test::normal_floats(n, seed, 0.05f); }
 
 template <class F>
 std::string error_of(F&& f) {
