@@ -69,7 +69,7 @@ void gemm_s8s8s32_packed(const int8_t* a, const PackedS8Matrix& b, int32_t* c, i
 
 /// Columns [p·kPanelCols, + panel_cols(p)) of A · B: C [m, panel_cols(p)] with row stride ldc
 /// (≥ panel_cols(p)). Keep ldc = panel_cols(p) where speed matters: with a wider stride
-/// oneDNN 2.6 takes its reference kernel (about 5,000× slower, measured on the 2-core VM).
+/// oneDNN 2.6 takes its reference kernel (over 3,000× slower, measured on the 2-core VM).
 /// Throws std::invalid_argument if b is empty, p is not a panel of b,
 /// m < 0 or ldc is too short, std::runtime_error if oneDNN fails.
 void gemm_s8s8s32_packed_panel(const int8_t* a, const PackedS8Matrix& b, int64_t panel, int32_t* c, int64_t ldc,
