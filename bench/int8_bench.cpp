@@ -20,20 +20,13 @@
 #include "lora/int8/int8_lora.h"
 #include "lora/int8/s8_gemm.h"
 #include "lora/quant/quantized_tensor.h"
+#include "tests/support/normal_floats.h"
 
 namespace {
 
 using namespace fedlora::lora;
 
 constexpr int64_t kRank = 8;
-
-std::vector<float> random_floats(int64_t n, uint32_t seed, float scale) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = d(gen);
-  return v;
-}
 
 std::vector<int8_t> random_s8(int64_t n, uint32_t seed) {
   std::mt19937 gen(seed);
@@ -74,9 +67,9 @@ struct Projection {
   QuantizedTensor w;
   std::vector<float> a, b;
   Projection(int64_t in, int64_t out)
-      : w(QuantizedTensor::quantize(random_floats(out * in, 3, 0.02f).data(), out, in, GgmlType::Q4_0)),
-        a(random_floats(kRank * in, 4, 0.02f)),
-        b(random_floats(out * kRank, 5, 0.02f)) {}
+      : w(QuantizedTensor::quantize(fedlora::test::normal_floats(out * in, 3, 0.02f).data(), out, in, GgmlType::Q4_0)),
+        a(fedlora::test::normal_floats(kRank * in, 4, 0.02f)),
+        b(fedlora::test::normal_floats(out * kRank, 5, 0.02f)) {}
 };
 
 // The weight cache holds the packed form, as in a step without checkpointing.
@@ -89,7 +82,7 @@ void BM_Int8LoraForward(benchmark::State& state) {
   const int64_t m = state.range(0), in = state.range(1), out = state.range(2);
   const Projection p(in, out);
   const Int8Weight& w = packed_weight(p.w);
-  const auto x = random_floats(m * in, 6, 1.0f);
+  const auto x = fedlora::test::normal_floats(m * in, 6, 1.0f);
   std::vector<float> y(static_cast<size_t>(m * out)), xa(static_cast<size_t>(m * kRank));
   for (auto _ : state) {
     int8_lora_forward(x.data(), m, w, p.a.data(), p.b.data(), kRank, 2.0f, y.data(), xa.data());
@@ -102,7 +95,7 @@ void BM_Int8LoraBackward(benchmark::State& state) {
   const int64_t m = state.range(0), in = state.range(1), out = state.range(2);
   const Projection p(in, out);
   const Int8Weight& w = packed_weight(p.w);
-  const auto delta = random_floats(m * out, 7, 1e-3f);
+  const auto delta = fedlora::test::normal_floats(m * out, 7, 1e-3f);
   std::vector<float> dx(static_cast<size_t>(m * in)), delta_b(static_cast<size_t>(m * kRank));
   for (auto _ : state) {
     int8_lora_backward(delta.data(), m, w, p.a.data(), p.b.data(), kRank, 2.0f, dx.data(), delta_b.data());
